@@ -1,0 +1,334 @@
+//! Every clap type of `sa`. The `///` comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::names::{AccountName, AccountRef, OrgName, RoleName};
+use crate::domain::permissions::Permission;
+use crate::domain::token_format::TokenId;
+use crate::time::{Duration, ExpiryRequest, Since};
+
+/// Administer service accounts and their API tokens over a local SQLite database.
+#[derive(Debug, Parser)]
+#[command(name = "sa", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database file [default: $SA_DB, else `db_path` in the config, else
+    /// $XDG_DATA_HOME/sa/sa.db]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Config file [default: $SA_CONFIG, else $XDG_CONFIG_HOME/sa/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Organization to act in
+    #[arg(long, global = true, env = "SA_ORG", value_name = "NAME", value_parser = OrgName::parse)]
+    pub org: Option<OrgName>,
+    /// Who is acting, as recorded in the audit trail [default: the OS user]
+    #[arg(long, global = true, env = "SA_ACTOR", value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Print JSON (same as `-o json`)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Output format
+    #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    #[command(flatten)]
+    Account(AccountCommand),
+    /// Service accounts (the top-level `create`, `list`, … are the same commands)
+    #[command(name = "account", subcommand)]
+    AccountGroup(AccountCommand),
+    /// Mint, list, rotate, revoke and verify API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Organizations
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// The effective configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Read the audit trail, oldest first
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create a service account
+    Create(CreateArgs),
+    /// List service accounts
+    List(ListArgs),
+    /// Show one service account
+    Show(AccountArg),
+    /// Rename an account or change its description (its id and email never change)
+    Update(UpdateArgs),
+    /// Disable an account: all its tokens are rejected until it is enabled again
+    Disable(DisableArgs),
+    /// Enable a disabled account
+    Enable(AccountArg),
+    /// Delete an account: its tokens are revoked at once; restorable for
+    /// `retention.deleted_accounts` unless --purge
+    Delete(DeleteArgs),
+    /// Restore a deleted account with its id, email and roles (and no live tokens)
+    Undelete(UndeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Account name: 3–64 lowercase letters, digits, `-`, `_`, `.`, starting with a letter
+    #[arg(long, value_parser = AccountName::parse)]
+    pub name: AccountName,
+    /// What the account is for
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Grant a role (repeatable): viewer, editor, admin or a custom role
+    #[arg(long = "role", value_name = "ROLE", value_parser = RoleName::parse)]
+    pub roles: Vec<RoleName>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccountStatusArg {
+    Active,
+    Disabled,
+    Deleted,
+    /// Active and disabled
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Which accounts to list [default: all, i.e. active and disabled]
+    #[arg(long, value_enum)]
+    pub status: Option<AccountStatusArg>,
+    /// Only accounts holding this role
+    #[arg(long, value_parser = RoleName::parse)]
+    pub role: Option<RoleName>,
+    /// Only accounts whose name, description or email contains TEXT (case-insensitive)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountArg {
+    /// Account name or id
+    #[arg(value_parser = AccountRef::parse)]
+    pub account: AccountRef,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Account name or id
+    #[arg(value_parser = AccountRef::parse)]
+    pub account: AccountRef,
+    /// New name (the email keeps the name it was created with)
+    #[arg(long, value_parser = AccountName::parse)]
+    pub name: Option<AccountName>,
+    /// New description (an empty string clears it)
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DisableArgs {
+    /// Account name or id
+    #[arg(value_parser = AccountRef::parse)]
+    pub account: AccountRef,
+    /// Why, e.g. "key exposed in a public repository"; shown by `sa show` and audited
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Account name or id
+    #[arg(value_parser = AccountRef::parse)]
+    pub account: AccountRef,
+    /// Remove the record for good now (it cannot be undeleted)
+    #[arg(long)]
+    pub purge: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UndeleteArgs {
+    /// Id of the deleted account (as `sa list --status deleted` shows)
+    #[arg(value_name = "ACCOUNT_ID", value_parser = AccountRef::parse)]
+    pub account: AccountRef,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token; prints it once on stdout (only the token, so
+    /// `TOKEN=$(sa token add bot)` works)
+    Add(TokenAddArgs),
+    /// List tokens, of one account or of the whole organization
+    List(TokenListArgs),
+    /// Show one token's metadata (never its secret)
+    Show(TokenIdArg),
+    /// Revoke tokens, for good
+    Revoke(TokenRevokeArgs),
+    /// Mint a successor with the same name and scopes, and retire the old token
+    Rotate(TokenRotateArgs),
+    /// Check a token read from stdin: exit 0 if valid, 1 if not
+    Verify(TokenVerifyArgs),
+    /// Pause a token (reversible with `sa token enable`)
+    Disable(TokenIdArg),
+    /// Resume a paused token
+    Enable(TokenIdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenAddArgs {
+    /// Account name or id
+    #[arg(value_parser = AccountRef::parse)]
+    pub account: AccountRef,
+    /// A label for the token, e.g. where it is deployed
+    #[arg(long, value_name = "LABEL")]
+    pub name: Option<String>,
+    /// Expiry: a duration (30m, 4h, 7d, 2w), an RFC 3339 time, a date (end of that day, UTC),
+    /// or `never` [default: `tokens.default_ttl`]
+    #[arg(long, value_name = "WHEN", value_parser = ExpiryRequest::parse)]
+    pub expires: Option<ExpiryRequest>,
+    /// Narrow the token to a permission (repeatable); it holds only what both its scopes and
+    /// its account's roles allow
+    #[arg(long = "scope", value_name = "PERMISSION", value_parser = Permission::parse)]
+    pub scopes: Vec<Permission>,
+    /// Write the token to PATH (mode 0600, replaced atomically) instead of stdout
+    #[arg(long, value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenStatusArg {
+    Active,
+    Disabled,
+    Expired,
+    Revoked,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    /// Only this account's tokens (name or id)
+    #[arg(value_parser = AccountRef::parse)]
+    pub account: Option<AccountRef>,
+    /// Which tokens [default: those that could still verify: active and disabled]
+    #[arg(long, value_enum)]
+    pub status: Option<TokenStatusArg>,
+    /// Only live tokens that expire within DUR (e.g. 14d)
+    #[arg(long, value_name = "DUR", value_parser = Duration::parse)]
+    pub expiring_within: Option<Duration>,
+    /// Add the columns last_used_at, use_count and last_used_source
+    #[arg(long)]
+    pub usage: bool,
+    /// Exit 1 when the list is not empty (for cron and monitoring checks)
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenIdArg {
+    /// Token id (12 characters, as `sa token list` shows)
+    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse)]
+    pub id: TokenId,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// Token ids to revoke
+    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse, required_unless_present = "all")]
+    pub ids: Vec<TokenId>,
+    /// With --all: the account whose tokens to revoke
+    #[arg(long, value_parser = AccountRef::parse, requires = "all", conflicts_with = "ids")]
+    pub account: Option<AccountRef>,
+    /// Revoke every token of --account
+    #[arg(long, requires = "account")]
+    pub all: bool,
+    /// Do not ask for confirmation (bulk revocation asks)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRotateArgs {
+    /// Token id of the token to replace
+    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse)]
+    pub id: TokenId,
+    /// Expiry of the new token [default: `tokens.default_ttl`]
+    #[arg(long, value_name = "WHEN", value_parser = ExpiryRequest::parse)]
+    pub expires: Option<ExpiryRequest>,
+    /// Keep the old token working for DUR (e.g. 1h) instead of revoking it at once
+    #[arg(long, value_name = "DUR", value_parser = Duration::parse)]
+    pub grace: Option<Duration>,
+    /// Write the new token to PATH (mode 0600, replaced atomically) instead of stdout
+    #[arg(long, value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenVerifyArgs {
+    /// Also require this permission (e.g. dashboards:read)
+    #[arg(long, value_name = "PERMISSION", value_parser = Permission::parse)]
+    pub permission: Option<Permission>,
+    /// Recorded as the token's last_used_source (e.g. the service asking)
+    #[arg(long, value_name = "LABEL")]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// List organizations with their account counts
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective config and where each value came from
+    Show,
+    /// Print the config file and database paths in use
+    Path,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events about this account (name or id; followed through renames)
+    #[arg(long, value_parser = AccountRef::parse)]
+    pub account: Option<AccountRef>,
+    /// Only this action (e.g. account.create), or a family ending in `.` (e.g. token.)
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// Only events since DUR ago (e.g. 7d), or since a date or RFC 3339 time
+    #[arg(long, value_name = "WHEN", value_parser = Since::parse)]
+    pub since: Option<Since>,
+    /// At most N events (the newest)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,105 @@
+//! `sa create|list|show|update|disable|enable|delete|undelete` (also under `sa account`).
+
+use crate::cli::args::{AccountCommand, AccountStatusArg};
+use crate::cli::output::{print_account, print_accounts};
+use crate::cli::{Outcome, Session, prompt};
+use crate::domain::accounts::{self, CreateAccount, ListAccounts, UpdateAccount};
+use crate::error::Result;
+use crate::store::AccountStatus;
+
+pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
+    let printer = session.printer;
+    let ctx = &session.ctx;
+    match command {
+        AccountCommand::Create(args) => {
+            let mut store = session.open_store()?;
+            let request = CreateAccount { name: args.name, description: args.description, roles: args.roles };
+            let account = accounts::create(&mut store, ctx, &request)?;
+            printer.note(&format!("created account `{}` (id {}) in `{}`", account.name, account.id, account.org));
+            print_account(printer, &account)?;
+        }
+        AccountCommand::List(args) => {
+            let mut store = session.open_store()?;
+            let status = match args.status {
+                None | Some(AccountStatusArg::All) => None,
+                Some(AccountStatusArg::Active) => Some(AccountStatus::Active),
+                Some(AccountStatusArg::Disabled) => Some(AccountStatus::Disabled),
+                Some(AccountStatusArg::Deleted) => Some(AccountStatus::Deleted),
+            };
+            let query = ListAccounts { status, role: args.role, search: args.search };
+            print_accounts(printer, &accounts::list(&mut store, ctx, &query)?)?;
+        }
+        AccountCommand::Show(args) => {
+            let mut store = session.open_store()?;
+            print_account(printer, &accounts::show(&mut store, ctx, &args.account)?)?;
+        }
+        AccountCommand::Update(args) => {
+            let mut store = session.open_store()?;
+            let request = UpdateAccount {
+                name: args.name,
+                description: args.description.map(|d| Some(d).filter(|d| !d.is_empty())),
+            };
+            let outcome = accounts::update(&mut store, ctx, &args.account, &request)?;
+            if !outcome.changed {
+                printer.note(&format!("account `{}` already looks like that; nothing changed", outcome.account.name));
+            }
+            print_account(printer, &outcome.account)?;
+        }
+        AccountCommand::Disable(args) => {
+            let mut store = session.open_store()?;
+            let outcome = accounts::disable(&mut store, ctx, &args.account, args.reason.as_deref())?;
+            let name = &outcome.account.name;
+            printer.note(&if outcome.changed {
+                format!("disabled account `{name}`: its tokens are rejected until `sa enable {name}`")
+            } else {
+                format!("account `{name}` was already disabled")
+            });
+            print_account(printer, &outcome.account)?;
+        }
+        AccountCommand::Enable(args) => {
+            let mut store = session.open_store()?;
+            let outcome = accounts::enable(&mut store, ctx, &args.account)?;
+            let name = &outcome.account.name;
+            printer.note(&if outcome.changed {
+                format!("enabled account `{name}`")
+            } else {
+                format!("account `{name}` was already active")
+            });
+            print_account(printer, &outcome.account)?;
+        }
+        AccountCommand::Delete(args) => {
+            let mut store = session.open_store()?;
+            // Resolve first, so the question names the account and a typo fails before asking.
+            let account = if args.purge {
+                store.read(|tx| accounts::find_any(tx, ctx, &args.account))?
+            } else {
+                accounts::show(&mut store, ctx, &args.account)?
+            };
+            let what = if args.purge { "permanently delete" } else { "delete" };
+            prompt::confirm(
+                &format!("{what} account `{}` (id {}) and revoke its tokens", account.name, account.id),
+                args.yes,
+            )?;
+            let deletion = accounts::delete(&mut store, ctx, &args.account, args.purge)?;
+            let account = &deletion.account;
+            let revoked = deletion.revoked_tokens.len();
+            if deletion.purged {
+                printer.note(&format!("purged account `{}` (id {}); {revoked} token(s) revoked", account.name, account.id));
+            } else {
+                let retention = ctx.config.retention.deleted_accounts;
+                printer.note(&format!(
+                    "deleted account `{}` (id {}); {revoked} token(s) revoked; restorable for {retention} with `sa undelete {}`",
+                    account.name, account.id, account.id
+                ));
+            }
+            print_account(printer, account)?;
+        }
+        AccountCommand::Undelete(args) => {
+            let mut store = session.open_store()?;
+            let account = accounts::undelete(&mut store, ctx, &args.account)?;
+            printer.note(&format!("restored account `{}` (id {}); mint new tokens with `sa token add`", account.name, account.id));
+            print_account(printer, &account)?;
+        }
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,82 @@
+//! `sa config show` and `sa config path`. Neither opens the database.
+
+use comfy_table::Cell;
+use serde_json::{Map, Value as Json, json};
+
+use crate::cli::args::ConfigCommand;
+use crate::cli::{Outcome, Session};
+use crate::config::Value;
+use crate::error::Result;
+
+fn to_json(value: &Value) -> Json {
+    match value {
+        Value::Text(s) => Json::String(s.clone()),
+        Value::Integer(n) => json!(n),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Unset => Json::Null,
+    }
+}
+
+pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
+    let printer = session.printer;
+    let config = session.config;
+    match command {
+        ConfigCommand::Show => {
+            let entries = config.entries();
+            if printer.is_json() {
+                // Shaped like the file (`.tokens.max_ttl`), with each key's source beside it.
+                let mut root = Map::new();
+                let mut sources = Map::new();
+                for entry in &entries {
+                    match entry.key.split_once('.') {
+                        Some((section, key)) => {
+                            let table = root.entry(section).or_insert_with(|| Json::Object(Map::new()));
+                            if let Json::Object(table) = table {
+                                table.insert(key.to_string(), to_json(&entry.value));
+                            }
+                        }
+                        None => {
+                            root.insert(entry.key.to_string(), to_json(&entry.value));
+                        }
+                    }
+                    sources.insert(entry.key.to_string(), Json::String(entry.source.to_string()));
+                }
+                root.insert("sources".into(), Json::Object(sources));
+                printer.json(&root)?;
+            } else {
+                let rows = entries
+                    .iter()
+                    .map(|e| {
+                        let value = match &e.value {
+                            Value::Text(s) => s.clone(),
+                            Value::Integer(n) => n.to_string(),
+                            Value::Bool(b) => b.to_string(),
+                            Value::Unset => "(unlimited)".into(),
+                        };
+                        vec![Cell::new(e.key), Cell::new(value), Cell::new(e.source.to_string())]
+                    })
+                    .collect();
+                printer.table(&["key", "value", "source"], rows)?;
+            }
+        }
+        ConfigCommand::Path => {
+            let config_file = config.file.display().to_string();
+            let database = config.db_path.display().to_string();
+            if printer.is_json() {
+                printer.json(&json!({
+                    "config": config_file,
+                    "config_exists": config.file_found,
+                    "database": database,
+                    "database_exists": config.db_path.exists(),
+                }))?;
+            } else {
+                let exists = |found: bool| if found { "" } else { " (not found)" };
+                printer.record(vec![
+                    ("config", Cell::new(format!("{config_file}{}", exists(config.file_found)))),
+                    ("database", Cell::new(format!("{database}{}", exists(config.db_path.exists())))),
+                ])?;
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,12 @@
+//! `sa org list`
+
+use crate::cli::output::print_orgs;
+use crate::cli::{Outcome, Session};
+use crate::error::Result;
+
+pub fn list(session: &Session<'_>) -> Result<Outcome> {
+    let mut store = session.open_store()?;
+    let orgs = store.read(|tx| tx.list_orgs())?;
+    print_orgs(session.printer, &orgs)?;
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,234 @@
+//! `sa token add|list|show|revoke|rotate|verify|disable|enable`
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::cli::args::{TokenCommand, TokenStatusArg};
+use crate::cli::output::{IdentityView, MintedView, TokenView, VerifyView, print_token, print_tokens};
+use crate::cli::{Outcome, Session, prompt};
+use crate::domain::accounts;
+use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, VerifyRequest};
+use crate::error::{Error, Result};
+use crate::store::TokenFilter;
+use crate::time::{Duration, format_timestamp};
+
+/// The longest input `token verify` reads; a token is under 100 bytes.
+const MAX_TOKEN_INPUT: u64 = 4096;
+
+pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
+    let printer = session.printer;
+    let ctx = &session.ctx;
+    match command {
+        TokenCommand::Add(args) => {
+            let target = args.output_file.as_deref().map(TokenFile::prepare).transpose()?;
+            let mut store = session.open_store()?;
+            let request = MintRequest { account: args.account, name: args.name, expires: args.expires, scopes: args.scopes };
+            let minted = tokens::mint(&mut store, ctx, &request)?;
+            deliver(session, &minted, target)?;
+        }
+        TokenCommand::Rotate(args) => {
+            let target = args.output_file.as_deref().map(TokenFile::prepare).transpose()?;
+            let mut store = session.open_store()?;
+            let rotated = tokens::rotate(&mut store, ctx, &args.id, args.expires, args.grace)?;
+            let old_fate = match rotated.old.expires_at {
+                Some(at) if args.grace.is_some() => format!("keeps working until {}", format_timestamp(at)),
+                _ => "is revoked".to_string(),
+            };
+            printer.note(&format!("rotated token `{}`: the old token {old_fate}", args.id));
+            deliver(session, &rotated.minted, target)?;
+        }
+        TokenCommand::List(args) => {
+            let mut store = session.open_store()?;
+            let status = match args.status {
+                None => TokenFilter::Live,
+                Some(TokenStatusArg::Active) => TokenFilter::Active,
+                Some(TokenStatusArg::Disabled) => TokenFilter::Disabled,
+                Some(TokenStatusArg::Expired) => TokenFilter::Expired,
+                Some(TokenStatusArg::Revoked) => TokenFilter::Revoked,
+                Some(TokenStatusArg::All) => TokenFilter::All,
+            };
+            let query = TokenQuery { account: args.account, status, expiring_within: args.expiring_within };
+            let list = tokens::list(&mut store, ctx, &query)?;
+            print_tokens(printer, &list, args.usage, ctx.now)?;
+            if args.exit_code && !list.is_empty() {
+                return Ok(Outcome::Failure);
+            }
+        }
+        TokenCommand::Show(args) => {
+            let mut store = session.open_store()?;
+            print_token(printer, &tokens::show(&mut store, ctx, &args.id)?, ctx.now)?;
+        }
+        TokenCommand::Revoke(args) => {
+            let mut store = session.open_store()?;
+            if let Some(account) = args.account.filter(|_| args.all) {
+                let found = store.read(|tx| accounts::find(tx, ctx, &account))?;
+                prompt::confirm(
+                    &format!("revoke every token of account `{}` ({} active)", found.name, found.active_tokens),
+                    args.yes,
+                )?;
+                let ids = tokens::revoke_all(&mut store, ctx, &account)?;
+                printer.note(&format!("revoked {} token(s) of account `{}`", ids.len(), found.name));
+                if printer.is_json() {
+                    printer.json(&ids)?;
+                }
+            } else {
+                if args.ids.len() > 1 {
+                    prompt::confirm(&format!("revoke {} tokens", args.ids.len()), args.yes)?;
+                }
+                let revoked = tokens::revoke(&mut store, ctx, &args.ids)?;
+                for (token, changed) in &revoked {
+                    printer.note(&if *changed {
+                        format!("revoked token `{}` of account `{}`", token.id, token.account)
+                    } else {
+                        format!("token `{}` was already revoked", token.id)
+                    });
+                }
+                if printer.is_json() {
+                    let views: Vec<_> = revoked.iter().map(|(t, _)| TokenView::new(t, ctx.now)).collect();
+                    printer.json(&views)?;
+                }
+            }
+        }
+        TokenCommand::Disable(args) => pause(session, &args.id, true)?,
+        TokenCommand::Enable(args) => pause(session, &args.id, false)?,
+        TokenCommand::Verify(args) => return verify(session, args),
+    }
+    Ok(Outcome::Success)
+}
+
+fn pause(session: &Session<'_>, id: &crate::domain::token_format::TokenId, paused: bool) -> Result<()> {
+    let mut store = session.open_store()?;
+    let (token, changed) = tokens::set_paused(&mut store, &session.ctx, id, paused)?;
+    let verb = if paused { "disabled" } else { "enabled" };
+    session.printer.note(&if changed {
+        format!("{verb} token `{id}`")
+    } else {
+        format!("token `{id}` was already {verb}")
+    });
+    print_token(session.printer, &token, session.ctx.now)
+}
+
+fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Result<Outcome> {
+    let printer = session.printer;
+    let ctx = &session.ctx;
+    let input = match prompt::read_secret("token")? {
+        Some(typed) => zeroize::Zeroizing::new(typed),
+        None => {
+            let mut buf = zeroize::Zeroizing::new(String::new());
+            std::io::stdin()
+                .take(MAX_TOKEN_INPUT)
+                .read_to_string(&mut buf)
+                .map_err(|e| Error::io("cannot read the token from stdin", e))?;
+            buf
+        }
+    };
+    let mut store = session.open_store()?;
+    let request = VerifyRequest { token: input.trim(), permission: args.permission.as_ref(), source: args.source.as_deref() };
+    match tokens::verify(&mut store, ctx, &request) {
+        Ok(identity) => {
+            if let Some(at) = identity.expires_at {
+                let left = at - ctx.now;
+                if left <= ctx.config.tokens.warn_before.to_delta() {
+                    printer.warn(&format!(
+                        "token `{}` of account `{}` expires in {} (at {}); rotate it with `sa token rotate {}`",
+                        identity.token_id,
+                        identity.account,
+                        Duration::from_secs(left.num_seconds()),
+                        format_timestamp(at),
+                        identity.token_id
+                    ));
+                }
+            }
+            let view = IdentityView::new(&identity, ctx.now);
+            if printer.is_json() {
+                printer.json(&VerifyView { valid: true, reason: None, identity: Some(view) })?;
+            } else {
+                printer.record(vec![
+                    ("valid", printer.status("valid")),
+                    ("account", comfy_table::Cell::new(&view.account)),
+                    ("org", comfy_table::Cell::new(&view.org)),
+                    ("token id", comfy_table::Cell::new(&view.token_id)),
+                    ("permissions", comfy_table::Cell::new(view.permissions.join(", "))),
+                    ("expires", comfy_table::Cell::new(view.expires_at.as_deref().unwrap_or("never"))),
+                ])?;
+            }
+            Ok(Outcome::Success)
+        }
+        Err(Error::Rejected(reason)) if printer.is_json() => {
+            printer.json(&VerifyView { valid: false, reason: Some(reason.as_str()), identity: None })?;
+            Ok(Outcome::Failure)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Shows a freshly minted token: on stdout alone (or into `--output-file`), with its id and
+/// expiry on stderr. Called only after the minting transaction committed.
+fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) -> Result<()> {
+    let printer = session.printer;
+    let token = &minted.token;
+    let expires = token.expires_at.map_or_else(|| "never".to_string(), format_timestamp);
+    let written_to = match target {
+        Some(file) => Some(file.commit(minted.secret.expose(), &token.id)?),
+        None => None,
+    };
+    if printer.is_json() {
+        let view = MintedView {
+            metadata: TokenView::new(token, session.ctx.now),
+            token: written_to.is_none().then(|| minted.secret.expose()),
+            output_file: written_to.as_ref().map(|p| p.display().to_string()),
+        };
+        printer.json(&view)?;
+    } else if written_to.is_none() {
+        printer.stdout_line(minted.secret.expose())?;
+    }
+    printer.note(&format!("token id `{}` for account `{}`, expires {expires}", token.id, token.account));
+    match written_to {
+        Some(path) => printer.note(&format!("token written to {} (mode 0600)", path.display())),
+        None => printer.note("store it now: it will not be shown again"),
+    }
+    Ok(())
+}
+
+/// `--output-file`: a temporary file beside the target, created (mode 0600) before minting
+/// so an unwritable directory fails before anything is stored, then filled and renamed into
+/// place, so a reader of PATH never sees a half-written or empty token.
+struct TokenFile {
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl TokenFile {
+    fn prepare(path: &Path) -> Result<Self> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if path.is_dir() {
+            return Err(Error::invalid(format!("`{}` is a directory", path.display())));
+        }
+        // NamedTempFile creates its file with mode 0600 on Unix.
+        let temp = tempfile::Builder::new()
+            .prefix(".sa-token-")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(format!("cannot create a file in `{}`", dir.display()), e))?;
+        Ok(TokenFile { temp, path: path.to_path_buf() })
+    }
+
+    fn commit(mut self, token: &str, token_id: &str) -> Result<PathBuf> {
+        let path = self.path.clone();
+        let failed = |e: std::io::Error| {
+            Error::io(
+                format!(
+                    "token `{token_id}` was stored but could not be written to `{}` (revoke it with `sa token revoke {token_id}`)",
+                    path.display()
+                ),
+                e,
+            )
+        };
+        writeln!(self.temp, "{token}").map_err(failed)?;
+        self.temp.as_file().sync_all().map_err(failed)?;
+        self.temp.persist(&path).map_err(|e| failed(e.error))?;
+        Ok(path)
+    }
+}

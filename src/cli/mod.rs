@@ -1,0 +1,133 @@
+//! The terminal front end: parse, load the config, open the store once, dispatch, and map an
+//! [`Error`] to its exit code. This is the only place that chooses an exit code.
+
+pub mod args;
+mod cmd;
+pub mod output;
+mod prompt;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::config::{Config, Overrides};
+use crate::domain::Context;
+use crate::error::Error;
+use crate::store::Store;
+use args::{Cli, Command, OutputFormat};
+use output::{Format, Printer};
+
+/// What a command that did not fail asks the process to exit with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Exit 1 without an error message: `token list --exit-code` with results, a rejected
+    /// `token verify --json` (whose answer is on stdout).
+    Failure,
+}
+
+/// Everything a command needs.
+pub struct Session<'a> {
+    pub printer: &'a Printer,
+    pub config: &'a Config,
+    pub ctx: Context<'a>,
+}
+
+impl Session<'_> {
+    /// Opens the database and applies the retention of deleted accounts.
+    pub fn open_store(&self) -> Result<Store, Error> {
+        let mut store = Store::open(&self.config.db_path)?;
+        crate::domain::accounts::purge_expired(&mut store, &self.ctx)?;
+        Ok(store)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
+    let format = match (cli.global.json, cli.global.output) {
+        (true, _) | (false, Some(OutputFormat::Json)) => Format::Json,
+        _ => Format::Table,
+    };
+    let printer = Printer::new(format);
+    match run(cli, &printer) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failure) => ExitCode::from(1),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            // `sa list | head -1`: the reader has what it wanted.
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {}", one_line(&err.to_string()));
+            if let Some(hint) = err.hint() {
+                let _ = writeln!(stderr, "hint: {}", one_line(&hint));
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Prints help and version as clap does; any other parse error as one `error:` line (and a
+/// `hint:` when clap has a suggestion), exit 2.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = err.print();
+        return ExitCode::from(2);
+    }
+    let rendered = err.render().to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("error: invalid usage");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {}", one_line(first));
+    if let Some(tip) = lines.find_map(|l| l.strip_prefix("tip: ")) {
+        let _ = writeln!(stderr, "hint: {tip}");
+    } else {
+        let _ = writeln!(stderr, "hint: see `sa --help`");
+    }
+    ExitCode::from(2)
+}
+
+/// The actor recorded in the audit trail: `--actor`/`$SA_ACTOR`, else the OS user.
+fn actor(flag: Option<String>) -> String {
+    flag.filter(|a| !a.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
+    let overrides = Overrides::from_env(cli.global.config.clone(), cli.global.db.clone());
+    let config = Config::load(&overrides)?;
+    let session = Session {
+        printer,
+        config: &config,
+        ctx: Context {
+            org: cli.global.org.clone().unwrap_or_default(),
+            actor: actor(cli.global.actor.clone()),
+            now: crate::time::now(),
+            config: &config,
+        },
+    };
+    match cli.command {
+        Command::Account(command) | Command::AccountGroup(command) => cmd::account::run(&session, command),
+        Command::Token(command) => cmd::token::run(&session, command),
+        Command::Org(args::OrgCommand::List) => cmd::org::list(&session),
+        Command::Config(command) => cmd::config::run(&session, command),
+        Command::Audit(args) => cmd::audit::run(&session, args),
+    }
+}
+

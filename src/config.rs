@@ -1,0 +1,535 @@
+//! The effective configuration: TOML file, environment and flags, with where each value came
+//! from (`sa config show`).
+//!
+//! The file is walked key by key instead of deserialized with serde so that every refusal can
+//! name the full dotted key (`tokens.max_ttl`) and the file; unknown keys are errors, because a
+//! misspelt limit that silently falls back to its default is a security bug.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::time::Duration;
+use crate::error::{Error, Result};
+
+/// Where a value of the effective configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(var) => write!(f, "env ${var}"),
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Accounts per organization (deleted ones still count while restorable); `None` = no cap.
+    pub max_accounts: Option<u64>,
+    /// Active tokens per account.
+    pub max_tokens_per_account: u64,
+}
+
+/// `[retention]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// How long a deleted account can be restored with `sa undelete`.
+    pub deleted_accounts: Duration,
+}
+
+/// `[tokens]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPolicy {
+    pub prefix: String,
+    pub default_ttl: Duration,
+    pub max_ttl: Duration,
+    pub require_expiry: bool,
+    pub warn_before: Duration,
+}
+
+/// `[argon2]`: the cost of hashing a token secret (OWASP's argon2id recommendation by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Cost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Cost {
+    fn default() -> Self {
+        Argon2Cost { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+    }
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file that was (or would have been) read.
+    pub file: PathBuf,
+    /// Whether that file exists; a missing file means defaults.
+    pub file_found: bool,
+    /// The database in use.
+    pub db_path: PathBuf,
+    /// Domain of generated account emails: `NAME@ORG.<email_domain>`.
+    pub email_domain: String,
+    pub limits: Limits,
+    pub retention: Retention,
+    pub tokens: TokenPolicy,
+    pub argon2: Argon2Cost,
+    sources: BTreeMap<&'static str, Source>,
+}
+
+/// A value as `sa config show` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Integer(u64),
+    Bool(bool),
+    Unset,
+}
+
+/// One line of `sa config show`.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: &'static str,
+    pub value: Value,
+    pub source: Source,
+}
+
+/// What the process was started with; `cli` fills it from flags and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_flag: Option<PathBuf>,
+    pub config_env: Option<PathBuf>,
+    pub db_flag: Option<PathBuf>,
+    pub db_env: Option<PathBuf>,
+    pub xdg_config_home: Option<PathBuf>,
+    pub xdg_data_home: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// Reads `$SA_CONFIG`, `$SA_DB`, `$XDG_*` and `$HOME`; empty values count as unset.
+    pub fn from_env(config_flag: Option<PathBuf>, db_flag: Option<PathBuf>) -> Self {
+        let var = |name: &str| {
+            std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+        };
+        Overrides {
+            config_flag,
+            config_env: var("SA_CONFIG"),
+            db_flag,
+            db_env: var("SA_DB"),
+            xdg_config_home: var("XDG_CONFIG_HOME"),
+            xdg_data_home: var("XDG_DATA_HOME"),
+            home: var("HOME"),
+        }
+    }
+}
+
+const KEYS: &[(&str, &[&str])] = &[
+    ("", &["db_path", "email_domain"]),
+    ("limits", &["max_accounts", "max_tokens_per_account"]),
+    ("retention", &["deleted_accounts"]),
+    ("tokens", &["prefix", "default_ttl", "max_ttl", "require_expiry", "warn_before"]),
+    ("argon2", &["memory_kib", "iterations", "parallelism"]),
+];
+
+impl Config {
+    /// Defaults only, with the database at `db_path`: for tests and embedding.
+    pub fn with_db_path(db_path: impl Into<PathBuf>) -> Self {
+        Config {
+            file: PathBuf::new(),
+            file_found: false,
+            db_path: db_path.into(),
+            email_domain: "sa.local".into(),
+            limits: Limits { max_accounts: None, max_tokens_per_account: 10 },
+            retention: Retention { deleted_accounts: Duration::from_days(30) },
+            tokens: TokenPolicy {
+                prefix: "sa_".into(),
+                default_ttl: Duration::from_days(30),
+                max_ttl: Duration::from_days(365),
+                require_expiry: true,
+                warn_before: Duration::from_days(7),
+            },
+            argon2: Argon2Cost::default(),
+            sources: BTreeMap::new(),
+        }
+    }
+
+    /// Finds, reads and checks the config, then settles the database path.
+    pub fn load(overrides: &Overrides) -> Result<Self> {
+        let (file, explicit) = if let Some(path) = &overrides.config_flag {
+            (path.clone(), true)
+        } else if let Some(path) = &overrides.config_env {
+            (path.clone(), true)
+        } else {
+            let base = overrides
+                .xdg_config_home
+                .clone()
+                .or_else(|| overrides.home.as_ref().map(|home| home.join(".config")))
+                .ok_or_else(|| {
+                    Error::Config {
+                        path: PathBuf::from("$XDG_CONFIG_HOME"),
+                        message: "neither $XDG_CONFIG_HOME nor $HOME is set".into(),
+                    }
+                })?;
+            (base.join("sa").join("config.toml"), false)
+        };
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => Some(text),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => None,
+            Err(err) => {
+                return Err(Error::Config { path: file, message: format!("cannot read: {err}") });
+            }
+        };
+        let mut config = Config::with_db_path(PathBuf::new());
+        config.file_found = text.is_some();
+        config.file = file;
+        let mut file_db_path = None;
+        if let Some(text) = text {
+            file_db_path = config.apply_file(&text)?;
+        }
+        config.settle_db_path(overrides, file_db_path)?;
+        Ok(config)
+    }
+
+    /// Where a key's value came from.
+    pub fn source(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    /// Every key with its effective value and source, in file order.
+    pub fn entries(&self) -> Vec<Entry> {
+        let text = |s: &str| Value::Text(s.to_string());
+        let duration = |d: Duration| Value::Text(d.to_string().replace(' ', ""));
+        let values: Vec<(&'static str, Value)> = vec![
+            ("db_path", text(&self.db_path.display().to_string())),
+            ("email_domain", text(&self.email_domain)),
+            ("limits.max_accounts", self.limits.max_accounts.map_or(Value::Unset, Value::Integer)),
+            (
+                "limits.max_tokens_per_account",
+                Value::Integer(self.limits.max_tokens_per_account),
+            ),
+            ("retention.deleted_accounts", duration(self.retention.deleted_accounts)),
+            ("tokens.prefix", text(&self.tokens.prefix)),
+            ("tokens.default_ttl", duration(self.tokens.default_ttl)),
+            ("tokens.max_ttl", duration(self.tokens.max_ttl)),
+            ("tokens.require_expiry", Value::Bool(self.tokens.require_expiry)),
+            ("tokens.warn_before", duration(self.tokens.warn_before)),
+            ("argon2.memory_kib", Value::Integer(self.argon2.memory_kib.into())),
+            ("argon2.iterations", Value::Integer(self.argon2.iterations.into())),
+            ("argon2.parallelism", Value::Integer(self.argon2.parallelism.into())),
+        ];
+        values
+            .into_iter()
+            .map(|(key, value)| Entry { key, value, source: self.source(key) })
+            .collect()
+    }
+
+    fn settle_db_path(&mut self, overrides: &Overrides, file_db_path: Option<PathBuf>) -> Result<()> {
+        let (path, source) = if let Some(path) = &overrides.db_flag {
+            (path.clone(), Source::Flag("--db"))
+        } else if let Some(path) = &overrides.db_env {
+            (path.clone(), Source::Env("SA_DB"))
+        } else if let Some(path) = file_db_path {
+            (path, Source::File(self.file.clone()))
+        } else if let Some(data) = &overrides.xdg_data_home {
+            (data.join("sa").join("sa.db"), Source::Default)
+        } else if let Some(home) = &overrides.home {
+            (home.join(".local/share/sa/sa.db"), Source::Default)
+        } else {
+            return Err(Error::Config {
+                path: self.file.clone(),
+                message: "no database path: set `--db`, $SA_DB, `db_path`, $XDG_DATA_HOME or $HOME"
+                    .into(),
+            });
+        };
+        self.db_path = path;
+        self.sources.insert("db_path", source);
+        Ok(())
+    }
+
+    /// Applies a config file; returns its `db_path`, which the flag and env may still override.
+    fn apply_file(&mut self, text: &str) -> Result<Option<PathBuf>> {
+        let path = self.file.clone();
+        let err = |message: String| Error::Config { path: path.clone(), message };
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            let message = e.message().trim().replace('\n', " ");
+            match line {
+                Some(line) => err(format!("invalid TOML at line {line}: {message}")),
+                None => err(format!("invalid TOML: {message}")),
+            }
+        })?;
+
+        // Unknown sections and keys first, so a typo is reported as a typo.
+        for (key, value) in &table {
+            let section = KEYS.iter().find(|(section, _)| section == key);
+            match (section, value) {
+                (Some((name, keys)), toml::Value::Table(inner)) => {
+                    if let Some(unknown) = inner.keys().find(|k| !keys.contains(&k.as_str())) {
+                        return Err(err(format!(
+                            "unknown key `{name}.{unknown}` (known keys in [{name}]: {})",
+                            keys.join(", ")
+                        )));
+                    }
+                }
+                (Some((name, _)), _) => {
+                    return Err(err(format!("`{name}` must be a table (`[{name}]`)")));
+                }
+                (None, _) if KEYS[0].1.contains(&key.as_str()) => {}
+                (None, _) => return Err(err(format!("unknown key `{key}`"))),
+            }
+        }
+
+        let mut reader = FileReader { table: &table, file: &path, sources: &mut self.sources };
+        let db_path = reader.string("db_path")?.map(|p| {
+            let p = PathBuf::from(p);
+            // A relative db_path is relative to the config file, not to wherever sa runs.
+            match path.parent() {
+                Some(dir) if p.is_relative() => dir.join(p),
+                _ => p,
+            }
+        });
+        if let Some(domain) = reader.string("email_domain")? {
+            let valid = !domain.is_empty()
+                && domain.len() <= 200
+                && !domain.starts_with(['.', '-'])
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+            if !valid {
+                return Err(reader.bad("email_domain", "a lowercase DNS domain like `sa.local`"));
+            }
+            self.email_domain = domain;
+        }
+        if let Some(n) = reader.integer("limits.max_accounts", 0)? {
+            self.limits.max_accounts = Some(n);
+        }
+        if let Some(n) = reader.integer("limits.max_tokens_per_account", 1)? {
+            self.limits.max_tokens_per_account = n;
+        }
+        if let Some(d) = reader.duration("retention.deleted_accounts")? {
+            self.retention.deleted_accounts = d;
+        }
+        if let Some(prefix) = reader.string("tokens.prefix")? {
+            if !valid_prefix(&prefix) {
+                return Err(reader.bad(
+                    "tokens.prefix",
+                    "1–16 lowercase letters or digits starting with a letter, then `_` (e.g. `sa_`)",
+                ));
+            }
+            self.tokens.prefix = prefix;
+        }
+        if let Some(d) = reader.duration("tokens.default_ttl")? {
+            self.tokens.default_ttl = d;
+        }
+        if let Some(d) = reader.duration("tokens.max_ttl")? {
+            self.tokens.max_ttl = d;
+        }
+        if let Some(b) = reader.boolean("tokens.require_expiry")? {
+            self.tokens.require_expiry = b;
+        }
+        if let Some(d) = reader.duration("tokens.warn_before")? {
+            self.tokens.warn_before = d;
+        }
+        if self.tokens.default_ttl > self.tokens.max_ttl || self.tokens.default_ttl.as_secs() == 0 {
+            return Err(err(format!(
+                "`tokens.default_ttl` ({}) must be more than zero and at most `tokens.max_ttl` ({})",
+                self.tokens.default_ttl, self.tokens.max_ttl
+            )));
+        }
+        if let Some(n) = reader.integer("argon2.parallelism", 1)? {
+            self.argon2.parallelism = u32::try_from(n)
+                .ok()
+                .filter(|p| *p <= 255)
+                .ok_or_else(|| reader_bad(&path, "argon2.parallelism", "a number from 1 to 255"))?;
+        }
+        if let Some(n) = reader.integer("argon2.iterations", 1)? {
+            self.argon2.iterations = u32::try_from(n)
+                .ok()
+                .filter(|t| *t <= 100)
+                .ok_or_else(|| reader_bad(&path, "argon2.iterations", "a number from 1 to 100"))?;
+        }
+        if let Some(n) = reader.integer("argon2.memory_kib", 8)? {
+            let min = 8 * u64::from(self.argon2.parallelism);
+            self.argon2.memory_kib = u32::try_from(n)
+                .ok()
+                .filter(|m| u64::from(*m) >= min && *m <= 4 * 1024 * 1024)
+                .ok_or_else(|| {
+                    reader_bad(
+                        &path,
+                        "argon2.memory_kib",
+                        &format!("a number of KiB from {min} (8 × parallelism) to 4194304"),
+                    )
+                })?;
+        }
+        Ok(db_path)
+    }
+}
+
+/// A token prefix: lowercase letters and digits, starting with a letter, ending with `_`.
+pub fn valid_prefix(prefix: &str) -> bool {
+    let Some(body) = prefix.strip_suffix('_') else { return false };
+    (1..=16).contains(&body.len())
+        && body.starts_with(|c: char| c.is_ascii_lowercase())
+        && body.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+fn reader_bad(file: &Path, key: &str, expected: &str) -> Error {
+    Error::Config { path: file.to_path_buf(), message: format!("`{key}` must be {expected}") }
+}
+
+struct FileReader<'a> {
+    table: &'a toml::Table,
+    file: &'a Path,
+    sources: &'a mut BTreeMap<&'static str, Source>,
+}
+
+impl FileReader<'_> {
+    fn get(&mut self, key: &'static str) -> Option<&toml::Value> {
+        let value = match key.split_once('.') {
+            Some((section, name)) => self.table.get(section)?.as_table()?.get(name)?,
+            None => self.table.get(key)?,
+        };
+        self.sources.insert(key, Source::File(self.file.to_path_buf()));
+        Some(value)
+    }
+
+    fn bad(&self, key: &str, expected: &str) -> Error {
+        reader_bad(self.file, key, expected)
+    }
+
+    fn string(&mut self, key: &'static str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.bad(key, "a string")),
+        }
+    }
+
+    fn integer(&mut self, key: &'static str, min: u64) -> Result<Option<u64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Integer(n)) => u64::try_from(*n)
+                .ok()
+                .filter(|n| *n >= min)
+                .map(Some)
+                .ok_or_else(|| self.bad(key, &format!("a whole number of at least {min}"))),
+            Some(_) => Err(self.bad(key, &format!("a whole number of at least {min}"))),
+        }
+    }
+
+    fn boolean(&mut self, key: &'static str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.bad(key, "`true` or `false`")),
+        }
+    }
+
+    fn duration(&mut self, key: &'static str) -> Result<Option<Duration>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => {
+                let s = s.clone();
+                Duration::parse(&s)
+                    .map(Some)
+                    .map_err(|_| self.bad(key, &format!("a duration like `30d` or `12h`, not `{s}`")))
+            }
+            Some(_) => Err(self.bad(key, "a duration string like \"30d\"")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config> {
+        let mut config = Config::with_db_path("/tmp/x.db");
+        config.file = PathBuf::from("/etc/sa.toml");
+        config.apply_file(text).map(|_| config)
+    }
+
+    fn message(text: &str) -> String {
+        load(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_the_spec_defaults() {
+        let c = load("").unwrap();
+        assert_eq!(c.tokens.default_ttl, Duration::from_days(30));
+        assert_eq!(c.tokens.max_ttl, Duration::from_days(365));
+        assert!(c.tokens.require_expiry);
+        assert_eq!(c.limits.max_tokens_per_account, 10);
+        assert_eq!(c.limits.max_accounts, None);
+        assert_eq!(c.retention.deleted_accounts, Duration::from_days(30));
+        assert_eq!(c.argon2, Argon2Cost { memory_kib: 19_456, iterations: 2, parallelism: 1 });
+    }
+
+    #[test]
+    fn values_are_read_and_sourced() {
+        let c = load("[limits]\nmax_accounts = 2\n[tokens]\nmax_ttl = \"90d\"\n").unwrap();
+        assert_eq!(c.limits.max_accounts, Some(2));
+        assert_eq!(c.tokens.max_ttl, Duration::from_days(90));
+        assert_eq!(c.source("limits.max_accounts"), Source::File("/etc/sa.toml".into()));
+        assert_eq!(c.source("tokens.default_ttl"), Source::Default);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_file() {
+        let m = message("[limits]\nmax_acounts = 2\n");
+        assert!(m.contains("limits.max_acounts") && m.contains("/etc/sa.toml"), "{m}");
+        assert!(message("colour = true").contains("unknown key `colour`"));
+        assert!(message("[tokens]\nmax_ttl = \"forever\"").contains("tokens.max_ttl"));
+        assert!(message("[limits]\nmax_accounts = -1").contains("limits.max_accounts"));
+        assert!(message("[limits]\nmax_accounts = \"2\"").contains("limits.max_accounts"));
+        assert!(message("[tokens]\nprefix = \"SA-\"").contains("tokens.prefix"));
+        assert!(message("[tokens]\ndefault_ttl = \"400d\"").contains("tokens.default_ttl"));
+        assert!(message("[argon2]\nmemory_kib = 4").contains("argon2.memory_kib"));
+        assert!(message("limits = 3").contains("[limits]"));
+        assert!(message("[limits\n").contains("line 1"));
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(valid_prefix("sa_"));
+        assert!(valid_prefix("acme2_"));
+        for bad in ["sa", "_", "Sa_", "2a_", "s-a_", "abcdefghijklmnopq_"] {
+            assert!(!valid_prefix(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn db_path_precedence() {
+        let mut o = Overrides { home: Some("/home/u".into()), ..Overrides::default() };
+        let mut c = Config::with_db_path("");
+        c.settle_db_path(&o, None).unwrap();
+        assert_eq!(c.db_path, PathBuf::from("/home/u/.local/share/sa/sa.db"));
+        o.xdg_data_home = Some("/xdg".into());
+        c.settle_db_path(&o, None).unwrap();
+        assert_eq!(c.db_path, PathBuf::from("/xdg/sa/sa.db"));
+        c.settle_db_path(&o, Some("/file.db".into())).unwrap();
+        assert_eq!(c.db_path, PathBuf::from("/file.db"));
+        o.db_env = Some("/env.db".into());
+        c.settle_db_path(&o, Some("/file.db".into())).unwrap();
+        assert_eq!(c.db_path, PathBuf::from("/env.db"));
+        assert_eq!(c.source("db_path"), Source::Env("SA_DB"));
+        o.db_flag = Some("/flag.db".into());
+        c.settle_db_path(&o, None).unwrap();
+        assert_eq!(c.db_path, PathBuf::from("/flag.db"));
+    }
+}

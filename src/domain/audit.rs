@@ -1,0 +1,64 @@
+//! The audit trail: what every change records, and how `sa audit` reads it back.
+
+use crate::domain::Context;
+use crate::domain::names::AccountRef;
+use crate::error::Result;
+use crate::store::{AccountKey, AuditEvent, AuditFilter, NewAuditEvent, Store, Tx};
+use crate::time::Since;
+
+/// Appends one event inside the caller's transaction, so the change and its record commit
+/// together or not at all. `details` must never hold a secret.
+pub fn record(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    action: &str,
+    target: &str,
+    account_id: Option<i64>,
+    details: &[(&str, String)],
+) -> Result<()> {
+    tx.insert_audit_event(&NewAuditEvent {
+        at: ctx.now,
+        actor: &ctx.actor,
+        action,
+        org: ctx.org.as_str(),
+        target,
+        account_id,
+        details,
+    })?;
+    Ok(())
+}
+
+/// `sa audit` filters.
+#[derive(Debug, Default)]
+pub struct AuditQuery {
+    pub account: Option<AccountRef>,
+    pub action: Option<String>,
+    pub since: Option<Since>,
+    pub limit: Option<u64>,
+}
+
+/// Events of the context's organization, oldest first.
+pub fn list(store: &mut Store, ctx: &Context<'_>, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+    store.read(|tx| {
+        // An account is followed by id through renames and deletion; one purged for good is
+        // found by the name it last had.
+        let (account_id, target) = match &query.account {
+            None => (None, None),
+            Some(AccountRef::Id(id)) => (Some(*id), None),
+            Some(AccountRef::Name(name)) => {
+                match tx.find_account(ctx.org.as_str(), AccountKey::Name(name.as_str()), ctx.now)? {
+                    Some(account) => (Some(account.id), None),
+                    None => (None, Some(name.as_str())),
+                }
+            }
+        };
+        tx.list_audit_events(&AuditFilter {
+            org: ctx.org.as_str(),
+            account_id,
+            target,
+            action: query.action.as_deref(),
+            since: query.since.map(|s| s.resolve(ctx.now)),
+            limit: query.limit,
+        })
+    })
+}

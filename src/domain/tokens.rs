@@ -1,0 +1,561 @@
+//! Tokens: mint (shown once, stored as an argon2id hash), list, revoke, pause, rotate, and
+//! verify with one indexed lookup and exactly one argon2 verification.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::Context;
+use crate::domain::accounts;
+use crate::domain::audit;
+use crate::domain::hashing;
+use crate::domain::names::AccountRef;
+use crate::domain::permissions::{self, Permission, builtin_role};
+use crate::domain::token_format::{self, Secret, TokenId};
+use crate::error::{Error, Rejection, Result};
+use crate::store::{AccountStatus, NewToken, StoredStatus, Store, Token, TokenFilter, Tx};
+use crate::time::{Duration, ExpiryRequest, format_timestamp};
+
+/// A token's status as users see it: what was decided, and what the clock says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    Active,
+    Disabled,
+    Expired,
+    Revoked,
+}
+
+impl TokenStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "active",
+            TokenStatus::Disabled => "disabled",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// The status of `token` at `now`.
+pub fn status_of(token: &Token, now: DateTime<Utc>) -> TokenStatus {
+    match token.status {
+        StoredStatus::Revoked => TokenStatus::Revoked,
+        _ if token.expires_at.is_some_and(|at| at <= now) => TokenStatus::Expired,
+        StoredStatus::Disabled => TokenStatus::Disabled,
+        StoredStatus::Active => TokenStatus::Active,
+    }
+}
+
+/// `sa token add`
+#[derive(Debug, Clone)]
+pub struct MintRequest {
+    pub account: AccountRef,
+    pub name: Option<String>,
+    /// `None`: `tokens.default_ttl`.
+    pub expires: Option<ExpiryRequest>,
+    pub scopes: Vec<Permission>,
+}
+
+/// A token that was just stored: its metadata and the whole token, to be shown once.
+#[derive(Debug)]
+pub struct Minted {
+    pub token: Token,
+    pub secret: Secret,
+}
+
+/// The result of a rotation.
+#[derive(Debug)]
+pub struct Rotated {
+    pub minted: Minted,
+    /// The old token as it is now (revoked, or expiring at the end of the grace period).
+    pub old: Token,
+}
+
+/// Applies the expiry policy of `[tokens]` to what `--expires` asked for.
+pub fn resolve_expiry(ctx: &Context<'_>, request: Option<ExpiryRequest>) -> Result<Option<DateTime<Utc>>> {
+    let policy = &ctx.config.tokens;
+    let at = match request.unwrap_or(ExpiryRequest::In(policy.default_ttl)) {
+        ExpiryRequest::Never if policy.require_expiry => {
+            return Err(Error::Refused(
+                "tokens that never expire are not allowed (`tokens.require_expiry = true` in the config)".into(),
+            ));
+        }
+        ExpiryRequest::Never => return Ok(None),
+        ExpiryRequest::In(duration) => ctx.now + duration.to_delta(),
+        ExpiryRequest::At(at) => at,
+    };
+    if at <= ctx.now {
+        return Err(Error::invalid(format!("expiry {} is not in the future", format_timestamp(at))));
+    }
+    if at - ctx.now > policy.max_ttl.to_delta() {
+        return Err(Error::Refused(format!(
+            "expiry {} is further away than the longest allowed lifetime, {} (`tokens.max_ttl` in the config)",
+            format_timestamp(at),
+            policy.max_ttl
+        )));
+    }
+    Ok(Some(at))
+}
+
+fn token_limit(tx: &Tx<'_>, ctx: &Context<'_>, account_id: i64, except: Option<&str>) -> Result<()> {
+    let limit = ctx.config.limits.max_tokens_per_account;
+    if tx.count_active_tokens(account_id, ctx.now, except)? >= limit {
+        return Err(Error::LimitReached {
+            what: "active token",
+            limit,
+            key: "limits.max_tokens_per_account",
+        });
+    }
+    Ok(())
+}
+
+fn refuse_disabled(account: &crate::store::Account) -> Result<()> {
+    if account.status == AccountStatus::Disabled {
+        return Err(Error::Refused(format!(
+            "account `{}` is disabled; enable it before minting tokens for it",
+            account.name
+        )));
+    }
+    Ok(())
+}
+
+fn find_token(tx: &Tx<'_>, ctx: &Context<'_>, id: &TokenId) -> Result<Token> {
+    tx.find_token(ctx.org.as_str(), id.as_str())?
+        .ok_or_else(|| Error::TokenNotFound(id.to_string()))
+}
+
+/// The argon2 work of minting happens before the write lock is taken.
+fn prepare(ctx: &Context<'_>) -> Result<(token_format::NewToken, String)> {
+    let new = token_format::generate(&ctx.config.tokens.prefix)?;
+    let hash = hashing::hash(ctx.config.argon2, new.secret.expose())?;
+    Ok((new, hash))
+}
+
+fn expiry_detail(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "never".to_string(), format_timestamp)
+}
+
+/// Mints a token. The caller shows `Minted::secret` only after this returns, i.e. after the
+/// transaction that stores its hash has committed.
+pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Result<Minted> {
+    let expires_at = resolve_expiry(ctx, request.expires)?;
+    let (new, hash) = prepare(ctx)?;
+    let scopes: Vec<String> = request.scopes.iter().map(Permission::to_string).collect();
+    let token = store.write(|tx| {
+        let account = accounts::find(tx, ctx, &request.account)?;
+        refuse_disabled(&account)?;
+        token_limit(tx, ctx, account.id, None)?;
+        tx.insert_token(&NewToken {
+            id: new.id.as_str(),
+            account_id: account.id,
+            name: request.name.as_deref(),
+            hash: &hash,
+            scopes: &scopes,
+            created_at: ctx.now,
+            created_by: &ctx.actor,
+            expires_at,
+            replaces: None,
+        })?;
+        let mut details = vec![("token_id", new.id.to_string()), ("expires_at", expiry_detail(expires_at))];
+        if let Some(name) = &request.name {
+            details.push(("name", name.clone()));
+        }
+        if !scopes.is_empty() {
+            details.push(("scopes", scopes.join(",")));
+        }
+        audit::record(tx, ctx, "token.add", &account.name, Some(account.id), &details)?;
+        find_token(tx, ctx, &new.id)
+    })?;
+    Ok(Minted { token, secret: new.token })
+}
+
+/// `sa token list` filters.
+#[derive(Debug, Clone)]
+pub struct TokenQuery {
+    pub account: Option<AccountRef>,
+    pub status: TokenFilter,
+    /// Only tokens that are live now and expire within this.
+    pub expiring_within: Option<Duration>,
+}
+
+pub fn list(store: &mut Store, ctx: &Context<'_>, query: &TokenQuery) -> Result<Vec<Token>> {
+    store.read(|tx| {
+        let account_id = match &query.account {
+            Some(reference) => Some(accounts::find(tx, ctx, reference)?.id),
+            None => None,
+        };
+        let (status, before) = match query.expiring_within {
+            // "About to lapse" only makes sense for tokens that still work.
+            Some(within) => (
+                if query.status == TokenFilter::All { TokenFilter::Live } else { query.status },
+                Some(ctx.now + within.to_delta()),
+            ),
+            None => (query.status, None),
+        };
+        tx.list_tokens(ctx.org.as_str(), account_id, status, before, ctx.now)
+    })
+}
+
+pub fn show(store: &mut Store, ctx: &Context<'_>, id: &TokenId) -> Result<Token> {
+    store.read(|tx| find_token(tx, ctx, id))
+}
+
+/// Per-day successful verifications since `from_day` (`YYYY-MM-DD`).
+pub fn usage_days(store: &mut Store, id: &TokenId, from_day: &str) -> Result<Vec<crate::store::UsageDay>> {
+    store.read(|tx| tx.token_usage_days(id.as_str(), from_day))
+}
+
+/// Revokes tokens by id, all or none: an unknown id fails the whole command. Tokens that are
+/// already revoked are left as they are (`changed = false`).
+pub fn revoke(store: &mut Store, ctx: &Context<'_>, ids: &[TokenId]) -> Result<Vec<(Token, bool)>> {
+    store.write(|tx| {
+        let mut out = Vec::new();
+        for id in ids {
+            let token = find_token(tx, ctx, id)?;
+            let changed = token.status != StoredStatus::Revoked;
+            if changed {
+                tx.revoke_token(id.as_str(), ctx.now, &ctx.actor)?;
+                let details = [("token_id", id.to_string())];
+                audit::record(tx, ctx, "token.revoke", &token.account, Some(token.account_id), &details)?;
+            }
+            out.push((find_token(tx, ctx, id)?, changed));
+        }
+        Ok(out)
+    })
+}
+
+/// Revokes every token of an account that is not revoked yet; returns their ids.
+pub fn revoke_all(store: &mut Store, ctx: &Context<'_>, account: &AccountRef) -> Result<Vec<String>> {
+    store.write(|tx| {
+        let account = accounts::find(tx, ctx, account)?;
+        let ids = tx.revoke_account_tokens(account.id, ctx.now, &ctx.actor)?;
+        for id in &ids {
+            let details = [("token_id", id.clone()), ("bulk", "true".to_string())];
+            audit::record(tx, ctx, "token.revoke", &account.name, Some(account.id), &details)?;
+        }
+        Ok(ids)
+    })
+}
+
+/// Pauses (`paused = true`) or resumes a token; a revoked token cannot be resumed.
+pub fn set_paused(store: &mut Store, ctx: &Context<'_>, id: &TokenId, paused: bool) -> Result<(Token, bool)> {
+    store.write(|tx| {
+        let token = find_token(tx, ctx, id)?;
+        if token.status == StoredStatus::Revoked {
+            return Err(Error::Refused(format!("token `{id}` is revoked; revocation is permanent")));
+        }
+        let target = if paused { StoredStatus::Disabled } else { StoredStatus::Active };
+        if token.status == target {
+            return Ok((token, false));
+        }
+        tx.set_token_paused(id.as_str(), paused)?;
+        let action = if paused { "token.disable" } else { "token.enable" };
+        audit::record(tx, ctx, action, &token.account, Some(token.account_id), &[("token_id", id.to_string())])?;
+        Ok((find_token(tx, ctx, id)?, true))
+    })
+}
+
+/// Mints a successor with the same name and scopes; the old token is revoked at once, or
+/// with `grace` keeps working until then (and no longer than it would have anyway).
+pub fn rotate(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    id: &TokenId,
+    expires: Option<ExpiryRequest>,
+    grace: Option<Duration>,
+) -> Result<Rotated> {
+    let expires_at = resolve_expiry(ctx, expires)?;
+    let (new, hash) = prepare(ctx)?;
+    store.write(|tx| {
+        let old = find_token(tx, ctx, id)?;
+        match status_of(&old, ctx.now) {
+            TokenStatus::Revoked | TokenStatus::Expired => {
+                return Err(Error::Refused(format!(
+                    "token `{id}` is {}; mint a new one with `sa token add`",
+                    status_of(&old, ctx.now).as_str()
+                )));
+            }
+            TokenStatus::Active | TokenStatus::Disabled => {}
+        }
+        if let Some(successor) = &old.replaced_by {
+            return Err(Error::Refused(format!("token `{id}` was already rotated to `{successor}`")));
+        }
+        let account = accounts::find(tx, ctx, &AccountRef::Id(old.account_id))?;
+        refuse_disabled(&account)?;
+        token_limit(tx, ctx, account.id, Some(id.as_str()))?;
+        tx.insert_token(&NewToken {
+            id: new.id.as_str(),
+            account_id: account.id,
+            name: old.name.as_deref(),
+            hash: &hash,
+            scopes: &old.scopes,
+            created_at: ctx.now,
+            created_by: &ctx.actor,
+            expires_at,
+            replaces: Some(id.as_str()),
+        })?;
+        let grace_until = grace.map(|g| ctx.now + g.to_delta());
+        tx.mark_replaced(id.as_str(), new.id.as_str(), grace_until)?;
+        if grace.is_none() {
+            tx.revoke_token(id.as_str(), ctx.now, &ctx.actor)?;
+        }
+        let details = [
+            ("token_id", id.to_string()),
+            ("new_token_id", new.id.to_string()),
+            ("expires_at", expiry_detail(expires_at)),
+            ("old_token_until", grace_until.map_or_else(|| "revoked".to_string(), format_timestamp)),
+        ];
+        audit::record(tx, ctx, "token.rotate", &account.name, Some(account.id), &details)?;
+        Ok(Rotated {
+            minted: Minted { token: find_token(tx, ctx, &new.id)?, secret: new.token },
+            old: find_token(tx, ctx, id)?,
+        })
+    })
+}
+
+/// Who a valid token speaks for, and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub account_id: i64,
+    pub org: String,
+    pub token_id: TokenId,
+    /// The token's effective permissions: its account's, narrowed to its scopes.
+    pub permissions: Vec<Permission>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Identity {
+    /// Whether the token holds `wanted`.
+    pub fn allows(&self, wanted: &Permission) -> bool {
+        permissions::allows(&self.permissions, wanted)
+    }
+}
+
+/// One check of a presented token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyRequest<'a> {
+    pub token: &'a str,
+    pub permission: Option<&'a Permission>,
+    /// Recorded as the token's `last_used_source` (e.g. the service that asked).
+    pub source: Option<&'a str>,
+}
+
+/// Verifies a token: `Ok(identity)`, or `Err(Error::Rejected(reason))`.
+///
+/// The secret is checked before anything about the token is revealed, and an unknown id is
+/// checked against a decoy hash of the same cost, so neither timing nor the reason tells an
+/// attacker holding only a token id anything. A success is counted in its own short write
+/// transaction, after the argon2 work, so verifiers do not hold the write lock while hashing.
+pub fn verify(store: &mut Store, ctx: &Context<'_>, request: &VerifyRequest<'_>) -> Result<Identity> {
+    let cost = ctx.config.argon2;
+    let parsed = token_format::parse(&ctx.config.tokens.prefix, request.token.trim())
+        .ok_or(Error::Rejected(Rejection::Malformed))?;
+    let found = store.read(|tx| {
+        let Some(row) = tx.token_for_verify(parsed.id.as_str())? else { return Ok(None) };
+        let mut granted = Vec::new();
+        for role in &row.roles {
+            match builtin_role(role) {
+                Some(perms) => granted.extend(perms),
+                None => {
+                    let perms = tx.custom_role_permissions(&row.org, role)?.unwrap_or_default();
+                    granted.extend(perms.iter().filter_map(|p| Permission::parse(p).ok()));
+                }
+            }
+        }
+        Ok(Some((row, granted)))
+    })?;
+
+    let hash = found.as_ref().map_or_else(|| hashing::decoy(cost), |(row, _)| row.hash.clone());
+    let matches = hashing::verify(&hash, parsed.secret.expose());
+    let Some((row, granted)) = found.filter(|(row, _)| matches && row.org == ctx.org.as_str()) else {
+        return Err(Error::Rejected(Rejection::Unknown));
+    };
+
+    let rejection = if row.status == StoredStatus::Revoked || row.account_status == AccountStatus::Deleted {
+        Some(Rejection::Revoked)
+    } else if row.expires_at.is_some_and(|at| at <= ctx.now) {
+        Some(Rejection::Expired)
+    } else if row.status == StoredStatus::Disabled || row.account_status == AccountStatus::Disabled {
+        Some(Rejection::Disabled)
+    } else {
+        None
+    };
+    if let Some(reason) = rejection {
+        return Err(Error::Rejected(reason));
+    }
+    let scopes: Vec<Permission> = row.scopes.iter().filter_map(|s| Permission::parse(s).ok()).collect();
+    let identity = Identity {
+        account: row.account.clone(),
+        account_id: row.account_id,
+        org: row.org.clone(),
+        token_id: parsed.id,
+        permissions: permissions::effective(&granted, &scopes),
+        expires_at: row.expires_at,
+    };
+    if let Some(wanted) = request.permission {
+        if !identity.allows(wanted) {
+            return Err(Error::Rejected(Rejection::Forbidden));
+        }
+    }
+
+    let rehash = if hashing::needs_rehash(&row.hash, cost) {
+        Some(hashing::hash(cost, parsed.secret.expose())?)
+    } else {
+        None
+    };
+    store.write(|tx| {
+        tx.record_token_use(&row.id, ctx.now, request.source)?;
+        if let Some(new_hash) = &rehash {
+            tx.replace_token_hash(&row.id, &row.hash, new_hash)?;
+        }
+        Ok(())
+    })?;
+    Ok(identity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Argon2Cost, Config};
+    use crate::domain::accounts::{CreateAccount, create};
+    use crate::domain::names::{AccountName, OrgName, RoleName};
+    use crate::time::now;
+
+    fn config() -> Config {
+        let mut config = Config::with_db_path(":memory:");
+        config.argon2 = Argon2Cost { memory_kib: 64, iterations: 1, parallelism: 1 };
+        config
+    }
+
+    fn setup(config: &Config) -> (Store, Context<'_>) {
+        let ctx = Context { org: OrgName::default(), actor: "t".into(), now: now(), config };
+        let mut store = Store::open_in_memory().unwrap();
+        create(
+            &mut store,
+            &ctx,
+            &CreateAccount {
+                name: AccountName::parse("bot").unwrap(),
+                description: None,
+                roles: vec![RoleName::parse("editor").unwrap()],
+            },
+        )
+        .unwrap();
+        (store, ctx)
+    }
+
+    fn mint_for_bot(store: &mut Store, ctx: &Context<'_>, scopes: &[&str]) -> Minted {
+        let request = MintRequest {
+            account: AccountRef::parse("bot").unwrap(),
+            name: None,
+            expires: None,
+            scopes: scopes.iter().map(|s| Permission::parse(s).unwrap()).collect(),
+        };
+        mint(store, ctx, &request).unwrap()
+    }
+
+    fn check(store: &mut Store, ctx: &Context<'_>, token: &str, permission: Option<&str>) -> Result<Identity> {
+        let permission = permission.map(|p| Permission::parse(p).unwrap());
+        verify(store, ctx, &VerifyRequest { token, permission: permission.as_ref(), source: Some("test") })
+    }
+
+    fn reason(result: Result<Identity>) -> Rejection {
+        match result {
+            Err(Error::Rejected(reason)) => reason,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn minted_tokens_verify_and_are_counted() {
+        let config = config();
+        let (mut store, ctx) = setup(&config);
+        let minted = mint_for_bot(&mut store, &ctx, &[]);
+        assert_eq!(minted.token.expires_at, Some(ctx.now + chrono::TimeDelta::days(30)));
+        let identity = check(&mut store, &ctx, minted.secret.expose(), Some("dashboards:write")).unwrap();
+        assert_eq!(identity.account, "bot");
+        check(&mut store, &ctx, minted.secret.expose(), None).unwrap();
+        let token = show(&mut store, &ctx, &minted.token.id.parse().unwrap()).unwrap();
+        assert_eq!(token.use_count, 2);
+        assert_eq!(token.last_used_source.as_deref(), Some("test"));
+    }
+
+    #[test]
+    fn rejections_have_their_reasons() {
+        let config = config();
+        let (mut store, ctx) = setup(&config);
+        let minted = mint_for_bot(&mut store, &ctx, &["dashboards:read"]);
+        let token = minted.secret.expose().to_string();
+        assert_eq!(reason(check(&mut store, &ctx, &token, Some("dashboards:write"))), Rejection::Forbidden);
+        assert_eq!(reason(check(&mut store, &ctx, "sa_nope", None)), Rejection::Malformed);
+        let other = token_format::generate("sa_").unwrap();
+        assert_eq!(reason(check(&mut store, &ctx, other.token.expose(), None)), Rejection::Unknown);
+        let id: TokenId = minted.token.id.parse().unwrap();
+        set_paused(&mut store, &ctx, &id, true).unwrap();
+        assert_eq!(reason(check(&mut store, &ctx, &token, None)), Rejection::Disabled);
+        set_paused(&mut store, &ctx, &id, false).unwrap();
+        check(&mut store, &ctx, &token, None).unwrap();
+        let later = Context { now: ctx.now + chrono::TimeDelta::days(31), ..ctx.clone() };
+        assert_eq!(reason(check(&mut store, &later, &token, None)), Rejection::Expired);
+        revoke(&mut store, &ctx, &[id]).unwrap();
+        assert_eq!(reason(check(&mut store, &ctx, &token, None)), Rejection::Revoked);
+        let acme = Context { org: OrgName::parse("acme").unwrap(), ..ctx.clone() };
+        assert_eq!(reason(check(&mut store, &acme, &token, None)), Rejection::Unknown);
+    }
+
+    #[test]
+    fn expiry_policy_names_its_key() {
+        let mut config = config();
+        let (_, ctx) = setup(&config);
+        let too_long = resolve_expiry(&ctx, Some(ExpiryRequest::parse("400d").unwrap())).unwrap_err();
+        assert!(too_long.to_string().contains("tokens.max_ttl"));
+        let never = resolve_expiry(&ctx, Some(ExpiryRequest::Never)).unwrap_err();
+        assert!(never.to_string().contains("tokens.require_expiry"));
+        let past = resolve_expiry(&ctx, Some(ExpiryRequest::parse("2001-01-01").unwrap())).unwrap_err();
+        assert_eq!(past.exit_code(), 2);
+        let now = ctx.now;
+        config.tokens.require_expiry = false;
+        let ctx = Context { org: OrgName::default(), actor: "t".into(), now, config: &config };
+        assert_eq!(resolve_expiry(&ctx, Some(ExpiryRequest::Never)).unwrap(), None);
+    }
+
+    #[test]
+    fn old_hashes_are_rehashed_on_success() {
+        let config = config();
+        let (mut store, ctx) = setup(&config);
+        let minted = mint_for_bot(&mut store, &ctx, &[]);
+        let mut stronger = config.clone();
+        stronger.argon2.memory_kib = 128;
+        let ctx2 = Context { config: &stronger, ..ctx.clone() };
+        check(&mut store, &ctx2, minted.secret.expose(), None).unwrap();
+        let hash = store.read(|tx| Ok(tx.token_for_verify(minted.token.id.as_str())?.unwrap().hash)).unwrap();
+        assert!(hash.contains("m=128"), "{hash}");
+        check(&mut store, &ctx2, minted.secret.expose(), None).unwrap();
+    }
+
+    #[test]
+    fn rotation_with_grace_keeps_both_tokens_valid() {
+        let config = config();
+        let (mut store, ctx) = setup(&config);
+        let old = mint_for_bot(&mut store, &ctx, &["dashboards:read"]);
+        let id: TokenId = old.token.id.parse().unwrap();
+        let rotated = rotate(&mut store, &ctx, &id, None, Some(Duration::parse("1h").unwrap())).unwrap();
+        assert_eq!(rotated.minted.token.scopes, vec!["dashboards:read"]);
+        assert_eq!(rotated.minted.token.replaces.as_deref(), Some(id.as_str()));
+        check(&mut store, &ctx, old.secret.expose(), None).unwrap();
+        check(&mut store, &ctx, rotated.minted.secret.expose(), None).unwrap();
+        assert!(rotate(&mut store, &ctx, &id, None, None).is_err(), "a rotated token is not rotated twice");
+        let later = Context { now: ctx.now + chrono::TimeDelta::hours(2), ..ctx.clone() };
+        assert_eq!(reason(check(&mut store, &later, old.secret.expose(), None)), Rejection::Expired);
+    }
+
+    #[test]
+    fn the_token_limit_counts_active_tokens() {
+        let mut config = config();
+        config.limits.max_tokens_per_account = 1;
+        let (mut store, ctx) = setup(&config);
+        let first = mint_for_bot(&mut store, &ctx, &[]);
+        let request = MintRequest { account: AccountRef::parse("bot").unwrap(), name: None, expires: None, scopes: vec![] };
+        assert!(matches!(mint(&mut store, &ctx, &request), Err(Error::LimitReached { .. })));
+        // Rotation replaces, so it is not refused by the limit.
+        rotate(&mut store, &ctx, &first.token.id.parse().unwrap(), None, None).unwrap();
+    }
+}

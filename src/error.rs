@@ -1,0 +1,166 @@
+//! The one error type of the library and its mapping to the exit codes of SPEC §2.
+//!
+//! Every failure is a value until `cli::main`, which prints it as one `error: …` line (plus an
+//! optional `hint: …`) and exits with [`Error::exit_code`]. Variants carry what their message
+//! needs, so the message is written once, here.
+
+use std::path::PathBuf;
+
+/// Why a token check said no. The names are the `reason` values of `sa token verify --json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not a token of this format, or its checksum does not match (no database access).
+    Malformed,
+    /// Well-formed, but no such token in this organization, or the secret does not match.
+    Unknown,
+    /// Past its `expires_at`.
+    Expired,
+    /// Revoked (also every token of a deleted account).
+    Revoked,
+    /// The token is paused, or its account is disabled.
+    Disabled,
+    /// Valid, but it does not hold the permission that was asked for.
+    Forbidden,
+}
+
+impl Rejection {
+    /// The stable lowercase name used in JSON and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::Malformed => "malformed",
+            Rejection::Unknown => "unknown",
+            Rejection::Expired => "expired",
+            Rejection::Revoked => "revoked",
+            Rejection::Disabled => "disabled",
+            Rejection::Forbidden => "forbidden",
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything that can go wrong in `sa`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // ---- exit 2: the request itself is malformed --------------------------------------------
+    /// A value on the command line broke a rule (name, duration, permission, …).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A destructive command without a terminal to confirm on, and without `--yes`.
+    #[error("{action} needs confirmation, and there is no terminal to ask on")]
+    ConfirmationRequired { action: String },
+
+    // ---- exit 1: understood, but refused or failed ------------------------------------------
+    #[error("account `{account}` not found in organization `{org}`")]
+    AccountNotFound { org: String, account: String },
+    #[error("account `{name}` (id {id}) is deleted")]
+    AccountDeleted { name: String, id: i64 },
+    #[error("the name `{name}` is already taken in organization `{org}`")]
+    NameTaken { org: String, name: String, deleted_id: Option<i64> },
+    #[error("{what} limit reached: {limit} (`{key}` in the config)")]
+    LimitReached { what: &'static str, limit: u64, key: &'static str },
+    #[error("{0}")]
+    Refused(String),
+    #[error("token `{0}` not found")]
+    TokenNotFound(String),
+    #[error("role `{0}` does not exist")]
+    RoleNotFound(String),
+    #[error("token rejected: {0}")]
+    Rejected(Rejection),
+    #[error("cancelled; nothing was changed")]
+    Cancelled,
+
+    // ---- exit 3: storage, config, environment ------------------------------------------------
+    #[error("`{path}` is not an sa database ({why}); it was left untouched")]
+    ForeignDatabase { path: PathBuf, why: String },
+    #[error(
+        "`{path}` was written by a newer sa (schema version {found}, this sa knows up to {supported}); it was left untouched"
+    )]
+    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    #[error("config `{path}`: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+/// Shorthand used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The process exit code of SPEC §2: 1 refused, 2 usage, 3 storage/config/environment.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::InvalidInput(_) | Error::ConfirmationRequired { .. } => 2,
+            Error::AccountNotFound { .. }
+            | Error::AccountDeleted { .. }
+            | Error::NameTaken { .. }
+            | Error::LimitReached { .. }
+            | Error::Refused(_)
+            | Error::TokenNotFound(_)
+            | Error::RoleNotFound(_)
+            | Error::Rejected(_)
+            | Error::Cancelled => 1,
+            Error::ForeignDatabase { .. }
+            | Error::NewerSchema { .. }
+            | Error::Config { .. }
+            | Error::Database(_)
+            | Error::Io { .. } => 3,
+        }
+    }
+
+    /// A next step for the user, printed as `hint: …` under the error.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::ConfirmationRequired { .. } => {
+                Some("pass `--yes` to confirm non-interactively".into())
+            }
+            Error::AccountDeleted { id, .. } => Some(format!(
+                "it can be restored with `sa undelete {id}` until its retention ends"
+            )),
+            Error::NameTaken { deleted_id: Some(id), .. } => Some(format!(
+                "a deleted account (id {id}) still holds the name; restore it with `sa undelete {id}` or remove it with `sa delete --purge {id}`"
+            )),
+            Error::NewerSchema { .. } => Some("upgrade sa to open this database".into()),
+            Error::Database(msg) if msg.contains("locked") || msg.contains("busy") => {
+                Some("another sa process held the database too long; try again".into())
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidInput(message.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_spec() {
+        assert_eq!(Error::invalid("bad").exit_code(), 2);
+        assert_eq!(Error::Rejected(Rejection::Expired).exit_code(), 1);
+        assert_eq!(Error::Database("x".into()).exit_code(), 3);
+        let limit = Error::LimitReached { what: "account", limit: 2, key: "limits.max_accounts" };
+        assert_eq!(limit.exit_code(), 1);
+        assert!(limit.to_string().contains("limits.max_accounts"));
+    }
+
+    #[test]
+    fn deleted_account_hint_names_undelete_and_the_id() {
+        let err = Error::AccountDeleted { name: "bot".into(), id: 7 };
+        assert_eq!(err.exit_code(), 1);
+        assert!(err.hint().is_some_and(|h| h.contains("sa undelete 7")));
+    }
+}

@@ -1,0 +1,392 @@
+//! Rows of `accounts`, `account_roles`, `orgs` and custom `roles`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
+use crate::error::{Error, Result};
+use crate::time::{format_timestamp, parse_timestamp};
+
+/// `active`, `disabled` or `deleted` (restorable until its retention ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    Disabled,
+    Deleted,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Disabled => "disabled",
+            AccountStatus::Deleted => "deleted",
+        }
+    }
+
+    fn from_db(text: &str) -> Result<Self> {
+        match text {
+            "active" => Ok(AccountStatus::Active),
+            "disabled" => Ok(AccountStatus::Disabled),
+            "deleted" => Ok(AccountStatus::Deleted),
+            other => Err(Error::Database(format!("unknown account status `{other}`"))),
+        }
+    }
+}
+
+/// A service account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub org: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub email: String,
+    pub status: AccountStatus,
+    pub disabled_reason: Option<String>,
+    pub roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Tokens that are neither revoked, disabled nor expired.
+    pub active_tokens: u64,
+}
+
+/// Which account: by id or by name, within an organization.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountKey<'a> {
+    Id(i64),
+    Name(&'a str),
+}
+
+/// What a new account row holds.
+#[derive(Debug)]
+pub struct NewAccount<'a> {
+    pub org: &'a str,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub email: &'a str,
+    pub at: DateTime<Utc>,
+    pub by: &'a str,
+}
+
+/// `sa list` filters, already validated.
+#[derive(Debug, Default)]
+pub struct AccountFilter<'a> {
+    /// `None`: active and disabled.
+    pub status: Option<AccountStatus>,
+    pub role: Option<&'a str>,
+    /// Case-insensitive substring of name, description or email.
+    pub search: Option<&'a str>,
+}
+
+/// One line of `sa org list`.
+#[derive(Debug, Clone)]
+pub struct OrgSummary {
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub active_accounts: u64,
+    pub disabled_accounts: u64,
+    pub deleted_accounts: u64,
+}
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.org, a.name, a.description, a.email, a.status, \
+     a.disabled_reason, a.created_at, a.created_by, a.updated_at, a.deleted_at, \
+     (SELECT group_concat(role, char(31)) FROM (SELECT role FROM account_roles r \
+        WHERE r.account_id = a.id ORDER BY role)), \
+     (SELECT count(*) FROM tokens t WHERE t.account_id = a.id AND t.status = 'active' \
+        AND (t.expires_at IS NULL OR t.expires_at > ?1))";
+
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<RawAccount> {
+    Ok(RawAccount {
+        id: row.get(0)?,
+        org: row.get(1)?,
+        name: row.get(2)?,
+        description: row.get(3)?,
+        email: row.get(4)?,
+        status: row.get(5)?,
+        disabled_reason: row.get(6)?,
+        created_at: row.get(7)?,
+        created_by: row.get(8)?,
+        updated_at: row.get(9)?,
+        deleted_at: row.get(10)?,
+        roles: row.get(11)?,
+        active_tokens: row.get(12)?,
+    })
+}
+
+/// Columns as SQLite hands them over; converted (and checked) outside the row callback.
+struct RawAccount {
+    id: i64,
+    org: String,
+    name: String,
+    description: Option<String>,
+    email: String,
+    status: String,
+    disabled_reason: Option<String>,
+    created_at: String,
+    created_by: String,
+    updated_at: String,
+    deleted_at: Option<String>,
+    roles: Option<String>,
+    active_tokens: i64,
+}
+
+impl RawAccount {
+    fn into_account(self) -> Result<Account> {
+        Ok(Account {
+            id: self.id,
+            org: self.org,
+            name: self.name,
+            description: self.description,
+            email: self.email,
+            status: AccountStatus::from_db(&self.status)?,
+            disabled_reason: self.disabled_reason,
+            roles: self
+                .roles
+                .map(|r| r.split('\u{1f}').map(str::to_string).collect())
+                .unwrap_or_default(),
+            created_at: parse_timestamp(&self.created_at)?,
+            created_by: self.created_by,
+            updated_at: parse_timestamp(&self.updated_at)?,
+            deleted_at: self.deleted_at.as_deref().map(parse_timestamp).transpose()?,
+            active_tokens: u64::try_from(self.active_tokens).unwrap_or(0),
+        })
+    }
+}
+
+impl Tx<'_> {
+    /// Records the organization the first time an account is created in it.
+    pub fn ensure_org(&self, org: &str, at: DateTime<Utc>) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO orgs (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![org, format_timestamp(at)],
+        )?;
+        Ok(())
+    }
+
+    pub fn list_orgs(&self) -> Result<Vec<OrgSummary>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT o.name, o.created_at,
+                (SELECT count(*) FROM accounts a WHERE a.org = o.name AND a.status = 'active'),
+                (SELECT count(*) FROM accounts a WHERE a.org = o.name AND a.status = 'disabled'),
+                (SELECT count(*) FROM accounts a WHERE a.org = o.name AND a.status = 'deleted')
+             FROM orgs o ORDER BY o.name",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut orgs = Vec::new();
+        for row in rows {
+            let (name, created_at, active, disabled, deleted) = row?;
+            let count = |n: i64| u64::try_from(n).unwrap_or(0);
+            orgs.push(OrgSummary {
+                name,
+                created_at: parse_timestamp(&created_at)?,
+                active_accounts: count(active),
+                disabled_accounts: count(disabled),
+                deleted_accounts: count(deleted),
+            });
+        }
+        Ok(orgs)
+    }
+
+    pub fn insert_account(&self, new: &NewAccount<'_>) -> Result<i64> {
+        let at = format_timestamp(new.at);
+        self.tx.execute(
+            "INSERT INTO accounts (org, name, description, email, status, created_at, created_by, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?5)",
+            params![new.org, new.name, new.description, new.email, at, new.by],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Any account of `org` by id or name, whatever its status.
+    pub fn find_account(&self, org: &str, key: AccountKey<'_>, now: DateTime<Utc>) -> Result<Option<Account>> {
+        let now = format_timestamp(now);
+        let raw = match key {
+            AccountKey::Id(id) => self
+                .tx
+                .query_row(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.id = ?3"),
+                    params![now, org, id],
+                    account_from_row,
+                )
+                .optional()?,
+            AccountKey::Name(name) => self
+                .tx
+                .query_row(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.name = ?3"),
+                    params![now, org, name],
+                    account_from_row,
+                )
+                .optional()?,
+        };
+        raw.map(RawAccount::into_account).transpose()
+    }
+
+    pub fn list_accounts(&self, org: &str, filter: &AccountFilter<'_>, now: DateTime<Utc>) -> Result<Vec<Account>> {
+        let status = filter.status.map(AccountStatus::as_str);
+        let search = filter.search.map(|s| {
+            let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+             WHERE a.org = ?2
+               AND (CASE WHEN ?3 IS NULL THEN a.status != 'deleted' ELSE a.status = ?3 END)
+               AND (?4 IS NULL OR EXISTS (SELECT 1 FROM account_roles r WHERE r.account_id = a.id AND r.role = ?4))
+               AND (?5 IS NULL OR lower(a.name) LIKE ?5 ESCAPE '\\'
+                    OR lower(coalesce(a.description, '')) LIKE ?5 ESCAPE '\\'
+                    OR lower(a.email) LIKE ?5 ESCAPE '\\')
+             ORDER BY a.name"
+        );
+        let mut stmt = self.tx.prepare(&sql)?;
+        let rows = stmt.query_map(
+            params![format_timestamp(now), org, status, filter.role, search],
+            account_from_row,
+        )?;
+        let mut accounts = Vec::new();
+        for row in rows {
+            accounts.push(row?.into_account()?);
+        }
+        Ok(accounts)
+    }
+
+    /// Accounts in `org` that count against `limits.max_accounts` (deleted ones hold their
+    /// name, so they count until purged).
+    pub fn count_accounts(&self, org: &str) -> Result<u64> {
+        let n: i64 =
+            self.tx.query_row("SELECT count(*) FROM accounts WHERE org = ?1", [org], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub fn rename_account(&self, id: i64, name: &str, at: DateTime<Utc>) -> Result<()> {
+        self.tx.execute(
+            "UPDATE accounts SET name = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, name, format_timestamp(at)],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_account_description(&self, id: i64, description: Option<&str>, at: DateTime<Utc>) -> Result<()> {
+        self.tx.execute(
+            "UPDATE accounts SET description = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, description, format_timestamp(at)],
+        )?;
+        Ok(())
+    }
+
+    /// Sets the status; `reason` is kept only while disabled, `deleted_at` only while deleted.
+    pub fn set_account_status(
+        &self,
+        id: i64,
+        status: AccountStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let at = format_timestamp(at);
+        let deleted_at = (status == AccountStatus::Deleted).then_some(at.as_str());
+        self.tx.execute(
+            "UPDATE accounts SET status = ?2, disabled_reason = ?3, deleted_at = ?4, updated_at = ?5
+             WHERE id = ?1",
+            params![id, status.as_str(), reason, deleted_at, at],
+        )?;
+        Ok(())
+    }
+
+    /// Removes the account for good, with its role grants, tokens and usage counters.
+    pub fn purge_account(&self, id: i64) -> Result<()> {
+        self.tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Deleted accounts (of every organization) whose retention ended at or before `cutoff`.
+    pub fn deleted_accounts_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Account>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+             WHERE a.status = 'deleted' AND a.deleted_at <= ?2 ORDER BY a.id"
+        );
+        let mut stmt = self.tx.prepare(&sql)?;
+        let rows = stmt.query_map(params![format_timestamp(now), format_timestamp(cutoff)], account_from_row)?;
+        let mut accounts = Vec::new();
+        for row in rows {
+            accounts.push(row?.into_account()?);
+        }
+        Ok(accounts)
+    }
+
+    pub fn grant_role(&self, account_id: i64, role: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO account_roles (account_id, role) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![account_id, role],
+        )?;
+        Ok(())
+    }
+
+    /// The permissions of a custom role, or `None` when `org` has no such role.
+    pub fn custom_role_permissions(&self, org: &str, role: &str) -> Result<Option<Vec<String>>> {
+        let exists: Option<i64> = self
+            .tx
+            .query_row("SELECT 1 FROM roles WHERE org = ?1 AND name = ?2", params![org, role], |r| r.get(0))
+            .optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let mut stmt = self.tx.prepare(
+            "SELECT permission FROM role_permissions WHERE org = ?1 AND role = ?2 ORDER BY permission",
+        )?;
+        let permissions = stmt
+            .query_map(params![org, role], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(Some(permissions))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::time::now;
+
+    fn new<'a>(name: &'a str) -> NewAccount<'a> {
+        NewAccount { org: "default", name, description: Some("d"), email: "e@x", at: now(), by: "me" }
+    }
+
+    #[test]
+    fn accounts_round_trip_and_filter() {
+        let mut store = Store::open_in_memory().unwrap();
+        store
+            .write(|tx| {
+                tx.ensure_org("default", now())?;
+                let id = tx.insert_account(&new("alpha"))?;
+                tx.grant_role(id, "viewer")?;
+                tx.grant_role(id, "admin")?;
+                let beta = tx.insert_account(&new("beta_1"))?;
+                tx.set_account_status(beta, AccountStatus::Disabled, Some("leak"), now())?;
+                let a = tx.find_account("default", AccountKey::Id(id), now())?.unwrap();
+                assert_eq!(a.roles, vec!["admin", "viewer"]);
+                assert_eq!(a.status, AccountStatus::Active);
+                assert!(tx.find_account("other", AccountKey::Id(id), now())?.is_none());
+                let all = tx.list_accounts("default", &AccountFilter::default(), now())?;
+                assert_eq!(all.len(), 2);
+                let by_role = AccountFilter { role: Some("viewer"), ..Default::default() };
+                assert_eq!(tx.list_accounts("default", &by_role, now())?.len(), 1);
+                // `_` in a search is literal, not a LIKE wildcard.
+                let search = AccountFilter { search: Some("A_1"), ..Default::default() };
+                let found = tx.list_accounts("default", &search, now())?;
+                assert_eq!(found.len(), 1);
+                assert_eq!(found[0].disabled_reason.as_deref(), Some("leak"));
+                assert!(tx.list_accounts("default", &AccountFilter { search: Some("a_b"), ..Default::default() }, now())?.is_empty());
+                Ok(())
+            })
+            .unwrap();
+    }
+}

@@ -1,0 +1,292 @@
+//! The only module that speaks SQL: opening the database file, checking that it is ours,
+//! migrating it, and typed reads and writes inside transactions.
+//!
+//! A write runs in one `BEGIN IMMEDIATE` transaction ([`Store::write`]): the domain does its
+//! work and its audit event through the same [`Tx`], and the closure's `Ok` commits once. Every
+//! value is bound as a parameter, never formatted into SQL.
+
+mod accounts;
+mod audit;
+mod tokens;
+
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration as StdDuration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+pub use accounts::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount, OrgSummary};
+pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
+pub use tokens::{NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, UsageDay};
+
+use crate::error::{Error, Result};
+
+/// `PRAGMA application_id` of every sa database: "sa" and a format byte, so `file(1)` and we
+/// can tell an sa database from any other SQLite file.
+pub const APPLICATION_ID: i32 = 0x7361_0001;
+
+/// The migrations, in order; the schema version is the number applied.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a process waits for another one's write lock before giving up.
+const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        Error::Database(err.to_string())
+    }
+}
+
+/// An open sa database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A transaction: the only handle through which the domain reads and writes.
+pub struct Tx<'conn> {
+    tx: Transaction<'conn>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    ///
+    /// A file that is not SQLite, is another program's SQLite database, or was written by a
+    /// newer sa is refused before anything is written to it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let is_new = match inspect(path)? {
+            FileState::Missing => {
+                create_file(path)?;
+                true
+            }
+            FileState::Empty => true,
+            FileState::Ours { version } if version > SCHEMA_VERSION => {
+                return Err(Error::NewerSchema {
+                    path: path.to_path_buf(),
+                    found: version,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            FileState::Ours { .. } => false,
+            FileState::UnmarkedSqlite => {
+                if !has_no_tables(path)? {
+                    return Err(Error::ForeignDatabase {
+                        path: path.to_path_buf(),
+                        why: "it is another program's SQLite database".into(),
+                    });
+                }
+                true
+            }
+            FileState::OtherSqlite { application_id } => {
+                return Err(Error::ForeignDatabase {
+                    path: path.to_path_buf(),
+                    why: format!("it is a SQLite database of application id {application_id:#x}"),
+                });
+            }
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_error(path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        let mut store = Store { conn, path: path.to_path_buf() };
+        store.migrate()?;
+        if is_new {
+            // WAL lets readers and the verifier run while a writer commits. It is set only
+            // once the file is known to be ours.
+            store.conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        Ok(store)
+    }
+
+    /// Opens a private in-memory database: for unit tests and embedding.
+    pub fn open_in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        let mut store = Store { conn, path: PathBuf::from(":memory:") };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok`.
+    pub fn write<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = Tx { tx };
+        let value = work(&tx)?;
+        tx.tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `work` against one consistent snapshot; never writes.
+    pub fn read<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let tx = Tx { tx };
+        let value = work(&tx)?;
+        // Nothing was written; ending the read transaction cannot lose anything.
+        tx.tx.rollback()?;
+        Ok(value)
+    }
+
+    /// Applies the missing migrations atomically; re-checks the version under the write lock
+    /// so that concurrent first uses migrate once.
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let application_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if application_id != APPLICATION_ID && version != 0 {
+            return Err(Error::ForeignDatabase {
+                path,
+                why: "it is another program's SQLite database".into(),
+            });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(Error::NewerSchema { path, found: version, supported: SCHEMA_VERSION });
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        for migration in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
+            tx.execute_batch(migration)?;
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+enum FileState {
+    Missing,
+    Empty,
+    Ours { version: i64 },
+    UnmarkedSqlite,
+    OtherSqlite { application_id: u32 },
+}
+
+/// Reads the 100-byte SQLite header without letting SQLite touch the file.
+fn inspect(path: &Path) -> Result<FileState> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(err) => return Err(Error::io(format!("cannot open `{}`", path.display()), err)),
+    };
+    let mut header = Vec::with_capacity(100);
+    file.by_ref()
+        .take(100)
+        .read_to_end(&mut header)
+        .map_err(|err| Error::io(format!("cannot read `{}`", path.display()), err))?;
+    if header.is_empty() {
+        return Ok(FileState::Empty);
+    }
+    if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
+        return Err(Error::ForeignDatabase {
+            path: path.to_path_buf(),
+            why: "it is not a SQLite file".into(),
+        });
+    }
+    let word = |at: usize| u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let (version, application_id) = (word(60), word(68));
+    match application_id {
+        id if id == APPLICATION_ID as u32 => Ok(FileState::Ours { version: i64::from(version) }),
+        0 => Ok(FileState::UnmarkedSqlite),
+        id => Ok(FileState::OtherSqlite { application_id: id }),
+    }
+}
+
+fn has_no_tables(path: &Path) -> Result<bool> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| open_error(path, e))?;
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| open_error(path, e))?;
+    Ok(count == 0)
+}
+
+fn open_error(path: &Path, err: rusqlite::Error) -> Error {
+    Error::ForeignDatabase { path: path.to_path_buf(), why: err.to_string() }
+}
+
+/// Creates the database file with mode 0600 (and its directory with 0700) before SQLite
+/// opens it; SQLite gives its -wal and -shm files the same mode.
+fn create_file(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| Error::io(format!("cannot create `{}`", dir.display()), e))?;
+        }
+    }
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        // Another sa process created it first: fine, it is checked when opened.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(Error::io(format!("cannot create `{}`", path.display()), err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_is_created_private_and_migrated() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/sa.db");
+        Store::open(&path).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert!(matches!(inspect(&path).unwrap(), FileState::Ours { version: SCHEMA_VERSION }));
+        // Opening again is a no-op migration.
+        Store::open(&path).unwrap();
+    }
+
+    #[test]
+    fn foreign_files_are_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("x.png");
+        let bytes = b"\x89PNG\r\n\x1a\nnot a database at all".to_vec();
+        std::fs::write(&png, &bytes).unwrap();
+        assert!(matches!(Store::open(&png), Err(Error::ForeignDatabase { .. })));
+        assert_eq!(std::fs::read(&png).unwrap(), bytes);
+
+        let other = dir.path().join("other.db");
+        let conn = Connection::open(&other).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+        drop(conn);
+        let before = std::fs::read(&other).unwrap();
+        let err = Store::open(&other).err().unwrap();
+        assert_eq!(err.exit_code(), 3);
+        assert_eq!(std::fs::read(&other).unwrap(), before);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sa.db");
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        drop(conn);
+        let before = std::fs::read(&path).unwrap();
+        assert!(matches!(Store::open(&path), Err(Error::NewerSchema { .. })));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+}

@@ -1,0 +1,391 @@
+//! Rows of `tokens`, `token_scopes` and `token_usage_daily`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Tx;
+use crate::error::{Error, Result};
+use crate::store::AccountStatus;
+use crate::time::{format_timestamp, parse_timestamp};
+
+/// What was decided about a token; whether it has expired is a matter of the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredStatus {
+    Active,
+    Disabled,
+    Revoked,
+}
+
+impl StoredStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoredStatus::Active => "active",
+            StoredStatus::Disabled => "disabled",
+            StoredStatus::Revoked => "revoked",
+        }
+    }
+
+    fn from_db(text: &str) -> Result<Self> {
+        match text {
+            "active" => Ok(StoredStatus::Active),
+            "disabled" => Ok(StoredStatus::Disabled),
+            "revoked" => Ok(StoredStatus::Revoked),
+            other => Err(Error::Database(format!("unknown token status `{other}`"))),
+        }
+    }
+}
+
+/// A token's metadata as stored (never its secret; its hash stays in the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: String,
+    pub account_id: i64,
+    pub account: String,
+    pub org: String,
+    pub name: Option<String>,
+    pub scopes: Vec<String>,
+    pub status: StoredStatus,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    pub replaces: Option<String>,
+    pub replaced_by: Option<String>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_source: Option<String>,
+    pub use_count: u64,
+}
+
+/// A token row to insert.
+#[derive(Debug)]
+pub struct NewToken<'a> {
+    pub id: &'a str,
+    pub account_id: i64,
+    pub name: Option<&'a str>,
+    pub hash: &'a str,
+    pub scopes: &'a [String],
+    pub created_at: DateTime<Utc>,
+    pub created_by: &'a str,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub replaces: Option<&'a str>,
+}
+
+/// Which tokens `sa token list` shows, already resolved against the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFilter {
+    /// Everything that could still verify: active or disabled, and not expired.
+    Live,
+    Active,
+    Disabled,
+    Expired,
+    Revoked,
+    All,
+}
+
+/// Everything one verification needs, read in one indexed lookup.
+#[derive(Debug, Clone)]
+pub struct TokenForVerify {
+    pub id: String,
+    pub hash: String,
+    pub status: StoredStatus,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<String>,
+    pub account_id: i64,
+    pub account: String,
+    pub account_status: AccountStatus,
+    pub org: String,
+    pub roles: Vec<String>,
+}
+
+/// Successful verifications of one token on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDay {
+    pub day: String,
+    pub count: u64,
+}
+
+const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, a.org, t.name, \
+    (SELECT group_concat(permission, char(31)) FROM (SELECT permission FROM token_scopes s \
+       WHERE s.token_id = t.id ORDER BY permission)), \
+    t.status, t.created_at, t.created_by, t.expires_at, t.revoked_at, t.revoked_by, \
+    t.replaces, t.replaced_by, t.last_used_at, t.last_used_source, t.use_count";
+
+struct RawToken([Option<String>; 15], i64, i64);
+
+fn raw_token(row: &Row<'_>) -> rusqlite::Result<RawToken> {
+    let text = |i: usize| row.get::<_, Option<String>>(i);
+    Ok(RawToken(
+        [
+            text(0)?,
+            text(2)?,
+            text(3)?,
+            text(4)?,
+            text(5)?,
+            text(6)?,
+            text(7)?,
+            text(8)?,
+            text(9)?,
+            text(10)?,
+            text(11)?,
+            text(12)?,
+            text(13)?,
+            text(14)?,
+            text(15)?,
+        ],
+        row.get(1)?,
+        row.get(16)?,
+    ))
+}
+
+fn split_list(text: Option<String>) -> Vec<String> {
+    text.map(|t| t.split('\u{1f}').map(str::to_string).collect()).unwrap_or_default()
+}
+
+fn time(text: Option<&String>) -> Result<Option<DateTime<Utc>>> {
+    text.map(|t| parse_timestamp(t)).transpose()
+}
+
+impl RawToken {
+    fn into_token(self) -> Result<Token> {
+        let RawToken(c, account_id, use_count) = self;
+        let required = |i: usize| {
+            c[i].clone().ok_or_else(|| Error::Database("a required token column is NULL".into()))
+        };
+        Ok(Token {
+            id: required(0)?,
+            account_id,
+            account: required(1)?,
+            org: required(2)?,
+            name: c[3].clone(),
+            scopes: split_list(c[4].clone()),
+            status: StoredStatus::from_db(&required(5)?)?,
+            created_at: parse_timestamp(&required(6)?)?,
+            created_by: required(7)?,
+            expires_at: time(c[8].as_ref())?,
+            revoked_at: time(c[9].as_ref())?,
+            revoked_by: c[10].clone(),
+            replaces: c[11].clone(),
+            replaced_by: c[12].clone(),
+            last_used_at: time(c[13].as_ref())?,
+            last_used_source: c[14].clone(),
+            use_count: u64::try_from(use_count).unwrap_or(0),
+        })
+    }
+}
+
+impl Tx<'_> {
+    pub fn insert_token(&self, new: &NewToken<'_>) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO tokens (id, account_id, name, hash, status, created_at, created_by, expires_at, replaces)
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8)",
+            params![
+                new.id,
+                new.account_id,
+                new.name,
+                new.hash,
+                format_timestamp(new.created_at),
+                new.created_by,
+                new.expires_at.map(format_timestamp),
+                new.replaces
+            ],
+        )?;
+        let mut stmt = self
+            .tx
+            .prepare_cached("INSERT INTO token_scopes (token_id, permission) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
+        for scope in new.scopes {
+            stmt.execute(params![new.id, scope])?;
+        }
+        Ok(())
+    }
+
+    /// A token of `org` whose account is not deleted.
+    pub fn find_token(&self, org: &str, id: &str) -> Result<Option<Token>> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
+             WHERE t.id = ?1 AND a.org = ?2 AND a.status != 'deleted'"
+        );
+        let raw = self.tx.query_row(&sql, params![id, org], raw_token).optional()?;
+        raw.map(RawToken::into_token).transpose()
+    }
+
+    /// Tokens of `org` (or of one account), oldest first.
+    pub fn list_tokens(
+        &self,
+        org: &str,
+        account_id: Option<i64>,
+        filter: TokenFilter,
+        expiring_before: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Token>> {
+        let status_sql = match filter {
+            TokenFilter::Live => "t.status != 'revoked' AND (t.expires_at IS NULL OR t.expires_at > ?3)",
+            TokenFilter::Active => "t.status = 'active' AND (t.expires_at IS NULL OR t.expires_at > ?3)",
+            TokenFilter::Disabled => "t.status = 'disabled' AND (t.expires_at IS NULL OR t.expires_at > ?3)",
+            TokenFilter::Expired => "t.status != 'revoked' AND t.expires_at <= ?3",
+            TokenFilter::Revoked => "t.status = 'revoked'",
+            TokenFilter::All => "?3 IS NOT NULL",
+        };
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
+             WHERE a.org = ?1 AND a.status != 'deleted' AND (?2 IS NULL OR t.account_id = ?2)
+               AND {status_sql}
+               AND (?4 IS NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= ?4 AND t.expires_at > ?3))
+             ORDER BY t.created_at, t.id"
+        );
+        let mut stmt = self.tx.prepare(&sql)?;
+        let rows = stmt.query_map(
+            params![org, account_id, format_timestamp(now), expiring_before.map(format_timestamp)],
+            raw_token,
+        )?;
+        let mut tokens = Vec::new();
+        for row in rows {
+            tokens.push(row?.into_token()?);
+        }
+        Ok(tokens)
+    }
+
+    /// Active, unexpired tokens of an account, except `except` (the one being rotated).
+    pub fn count_active_tokens(&self, account_id: i64, now: DateTime<Utc>, except: Option<&str>) -> Result<u64> {
+        let n: i64 = self.tx.query_row(
+            "SELECT count(*) FROM tokens WHERE account_id = ?1 AND status = 'active'
+               AND (expires_at IS NULL OR expires_at > ?2) AND (?3 IS NULL OR id != ?3)",
+            params![account_id, format_timestamp(now), except],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub fn revoke_token(&self, id: &str, at: DateTime<Utc>, by: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE tokens SET status = 'revoked', revoked_at = ?2, revoked_by = ?3
+             WHERE id = ?1 AND status != 'revoked'",
+            params![id, format_timestamp(at), by],
+        )?;
+        Ok(())
+    }
+
+    /// Pauses (`Disabled`) or resumes (`Active`) a token that is not revoked.
+    pub fn set_token_paused(&self, id: &str, paused: bool) -> Result<()> {
+        let status = if paused { StoredStatus::Disabled } else { StoredStatus::Active };
+        self.tx.execute(
+            "UPDATE tokens SET status = ?2 WHERE id = ?1 AND status != 'revoked'",
+            params![id, status.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Revokes every token of an account that is not revoked yet; returns their ids.
+    pub fn revoke_account_tokens(&self, account_id: i64, at: DateTime<Utc>, by: &str) -> Result<Vec<String>> {
+        let mut stmt = self.tx.prepare(
+            "UPDATE tokens SET status = 'revoked', revoked_at = ?2, revoked_by = ?3
+             WHERE account_id = ?1 AND status != 'revoked' RETURNING id",
+        )?;
+        let mut ids = stmt
+            .query_map(params![account_id, format_timestamp(at), by], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Records a rotation: `old` is replaced by `new`; with a grace period it expires at
+    /// `grace_until` at the latest (an earlier expiry stays).
+    pub fn mark_replaced(&self, old: &str, new: &str, grace_until: Option<DateTime<Utc>>) -> Result<()> {
+        self.tx.execute(
+            "UPDATE tokens SET replaced_by = ?2,
+                expires_at = CASE WHEN ?3 IS NOT NULL AND (expires_at IS NULL OR expires_at > ?3)
+                                  THEN ?3 ELSE expires_at END
+             WHERE id = ?1",
+            params![old, new, grace_until.map(format_timestamp)],
+        )?;
+        Ok(())
+    }
+
+    /// The one indexed lookup of a verification.
+    pub fn token_for_verify(&self, id: &str) -> Result<Option<TokenForVerify>> {
+        let row = self
+            .tx
+            .query_row(
+                "SELECT t.id, t.hash, t.status, t.expires_at,
+                    (SELECT group_concat(permission, char(31)) FROM token_scopes s WHERE s.token_id = t.id),
+                    a.id, a.name, a.status, a.org,
+                    (SELECT group_concat(role, char(31)) FROM account_roles r WHERE r.account_id = a.id)
+                 FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
+                        r.get::<_, Option<String>>(9)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((id, hash, status, expires_at, scopes, account_id, account, account_status, org, roles)) = row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(TokenForVerify {
+            id,
+            hash,
+            status: StoredStatus::from_db(&status)?,
+            expires_at: time(expires_at.as_ref())?,
+            scopes: split_list(scopes),
+            account_id,
+            account,
+            account_status: match account_status.as_str() {
+                "active" => AccountStatus::Active,
+                "disabled" => AccountStatus::Disabled,
+                _ => AccountStatus::Deleted,
+            },
+            org,
+            roles: split_list(roles),
+        }))
+    }
+
+    /// Counts one successful verification. The increments happen in SQL, so concurrent
+    /// verifiers serialised by the write lock never lose a count.
+    pub fn record_token_use(&self, id: &str, at: DateTime<Utc>, source: Option<&str>) -> Result<()> {
+        let stamp = format_timestamp(at);
+        self.tx.execute(
+            "UPDATE tokens SET use_count = use_count + 1, last_used_at = ?2, last_used_source = ?3
+             WHERE id = ?1",
+            params![id, stamp, source],
+        )?;
+        self.tx.execute(
+            "INSERT INTO token_usage_daily (token_id, day, count) VALUES (?1, ?2, 1)
+             ON CONFLICT (token_id, day) DO UPDATE SET count = count + 1",
+            params![id, at.format("%Y-%m-%d").to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces a hash made with older parameters, unless another process already did.
+    pub fn replace_token_hash(&self, id: &str, old: &str, new: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE tokens SET hash = ?3 WHERE id = ?1 AND hash = ?2",
+            params![id, old, new],
+        )?;
+        Ok(())
+    }
+
+    /// Per-day successful verifications of a token since `from_day` (`YYYY-MM-DD`).
+    pub fn token_usage_days(&self, id: &str, from_day: &str) -> Result<Vec<UsageDay>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT day, count FROM token_usage_daily WHERE token_id = ?1 AND day >= ?2 ORDER BY day",
+        )?;
+        let days = stmt
+            .query_map(params![id, from_day], |r| {
+                Ok(UsageDay { day: r.get(0)?, count: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0) })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(days)
+    }
+}
