@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::time::Duration;
 use crate::error::{Error, Result};
+use crate::time::Duration;
 
 /// Where a value of the effective configuration came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,11 @@ pub struct Argon2Cost {
 
 impl Default for Argon2Cost {
     fn default() -> Self {
-        Argon2Cost { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        Argon2Cost {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -122,7 +126,9 @@ impl Overrides {
     /// Reads `$SA_CONFIG`, `$SA_DB`, `$XDG_*` and `$HOME`; empty values count as unset.
     pub fn from_env(config_flag: Option<PathBuf>, db_flag: Option<PathBuf>) -> Self {
         let var = |name: &str| {
-            std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
         };
         Overrides {
             config_flag,
@@ -140,7 +146,16 @@ const KEYS: &[(&str, &[&str])] = &[
     ("", &["db_path", "email_domain"]),
     ("limits", &["max_accounts", "max_tokens_per_account"]),
     ("retention", &["deleted_accounts"]),
-    ("tokens", &["prefix", "default_ttl", "max_ttl", "require_expiry", "warn_before"]),
+    (
+        "tokens",
+        &[
+            "prefix",
+            "default_ttl",
+            "max_ttl",
+            "require_expiry",
+            "warn_before",
+        ],
+    ),
     ("argon2", &["memory_kib", "iterations", "parallelism"]),
 ];
 
@@ -152,8 +167,13 @@ impl Config {
             file_found: false,
             db_path: db_path.into(),
             email_domain: "sa.local".into(),
-            limits: Limits { max_accounts: None, max_tokens_per_account: 10 },
-            retention: Retention { deleted_accounts: Duration::from_days(30) },
+            limits: Limits {
+                max_accounts: None,
+                max_tokens_per_account: 10,
+            },
+            retention: Retention {
+                deleted_accounts: Duration::from_days(30),
+            },
             tokens: TokenPolicy {
                 prefix: "sa_".into(),
                 default_ttl: Duration::from_days(30),
@@ -177,11 +197,9 @@ impl Config {
                 .xdg_config_home
                 .clone()
                 .or_else(|| overrides.home.as_ref().map(|home| home.join(".config")))
-                .ok_or_else(|| {
-                    Error::Config {
-                        path: PathBuf::from("$XDG_CONFIG_HOME"),
-                        message: "neither $XDG_CONFIG_HOME nor $HOME is set".into(),
-                    }
+                .ok_or_else(|| Error::Config {
+                    path: PathBuf::from("$XDG_CONFIG_HOME"),
+                    message: "neither $XDG_CONFIG_HOME nor $HOME is set".into(),
                 })?;
             (base.join("sa").join("config.toml"), false)
         };
@@ -189,7 +207,10 @@ impl Config {
             Ok(text) => Some(text),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => None,
             Err(err) => {
-                return Err(Error::Config { path: file, message: format!("cannot read: {err}") });
+                return Err(Error::Config {
+                    path: file,
+                    message: format!("cannot read: {err}"),
+                });
             }
         };
         let mut config = Config::with_db_path(PathBuf::new());
@@ -215,28 +236,56 @@ impl Config {
         let values: Vec<(&'static str, Value)> = vec![
             ("db_path", text(&self.db_path.display().to_string())),
             ("email_domain", text(&self.email_domain)),
-            ("limits.max_accounts", self.limits.max_accounts.map_or(Value::Unset, Value::Integer)),
+            (
+                "limits.max_accounts",
+                self.limits
+                    .max_accounts
+                    .map_or(Value::Unset, Value::Integer),
+            ),
             (
                 "limits.max_tokens_per_account",
                 Value::Integer(self.limits.max_tokens_per_account),
             ),
-            ("retention.deleted_accounts", duration(self.retention.deleted_accounts)),
+            (
+                "retention.deleted_accounts",
+                duration(self.retention.deleted_accounts),
+            ),
             ("tokens.prefix", text(&self.tokens.prefix)),
             ("tokens.default_ttl", duration(self.tokens.default_ttl)),
             ("tokens.max_ttl", duration(self.tokens.max_ttl)),
-            ("tokens.require_expiry", Value::Bool(self.tokens.require_expiry)),
+            (
+                "tokens.require_expiry",
+                Value::Bool(self.tokens.require_expiry),
+            ),
             ("tokens.warn_before", duration(self.tokens.warn_before)),
-            ("argon2.memory_kib", Value::Integer(self.argon2.memory_kib.into())),
-            ("argon2.iterations", Value::Integer(self.argon2.iterations.into())),
-            ("argon2.parallelism", Value::Integer(self.argon2.parallelism.into())),
+            (
+                "argon2.memory_kib",
+                Value::Integer(self.argon2.memory_kib.into()),
+            ),
+            (
+                "argon2.iterations",
+                Value::Integer(self.argon2.iterations.into()),
+            ),
+            (
+                "argon2.parallelism",
+                Value::Integer(self.argon2.parallelism.into()),
+            ),
         ];
         values
             .into_iter()
-            .map(|(key, value)| Entry { key, value, source: self.source(key) })
+            .map(|(key, value)| Entry {
+                key,
+                value,
+                source: self.source(key),
+            })
             .collect()
     }
 
-    fn settle_db_path(&mut self, overrides: &Overrides, file_db_path: Option<PathBuf>) -> Result<()> {
+    fn settle_db_path(
+        &mut self,
+        overrides: &Overrides,
+        file_db_path: Option<PathBuf>,
+    ) -> Result<()> {
         let (path, source) = if let Some(path) = &overrides.db_flag {
             (path.clone(), Source::Flag("--db"))
         } else if let Some(path) = &overrides.db_env {
@@ -262,7 +311,10 @@ impl Config {
     /// Applies a config file; returns its `db_path`, which the flag and env may still override.
     fn apply_file(&mut self, text: &str) -> Result<Option<PathBuf>> {
         let path = self.file.clone();
-        let err = |message: String| Error::Config { path: path.clone(), message };
+        let err = |message: String| Error::Config {
+            path: path.clone(),
+            message,
+        };
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let line = e
                 .span()
@@ -294,7 +346,11 @@ impl Config {
             }
         }
 
-        let mut reader = FileReader { table: &table, file: &path, sources: &mut self.sources };
+        let mut reader = FileReader {
+            table: &table,
+            file: &path,
+            sources: &mut self.sources,
+        };
         let db_path = reader.string("db_path")?.map(|p| {
             let p = PathBuf::from(p);
             // A relative db_path is relative to the config file, not to wherever sa runs.
@@ -382,14 +438,21 @@ impl Config {
 
 /// A token prefix: lowercase letters and digits, starting with a letter, ending with `_`.
 pub fn valid_prefix(prefix: &str) -> bool {
-    let Some(body) = prefix.strip_suffix('_') else { return false };
+    let Some(body) = prefix.strip_suffix('_') else {
+        return false;
+    };
     (1..=16).contains(&body.len())
         && body.starts_with(|c: char| c.is_ascii_lowercase())
-        && body.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && body
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 fn reader_bad(file: &Path, key: &str, expected: &str) -> Error {
-    Error::Config { path: file.to_path_buf(), message: format!("`{key}` must be {expected}") }
+    Error::Config {
+        path: file.to_path_buf(),
+        message: format!("`{key}` must be {expected}"),
+    }
 }
 
 struct FileReader<'a> {
@@ -404,7 +467,8 @@ impl FileReader<'_> {
             Some((section, name)) => self.table.get(section)?.as_table()?.get(name)?,
             None => self.table.get(key)?,
         };
-        self.sources.insert(key, Source::File(self.file.to_path_buf()));
+        self.sources
+            .insert(key, Source::File(self.file.to_path_buf()));
         Some(value)
     }
 
@@ -445,9 +509,9 @@ impl FileReader<'_> {
             None => Ok(None),
             Some(toml::Value::String(s)) => {
                 let s = s.clone();
-                Duration::parse(&s)
-                    .map(Some)
-                    .map_err(|_| self.bad(key, &format!("a duration like `30d` or `12h`, not `{s}`")))
+                Duration::parse(&s).map(Some).map_err(|_| {
+                    self.bad(key, &format!("a duration like `30d` or `12h`, not `{s}`"))
+                })
             }
             Some(_) => Err(self.bad(key, "a duration string like \"30d\"")),
         }
@@ -477,7 +541,14 @@ mod tests {
         assert_eq!(c.limits.max_tokens_per_account, 10);
         assert_eq!(c.limits.max_accounts, None);
         assert_eq!(c.retention.deleted_accounts, Duration::from_days(30));
-        assert_eq!(c.argon2, Argon2Cost { memory_kib: 19_456, iterations: 2, parallelism: 1 });
+        assert_eq!(
+            c.argon2,
+            Argon2Cost {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
     }
 
     #[test]
@@ -485,14 +556,20 @@ mod tests {
         let c = load("[limits]\nmax_accounts = 2\n[tokens]\nmax_ttl = \"90d\"\n").unwrap();
         assert_eq!(c.limits.max_accounts, Some(2));
         assert_eq!(c.tokens.max_ttl, Duration::from_days(90));
-        assert_eq!(c.source("limits.max_accounts"), Source::File("/etc/sa.toml".into()));
+        assert_eq!(
+            c.source("limits.max_accounts"),
+            Source::File("/etc/sa.toml".into())
+        );
         assert_eq!(c.source("tokens.default_ttl"), Source::Default);
     }
 
     #[test]
     fn errors_name_the_key_and_the_file() {
         let m = message("[limits]\nmax_acounts = 2\n");
-        assert!(m.contains("limits.max_acounts") && m.contains("/etc/sa.toml"), "{m}");
+        assert!(
+            m.contains("limits.max_acounts") && m.contains("/etc/sa.toml"),
+            "{m}"
+        );
         assert!(message("colour = true").contains("unknown key `colour`"));
         assert!(message("[tokens]\nmax_ttl = \"forever\"").contains("tokens.max_ttl"));
         assert!(message("[limits]\nmax_accounts = -1").contains("limits.max_accounts"));
@@ -515,7 +592,10 @@ mod tests {
 
     #[test]
     fn db_path_precedence() {
-        let mut o = Overrides { home: Some("/home/u".into()), ..Overrides::default() };
+        let mut o = Overrides {
+            home: Some("/home/u".into()),
+            ..Overrides::default()
+        };
         let mut c = Config::with_db_path("");
         c.settle_db_path(&o, None).unwrap();
         assert_eq!(c.db_path, PathBuf::from("/home/u/.local/share/sa/sa.db"));

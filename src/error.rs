@@ -60,9 +60,17 @@ pub enum Error {
     #[error("account `{name}` (id {id}) is deleted")]
     AccountDeleted { name: String, id: i64 },
     #[error("the name `{name}` is already taken in organization `{org}`")]
-    NameTaken { org: String, name: String, deleted_id: Option<i64> },
+    NameTaken {
+        org: String,
+        name: String,
+        deleted_id: Option<i64>,
+    },
     #[error("{what} limit reached: {limit} (`{key}` in the config)")]
-    LimitReached { what: &'static str, limit: u64, key: &'static str },
+    LimitReached {
+        what: &'static str,
+        limit: u64,
+        key: &'static str,
+    },
     #[error("{0}")]
     Refused(String),
     #[error("token `{0}` not found")]
@@ -80,13 +88,20 @@ pub enum Error {
     #[error(
         "`{path}` was written by a newer sa (schema version {found}, this sa knows up to {supported}); it was left untouched"
     )]
-    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     #[error("config `{path}`: {message}")]
     Config { path: PathBuf, message: String },
     #[error("database error: {0}")]
     Database(String),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 }
 
 /// Shorthand used across the crate.
@@ -123,7 +138,10 @@ impl Error {
             Error::AccountDeleted { id, .. } => Some(format!(
                 "it can be restored with `sa undelete {id}` until its retention ends"
             )),
-            Error::NameTaken { deleted_id: Some(id), .. } => Some(format!(
+            Error::NameTaken {
+                deleted_id: Some(id),
+                ..
+            } => Some(format!(
                 "a deleted account (id {id}) still holds the name; restore it with `sa undelete {id}` or remove it with `sa delete --purge {id}`"
             )),
             Error::NewerSchema { .. } => Some("upgrade sa to open this database".into()),
@@ -135,7 +153,10 @@ impl Error {
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
@@ -152,14 +173,21 @@ mod tests {
         assert_eq!(Error::invalid("bad").exit_code(), 2);
         assert_eq!(Error::Rejected(Rejection::Expired).exit_code(), 1);
         assert_eq!(Error::Database("x".into()).exit_code(), 3);
-        let limit = Error::LimitReached { what: "account", limit: 2, key: "limits.max_accounts" };
+        let limit = Error::LimitReached {
+            what: "account",
+            limit: 2,
+            key: "limits.max_accounts",
+        };
         assert_eq!(limit.exit_code(), 1);
         assert!(limit.to_string().contains("limits.max_accounts"));
     }
 
     #[test]
     fn deleted_account_hint_names_undelete_and_the_id() {
-        let err = Error::AccountDeleted { name: "bot".into(), id: 7 };
+        let err = Error::AccountDeleted {
+            name: "bot".into(),
+            id: 7,
+        };
         assert_eq!(err.exit_code(), 1);
         assert!(err.hint().is_some_and(|h| h.contains("sa undelete 7")));
     }

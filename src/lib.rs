@@ -63,7 +63,12 @@ impl Verifier {
     /// Opens the database named by `config.db_path`, in the `default` organization.
     pub fn open(config: Config) -> Result<Self> {
         let store = Store::open(&config.db_path)?;
-        Ok(Verifier { store, config, org: OrgName::default(), source: None })
+        Ok(Verifier {
+            store,
+            config,
+            org: OrgName::default(),
+            source: None,
+        })
     }
 
     /// Accepts only tokens of accounts in `org`.
@@ -91,7 +96,11 @@ impl Verifier {
         domain::tokens::verify(
             &mut self.store,
             &ctx,
-            &VerifyRequest { token, permission: permission.as_ref(), source: self.source.as_deref() },
+            &VerifyRequest {
+                token,
+                permission: permission.as_ref(),
+                source: self.source.as_deref(),
+            },
         )
     }
 }

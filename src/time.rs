@@ -8,8 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, Utc};
 
 use crate::error::{Error, Result};
 
-const DURATION_RULE: &str =
-    "a duration is a number and a unit, e.g. `30m`, `4h`, `7d`, `2w` or `1d12h` (units: s, m, h, d, w)";
+const DURATION_RULE: &str = "a duration is a number and a unit, e.g. `30m`, `4h`, `7d`, `2w` or `1d12h` (units: s, m, h, d, w)";
 
 /// A non-negative length of time, in whole seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -143,7 +142,9 @@ pub fn parse_instant(text: &str) -> Result<DateTime<Utc>> {
         let end = NaiveTime::from_hms_opt(23, 59, 59).expect("23:59:59 is a valid time");
         return Ok(date.and_time(end).and_utc());
     }
-    Err(Error::invalid(format!("invalid time `{text}`: give an RFC 3339 time or a date")))
+    Err(Error::invalid(format!(
+        "invalid time `{text}`: give an RFC 3339 time or a date"
+    )))
 }
 
 /// `--since`: a duration back from now, or a point in time.
@@ -226,7 +227,19 @@ mod tests {
 
     #[test]
     fn bad_durations_are_usage_errors() {
-        for bad in ["", "4", "h", "4x", "-4h", "4 h", "4h3", "1M", "99999999999999999999d", "5300w", "5000w300w"] {
+        for bad in [
+            "",
+            "4",
+            "h",
+            "4x",
+            "-4h",
+            "4 h",
+            "4h3",
+            "1M",
+            "99999999999999999999d",
+            "5300w",
+            "5000w300w",
+        ] {
             let err = Duration::parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
@@ -242,7 +255,10 @@ mod tests {
     #[test]
     fn expiry_forms() {
         assert_eq!(ExpiryRequest::parse("never").unwrap(), ExpiryRequest::Never);
-        assert!(matches!(ExpiryRequest::parse("4h").unwrap(), ExpiryRequest::In(_)));
+        assert!(matches!(
+            ExpiryRequest::parse("4h").unwrap(),
+            ExpiryRequest::In(_)
+        ));
         let ExpiryRequest::At(end) = ExpiryRequest::parse("2026-12-31").unwrap() else {
             panic!("a date is a point in time")
         };

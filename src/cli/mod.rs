@@ -79,7 +79,10 @@ fn one_line(text: &str) -> String {
 /// `hint:` when clap has a suggestion), exit 2.
 fn usage_error(err: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
         let _ = err.print();
         return ExitCode::SUCCESS;
     }
@@ -88,15 +91,26 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         return ExitCode::from(2);
     }
     let rendered = err.render().to_string();
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("error: invalid usage");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let is_trailer =
+        |l: &&str| l.starts_with("Usage: ") || l.starts_with("tip: ") || l.starts_with("For more");
+    let message: Vec<&str> = lines
+        .iter()
+        .take_while(|l| !is_trailer(l))
+        .copied()
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {}", one_line(first));
-    if let Some(tip) = lines.find_map(|l| l.strip_prefix("tip: ")) {
+    let _ = writeln!(stderr, "error: {}", one_line(message));
+    if let Some(tip) = lines.iter().find_map(|l| l.strip_prefix("tip: ")) {
         let _ = writeln!(stderr, "hint: {tip}");
-    } else {
-        let _ = writeln!(stderr, "hint: see `sa --help`");
+    } else if let Some(usage) = lines.iter().find_map(|l| l.strip_prefix("Usage: ")) {
+        let _ = writeln!(stderr, "hint: usage: {usage}");
     }
     ExitCode::from(2)
 }
@@ -106,7 +120,24 @@ fn actor(flag: Option<String>) -> String {
     flag.filter(|a| !a.trim().is_empty())
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "unknown".to_string())
+        .unwrap_or_else(os_user)
+}
+
+/// The name of the process's uid from /etc/passwd (containers and cron often have no $USER).
+fn os_user() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+        })
+        .unwrap_or_else(|| format!("uid:{uid}"))
 }
 
 fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
@@ -123,11 +154,12 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         },
     };
     match cli.command {
-        Command::Account(command) | Command::AccountGroup(command) => cmd::account::run(&session, command),
+        Command::Account(command) | Command::AccountGroup(command) => {
+            cmd::account::run(&session, command)
+        }
         Command::Token(command) => cmd::token::run(&session, command),
         Command::Org(args::OrgCommand::List) => cmd::org::list(&session),
         Command::Config(command) => cmd::config::run(&session, command),
         Command::Audit(args) => cmd::audit::run(&session, args),
     }
 }
-

@@ -35,7 +35,10 @@ fn write_err(err: std::io::Error) -> Error {
 impl Printer {
     pub fn new(format: Format) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Printer { format, color: !no_color && std::io::stdout().is_terminal() }
+        Printer {
+            format,
+            color: !no_color && std::io::stdout().is_terminal(),
+        }
     }
 
     pub fn is_json(&self) -> bool {
@@ -52,7 +55,9 @@ impl Printer {
     /// A raw line of data on stdout.
     pub fn stdout_line(&self, text: &str) -> Result<()> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{text}").and_then(|()| out.flush()).map_err(write_err)
+        writeln!(out, "{text}")
+            .and_then(|()| out.flush())
+            .map_err(write_err)
     }
 
     /// A message for the human on stderr (never data).
@@ -61,7 +66,11 @@ impl Printer {
     }
 
     pub fn warn(&self, text: &str) {
-        let label = if self.color_stderr() { "\x1b[33mwarning\x1b[0m" } else { "warning" };
+        let label = if self.color_stderr() {
+            "\x1b[33mwarning\x1b[0m"
+        } else {
+            "warning"
+        };
         let _ = writeln!(std::io::stderr(), "{label}: {text}");
     }
 
@@ -74,7 +83,11 @@ impl Printer {
         let mut table = self.new_table();
         table.set_header(header.iter().map(|h| {
             let cell = Cell::new(h.to_uppercase());
-            if self.color { cell.add_attribute(comfy_table::Attribute::Bold) } else { cell }
+            if self.color {
+                cell.add_attribute(comfy_table::Attribute::Bold)
+            } else {
+                cell
+            }
         }));
         for row in rows {
             table.add_row(row);
@@ -97,7 +110,9 @@ impl Printer {
         if !self.color {
             table.force_no_tty();
         }
-        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok());
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<u16>().ok());
         match width {
             Some(width) => {
                 table.set_content_arrangement(ContentArrangement::Dynamic);
@@ -112,6 +127,11 @@ impl Printer {
     }
 
     fn print_table(&self, table: &Table) -> Result<()> {
+        // Columns separated by two spaces, none at the edges: easy to read, `awk` and `cut`.
+        let mut table = table.clone();
+        for column in table.column_iter_mut() {
+            column.set_padding((0, 2));
+        }
         let mut out = std::io::stdout().lock();
         for line in table.lines() {
             writeln!(out, "{}", line.trim_end()).map_err(write_err)?;
@@ -135,7 +155,10 @@ impl Printer {
 
 /// How tables show a time: UTC to the minute.
 pub fn short_time(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(|| "-".to_string(), |at| at.format("%Y-%m-%d %H:%M").to_string())
+    at.map_or_else(
+        || "-".to_string(),
+        |at| at.format("%Y-%m-%d %H:%M").to_string(),
+    )
 }
 
 fn ts(at: Option<DateTime<Utc>>) -> Option<String> {
@@ -195,10 +218,27 @@ pub fn print_account(printer: &Printer, account: &Account) -> Result<()> {
         pairs.push(("disabled reason", text(reason)));
     }
     pairs.extend([
-        ("description", text(account.description.as_deref().unwrap_or("-"))),
-        ("roles", text(&if account.roles.is_empty() { "-".into() } else { account.roles.join(", ") })),
+        (
+            "description",
+            text(account.description.as_deref().unwrap_or("-")),
+        ),
+        (
+            "roles",
+            text(&if account.roles.is_empty() {
+                "-".into()
+            } else {
+                account.roles.join(", ")
+            }),
+        ),
         ("active tokens", Cell::new(account.active_tokens)),
-        ("created", text(&format!("{} by {}", format_timestamp(account.created_at), account.created_by))),
+        (
+            "created",
+            text(&format!(
+                "{} by {}",
+                format_timestamp(account.created_at),
+                account.created_by
+            )),
+        ),
         ("updated", text(&format_timestamp(account.updated_at))),
     ]);
     if let Some(at) = account.deleted_at {
@@ -218,7 +258,11 @@ pub fn print_accounts(printer: &Printer, accounts: &[Account]) -> Result<()> {
                 Cell::new(a.id),
                 Cell::new(&a.name),
                 printer.status(a.status.as_str()),
-                Cell::new(if a.roles.is_empty() { "-".into() } else { a.roles.join(",") }),
+                Cell::new(if a.roles.is_empty() {
+                    "-".into()
+                } else {
+                    a.roles.join(",")
+                }),
                 Cell::new(a.active_tokens),
                 Cell::new(short_time(Some(a.created_at))),
                 Cell::new(match a.status {
@@ -228,7 +272,18 @@ pub fn print_accounts(printer: &Printer, accounts: &[Account]) -> Result<()> {
             ]
         })
         .collect();
-    printer.table(&["id", "name", "status", "roles", "tokens", "created", "description"], rows)
+    printer.table(
+        &[
+            "id",
+            "name",
+            "status",
+            "roles",
+            "tokens",
+            "created",
+            "description",
+        ],
+        rows,
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -285,13 +340,33 @@ pub fn print_token(printer: &Printer, token: &Token, now: DateTime<Utc>) -> Resu
     let status = status_of(token, now);
     let mut pairs = vec![
         ("id", text(&token.id)),
-        ("account", text(&format!("{} (id {})", token.account, token.account_id))),
+        (
+            "account",
+            text(&format!("{} (id {})", token.account, token.account_id)),
+        ),
         ("org", text(&token.org)),
         ("name", opt(&token.name)),
         ("status", printer.status(status.as_str())),
-        ("scopes", text(&if token.scopes.is_empty() { "- (all of the account's)".into() } else { token.scopes.join(", ") })),
-        ("created", text(&format!("{} by {}", format_timestamp(token.created_at), token.created_by))),
-        ("expires", text(&ts(token.expires_at).unwrap_or_else(|| "never".into()))),
+        (
+            "scopes",
+            text(&if token.scopes.is_empty() {
+                "- (all of the account's)".into()
+            } else {
+                token.scopes.join(", ")
+            }),
+        ),
+        (
+            "created",
+            text(&format!(
+                "{} by {}",
+                format_timestamp(token.created_at),
+                token.created_by
+            )),
+        ),
+        (
+            "expires",
+            text(&ts(token.expires_at).unwrap_or_else(|| "never".into())),
+        ),
     ];
     if status == TokenStatus::Revoked {
         pairs.push((
@@ -306,16 +381,29 @@ pub fn print_token(printer: &Printer, token: &Token, now: DateTime<Utc>) -> Resu
     pairs.extend([
         ("replaces", opt(&token.replaces)),
         ("replaced by", opt(&token.replaced_by)),
-        ("last used", text(&ts(token.last_used_at).unwrap_or_else(|| "never".into()))),
+        (
+            "last used",
+            text(&ts(token.last_used_at).unwrap_or_else(|| "never".into())),
+        ),
         ("last used from", opt(&token.last_used_source)),
         ("use count", Cell::new(token.use_count)),
     ]);
     printer.record(pairs)
 }
 
-pub fn print_tokens(printer: &Printer, tokens: &[Token], usage: bool, now: DateTime<Utc>) -> Result<()> {
+pub fn print_tokens(
+    printer: &Printer,
+    tokens: &[Token],
+    usage: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
     if printer.is_json() {
-        return printer.json(&tokens.iter().map(|t| TokenView::new(t, now)).collect::<Vec<_>>());
+        return printer.json(
+            &tokens
+                .iter()
+                .map(|t| TokenView::new(t, now))
+                .collect::<Vec<_>>(),
+        );
     }
     let mut header = vec!["id", "account", "name", "status", "scopes", "expires"];
     if usage {
@@ -329,8 +417,15 @@ pub fn print_tokens(printer: &Printer, tokens: &[Token], usage: bool, now: DateT
                 Cell::new(&t.account),
                 Cell::new(t.name.as_deref().unwrap_or("-")),
                 printer.status(status_of(t, now).as_str()),
-                Cell::new(if t.scopes.is_empty() { "-".into() } else { t.scopes.join(",") }),
-                Cell::new(t.expires_at.map_or_else(|| "never".into(), |at| short_time(Some(at)))),
+                Cell::new(if t.scopes.is_empty() {
+                    "-".into()
+                } else {
+                    t.scopes.join(",")
+                }),
+                Cell::new(
+                    t.expires_at
+                        .map_or_else(|| "never".into(), |at| short_time(Some(at))),
+                ),
             ];
             if usage {
                 row.extend([
@@ -382,7 +477,11 @@ impl IdentityView {
             account_id: identity.account_id,
             org: identity.org.clone(),
             token_id: identity.token_id.to_string(),
-            permissions: identity.permissions.iter().map(ToString::to_string).collect(),
+            permissions: identity
+                .permissions
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             expires_at: ts(identity.expires_at),
             expires_in_s: identity.expires_at.map(|at| (at - now).num_seconds()),
         }

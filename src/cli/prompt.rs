@@ -15,14 +15,20 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
         return Ok(());
     }
     if !interactive() {
-        return Err(Error::ConfirmationRequired { action: question.to_string() });
+        return Err(Error::ConfirmationRequired {
+            action: question.to_string(),
+        });
     }
     let answer = dialoguer::Confirm::new()
         .with_prompt(format!("{question}?"))
         .default(false)
         .interact()
         .map_err(|e| Error::io("cannot read the answer", std::io::Error::other(e)))?;
-    if answer { Ok(()) } else { Err(Error::Cancelled) }
+    if answer {
+        Ok(())
+    } else {
+        Err(Error::Cancelled)
+    }
 }
 
 /// Reads a token hidden from the screen when stdin is a terminal.

@@ -56,17 +56,21 @@ fn key(reference: &AccountRef) -> AccountKey<'_> {
 
 /// Any account of the organization, deleted ones included.
 pub(crate) fn find_any(tx: &Tx<'_>, ctx: &Context<'_>, reference: &AccountRef) -> Result<Account> {
-    tx.find_account(ctx.org.as_str(), key(reference), ctx.now)?.ok_or_else(|| Error::AccountNotFound {
-        org: ctx.org.to_string(),
-        account: reference.to_string(),
-    })
+    tx.find_account(ctx.org.as_str(), key(reference), ctx.now)?
+        .ok_or_else(|| Error::AccountNotFound {
+            org: ctx.org.to_string(),
+            account: reference.to_string(),
+        })
 }
 
 /// An account that is not deleted; a deleted one is "not found" with a hint to undelete it.
 pub(crate) fn find(tx: &Tx<'_>, ctx: &Context<'_>, reference: &AccountRef) -> Result<Account> {
     let account = find_any(tx, ctx, reference)?;
     if account.status == AccountStatus::Deleted {
-        return Err(Error::AccountDeleted { name: account.name, id: account.id });
+        return Err(Error::AccountDeleted {
+            name: account.name,
+            id: account.id,
+        });
     }
     Ok(account)
 }
@@ -78,7 +82,9 @@ fn reload(tx: &Tx<'_>, ctx: &Context<'_>, id: i64) -> Result<Account> {
 /// Checks that a role exists in the organization (built-in or custom).
 pub(crate) fn check_role(tx: &Tx<'_>, ctx: &Context<'_>, role: &RoleName) -> Result<()> {
     if builtin_role(role.as_str()).is_some()
-        || tx.custom_role_permissions(ctx.org.as_str(), role.as_str())?.is_some()
+        || tx
+            .custom_role_permissions(ctx.org.as_str(), role.as_str())?
+            .is_some()
     {
         Ok(())
     } else {
@@ -133,7 +139,14 @@ pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> 
         if !roles.is_empty() {
             details.push(("roles", roles.join(",")));
         }
-        audit::record(tx, ctx, "account.create", request.name.as_str(), Some(id), &details)?;
+        audit::record(
+            tx,
+            ctx,
+            "account.create",
+            request.name.as_str(),
+            Some(id),
+            &details,
+        )?;
         reload(tx, ctx, id)
     })
 }
@@ -163,7 +176,9 @@ pub fn update(
     request: &UpdateAccount,
 ) -> Result<Outcome> {
     if request.name.is_none() && request.description.is_none() {
-        return Err(Error::invalid("nothing to update: give `--name` or `--description`"));
+        return Err(Error::invalid(
+            "nothing to update: give `--name` or `--description`",
+        ));
     }
     store.write(|tx| {
         let account = find(tx, ctx, reference)?;
@@ -174,16 +189,30 @@ pub fn update(
             details.push(("old_name", account.name.clone()));
             details.push(("new_name", name.to_string()));
         }
-        if let Some(description) = request.description.as_ref().filter(|d| **d != account.description) {
+        if let Some(description) = request
+            .description
+            .as_ref()
+            .filter(|d| **d != account.description)
+        {
             tx.set_account_description(account.id, description.as_deref(), ctx.now)?;
             details.push(("description", description.clone().unwrap_or_default()));
         }
         let changed = !details.is_empty();
         let updated = reload(tx, ctx, account.id)?;
         if changed {
-            audit::record(tx, ctx, "account.update", &updated.name, Some(account.id), &details)?;
+            audit::record(
+                tx,
+                ctx,
+                "account.update",
+                &updated.name,
+                Some(account.id),
+                &details,
+            )?;
         }
-        Ok(Outcome { account: updated, changed })
+        Ok(Outcome {
+            account: updated,
+            changed,
+        })
     })
 }
 
@@ -197,14 +226,30 @@ pub fn disable(
 ) -> Result<Outcome> {
     store.write(|tx| {
         let account = find(tx, ctx, reference)?;
-        if account.status == AccountStatus::Disabled && account.disabled_reason.as_deref() == reason {
-            return Ok(Outcome { account, changed: false });
+        if account.status == AccountStatus::Disabled && account.disabled_reason.as_deref() == reason
+        {
+            return Ok(Outcome {
+                account,
+                changed: false,
+            });
         }
         tx.set_account_status(account.id, AccountStatus::Disabled, reason, ctx.now)?;
-        let details: Vec<(&str, String)> =
-            reason.map(|r| ("reason", r.to_string())).into_iter().collect();
-        audit::record(tx, ctx, "account.disable", &account.name, Some(account.id), &details)?;
-        Ok(Outcome { account: reload(tx, ctx, account.id)?, changed: true })
+        let details: Vec<(&str, String)> = reason
+            .map(|r| ("reason", r.to_string()))
+            .into_iter()
+            .collect();
+        audit::record(
+            tx,
+            ctx,
+            "account.disable",
+            &account.name,
+            Some(account.id),
+            &details,
+        )?;
+        Ok(Outcome {
+            account: reload(tx, ctx, account.id)?,
+            changed: true,
+        })
     })
 }
 
@@ -212,11 +257,24 @@ pub fn enable(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) -> R
     store.write(|tx| {
         let account = find(tx, ctx, reference)?;
         if account.status == AccountStatus::Active {
-            return Ok(Outcome { account, changed: false });
+            return Ok(Outcome {
+                account,
+                changed: false,
+            });
         }
         tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
-        audit::record(tx, ctx, "account.enable", &account.name, Some(account.id), &[])?;
-        Ok(Outcome { account: reload(tx, ctx, account.id)?, changed: true })
+        audit::record(
+            tx,
+            ctx,
+            "account.enable",
+            &account.name,
+            Some(account.id),
+            &[],
+        )?;
+        Ok(Outcome {
+            account: reload(tx, ctx, account.id)?,
+            changed: true,
+        })
     })
 }
 
@@ -230,20 +288,46 @@ pub fn delete(
 ) -> Result<Deletion> {
     store.write(|tx| {
         // `--purge` may finish off an account that is already deleted.
-        let account = if purge { find_any(tx, ctx, reference)? } else { find(tx, ctx, reference)? };
+        let account = if purge {
+            find_any(tx, ctx, reference)?
+        } else {
+            find(tx, ctx, reference)?
+        };
         let revoked_tokens = tx.revoke_account_tokens(account.id, ctx.now, &ctx.actor)?;
         if account.status != AccountStatus::Deleted {
             tx.set_account_status(account.id, AccountStatus::Deleted, None, ctx.now)?;
             let details = [("revoked_tokens", revoked_tokens.len().to_string())];
-            audit::record(tx, ctx, "account.delete", &account.name, Some(account.id), &details)?;
+            audit::record(
+                tx,
+                ctx,
+                "account.delete",
+                &account.name,
+                Some(account.id),
+                &details,
+            )?;
         }
         if purge {
             tx.purge_account(account.id)?;
             let details = [("reason", "requested".to_string())];
-            audit::record(tx, ctx, "account.purge", &account.name, Some(account.id), &details)?;
+            audit::record(
+                tx,
+                ctx,
+                "account.purge",
+                &account.name,
+                Some(account.id),
+                &details,
+            )?;
         }
-        let account = if purge { account } else { reload(tx, ctx, account.id)? };
-        Ok(Deletion { account, revoked_tokens, purged: purge })
+        let account = if purge {
+            account
+        } else {
+            reload(tx, ctx, account.id)?
+        };
+        Ok(Deletion {
+            account,
+            revoked_tokens,
+            purged: purge,
+        })
     })
 }
 
@@ -258,7 +342,14 @@ pub fn undelete(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) ->
             )));
         }
         tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
-        audit::record(tx, ctx, "account.undelete", &account.name, Some(account.id), &[])?;
+        audit::record(
+            tx,
+            ctx,
+            "account.undelete",
+            &account.name,
+            Some(account.id),
+            &[],
+        )?;
         reload(tx, ctx, account.id)
     })
 }
@@ -267,16 +358,29 @@ pub fn undelete(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) ->
 /// each command, so "after the retention has passed" needs no daemon.
 pub fn purge_expired(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
     let cutoff = ctx.now - ctx.config.retention.deleted_accounts.to_delta();
-    if store.read(|tx| tx.deleted_accounts_before(cutoff, ctx.now))?.is_empty() {
+    if store
+        .read(|tx| tx.deleted_accounts_before(cutoff, ctx.now))?
+        .is_empty()
+    {
         return Ok(0);
     }
     store.write(|tx| {
         let expired = tx.deleted_accounts_before(cutoff, ctx.now)?;
         for account in &expired {
             tx.purge_account(account.id)?;
-            let event_ctx = Context { org: crate::domain::names::OrgName::parse(&account.org)?, ..ctx.clone() };
+            let event_ctx = Context {
+                org: crate::domain::names::OrgName::parse(&account.org)?,
+                ..ctx.clone()
+            };
             let details = [("reason", "retention ended".to_string())];
-            audit::record(tx, &event_ctx, "account.purge", &account.name, Some(account.id), &details)?;
+            audit::record(
+                tx,
+                &event_ctx,
+                "account.purge",
+                &account.name,
+                Some(account.id),
+                &details,
+            )?;
         }
         Ok(expired.len())
     })
@@ -294,13 +398,26 @@ mod tests {
     }
 
     fn create_named(store: &mut Store, ctx: &Context<'_>, n: &str) -> Result<Account> {
-        create(store, ctx, &CreateAccount { name: name(n), description: None, roles: vec![] })
+        create(
+            store,
+            ctx,
+            &CreateAccount {
+                name: name(n),
+                description: None,
+                roles: vec![],
+            },
+        )
     }
 
     #[test]
     fn lifecycle_keeps_id_and_email() {
         let config = Config::with_db_path(":memory:");
-        let ctx = Context { org: OrgName::default(), actor: "tester".into(), now: now(), config: &config };
+        let ctx = Context {
+            org: OrgName::default(),
+            actor: "tester".into(),
+            now: now(),
+            config: &config,
+        };
         let mut store = Store::open_in_memory().unwrap();
         let a = create_named(&mut store, &ctx, "ci-bot").unwrap();
         assert_eq!(a.email, "ci-bot@default.sa.local");
@@ -308,32 +425,63 @@ mod tests {
             &mut store,
             &ctx,
             &AccountRef::Id(a.id),
-            &UpdateAccount { name: Some(name("cd-bot")), description: None },
+            &UpdateAccount {
+                name: Some(name("cd-bot")),
+                description: None,
+            },
         )
         .unwrap();
-        assert_eq!((renamed.account.id, renamed.account.email.as_str()), (a.id, "ci-bot@default.sa.local"));
+        assert_eq!(
+            (renamed.account.id, renamed.account.email.as_str()),
+            (a.id, "ci-bot@default.sa.local")
+        );
         delete(&mut store, &ctx, &AccountRef::Id(a.id), false).unwrap();
         let err = show(&mut store, &ctx, &AccountRef::Name(name("cd-bot"))).unwrap_err();
         assert!(matches!(err, Error::AccountDeleted { .. }));
-        assert!(matches!(create_named(&mut store, &ctx, "cd-bot"), Err(Error::NameTaken { deleted_id: Some(_), .. })));
+        assert!(matches!(
+            create_named(&mut store, &ctx, "cd-bot"),
+            Err(Error::NameTaken {
+                deleted_id: Some(_),
+                ..
+            })
+        ));
         let back = undelete(&mut store, &ctx, &AccountRef::Id(a.id)).unwrap();
         assert_eq!(back.status, AccountStatus::Active);
         let events = crate::domain::audit::list(&mut store, &ctx, &Default::default()).unwrap();
         let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
-        assert_eq!(actions, ["account.create", "account.update", "account.delete", "account.undelete"]);
+        assert_eq!(
+            actions,
+            [
+                "account.create",
+                "account.update",
+                "account.delete",
+                "account.undelete"
+            ]
+        );
     }
 
     #[test]
     fn retention_purges_only_what_has_expired() {
         let config = Config::with_db_path(":memory:");
-        let ctx = Context { org: OrgName::default(), actor: "t".into(), now: now(), config: &config };
+        let ctx = Context {
+            org: OrgName::default(),
+            actor: "t".into(),
+            now: now(),
+            config: &config,
+        };
         let mut store = Store::open_in_memory().unwrap();
         let a = create_named(&mut store, &ctx, "old-bot").unwrap();
         delete(&mut store, &ctx, &AccountRef::Id(a.id), false).unwrap();
         assert_eq!(purge_expired(&mut store, &ctx).unwrap(), 0);
-        let later = Context { now: ctx.now + chrono::TimeDelta::days(31), ..ctx.clone() };
+        let later = Context {
+            now: ctx.now + chrono::TimeDelta::days(31),
+            ..ctx.clone()
+        };
         assert_eq!(purge_expired(&mut store, &later).unwrap(), 1);
-        assert!(matches!(show(&mut store, &ctx, &AccountRef::Id(a.id)), Err(Error::AccountNotFound { .. })));
+        assert!(matches!(
+            show(&mut store, &ctx, &AccountRef::Id(a.id)),
+            Err(Error::AccountNotFound { .. })
+        ));
         // The name is free again, and the id is not reused.
         let b = create_named(&mut store, &ctx, "old-bot").unwrap();
         assert!(b.id > a.id);
@@ -343,11 +491,22 @@ mod tests {
     fn account_limit_counts_per_organization() {
         let mut config = Config::with_db_path(":memory:");
         config.limits.max_accounts = Some(1);
-        let ctx = Context { org: OrgName::default(), actor: "t".into(), now: now(), config: &config };
+        let ctx = Context {
+            org: OrgName::default(),
+            actor: "t".into(),
+            now: now(),
+            config: &config,
+        };
         let mut store = Store::open_in_memory().unwrap();
         create_named(&mut store, &ctx, "one").unwrap();
-        assert!(matches!(create_named(&mut store, &ctx, "two"), Err(Error::LimitReached { limit: 1, .. })));
-        let other = Context { org: OrgName::parse("acme").unwrap(), ..ctx.clone() };
+        assert!(matches!(
+            create_named(&mut store, &ctx, "two"),
+            Err(Error::LimitReached { limit: 1, .. })
+        ));
+        let other = Context {
+            org: OrgName::parse("acme").unwrap(),
+            ..ctx.clone()
+        };
         create_named(&mut store, &other, "two").unwrap();
     }
 }

@@ -8,8 +8,13 @@ use crate::config::Argon2Cost;
 use crate::error::{Error, Result};
 
 fn hasher(cost: Argon2Cost) -> Result<Argon2<'static>> {
-    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-        .map_err(|e| Error::Config { path: "[argon2]".into(), message: e.to_string() })?;
+    let params =
+        Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).map_err(|e| {
+            Error::Config {
+                path: "[argon2]".into(),
+                message: e.to_string(),
+            }
+        })?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -24,14 +29,22 @@ pub fn hash(cost: Argon2Cost, secret: &str) -> Result<String> {
 /// Whether `secret` matches `phc`, using the parameters recorded in `phc`.
 /// A malformed stored hash is a mismatch, never a panic.
 pub fn verify(phc: &str, secret: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else { return false };
-    Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok()
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(secret.as_bytes(), &parsed)
+        .is_ok()
 }
 
 /// Whether `phc` was made with parameters other than `cost` (so it is re-hashed on success).
 pub fn needs_rehash(phc: &str, cost: Argon2Cost) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else { return true };
-    let Ok(params) = Params::try_from(&parsed) else { return true };
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return true;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return true;
+    };
     parsed.algorithm.as_str() != "argon2id"
         || params.m_cost() != cost.memory_kib
         || params.t_cost() != cost.iterations
@@ -52,7 +65,11 @@ pub fn decoy(cost: Argon2Cost) -> String {
 mod tests {
     use super::*;
 
-    const CHEAP: Argon2Cost = Argon2Cost { memory_kib: 64, iterations: 1, parallelism: 1 };
+    const CHEAP: Argon2Cost = Argon2Cost {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
 
     #[test]
     fn hashes_verify_and_carry_their_parameters() {
@@ -61,7 +78,13 @@ mod tests {
         assert!(verify(&phc, "s3cret"));
         assert!(!verify(&phc, "s3cre7"));
         assert!(!needs_rehash(&phc, CHEAP));
-        assert!(needs_rehash(&phc, Argon2Cost { memory_kib: 128, ..CHEAP }));
+        assert!(needs_rehash(
+            &phc,
+            Argon2Cost {
+                memory_kib: 128,
+                ..CHEAP
+            }
+        ));
         assert!(!verify("not a hash", "s3cret"));
     }
 

@@ -23,7 +23,9 @@ fn check_name(kind: &str, value: &str, min: usize) -> Result<()> {
         } else {
             NAME_RULE.replacen("3–64", &format!("{min}–64"), 1)
         };
-        Err(Error::invalid(format!("invalid {kind} name `{value}`: a {kind} name is {rule}")))
+        Err(Error::invalid(format!(
+            "invalid {kind} name `{value}`: use {rule}"
+        )))
     }
 }
 
@@ -96,9 +98,13 @@ impl AccountRef {
                 .map(AccountRef::Id)
                 .map_err(|_| Error::invalid(format!("account id `{value}` is out of range")));
         }
-        AccountName::parse(value).map(AccountRef::Name).map_err(|_| {
-            Error::invalid(format!("`{value}` is neither an account id nor a valid account name"))
-        })
+        AccountName::parse(value)
+            .map(AccountRef::Name)
+            .map_err(|_| {
+                Error::invalid(format!(
+                    "`{value}` is neither an account id nor a valid account name"
+                ))
+            })
     }
 }
 
@@ -131,8 +137,17 @@ mod tests {
         for good in ["ci-bot", "abc", "a.b_c-9", &"a".repeat(64)] {
             assert!(ok(good), "{good} should be accepted");
         }
-        for bad in ["", "ab", "Bad Name!", "9bot", "-bot", "bot!", "CI-bot", "bøt", &"a".repeat(65)]
-        {
+        for bad in [
+            "",
+            "ab",
+            "Bad Name!",
+            "9bot",
+            "-bot",
+            "bot!",
+            "CI-bot",
+            "bøt",
+            &"a".repeat(65),
+        ] {
             assert!(!ok(bad), "{bad} should be refused");
         }
     }
@@ -147,7 +162,10 @@ mod tests {
     #[test]
     fn account_refs_are_ids_or_names() {
         assert_eq!(AccountRef::parse("42").unwrap(), AccountRef::Id(42));
-        assert!(matches!(AccountRef::parse("ci-bot").unwrap(), AccountRef::Name(_)));
+        assert!(matches!(
+            AccountRef::parse("ci-bot").unwrap(),
+            AccountRef::Name(_)
+        ));
         assert!(AccountRef::parse("99999999999999999999999").is_err());
         assert!(AccountRef::parse("No Such").is_err());
     }

@@ -15,9 +15,9 @@ impl Part {
         }
         let ok = text.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
             && text.len() <= 64
-            && text
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+            && text.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
+            });
         ok.then(|| Part::Name(text.to_string()))
     }
 
@@ -52,7 +52,10 @@ impl Permission {
             ))
         };
         if text == "*" {
-            return Ok(Permission { resource: Part::Any, action: Part::Any });
+            return Ok(Permission {
+                resource: Part::Any,
+                action: Part::Any,
+            });
         }
         let (resource, action) = text.split_once(':').ok_or_else(bad)?;
         Ok(Permission {
@@ -103,7 +106,12 @@ pub fn builtin_role(name: &str) -> Option<Vec<Permission>> {
         "admin" => &["*"],
         _ => return None,
     };
-    Some(perms.iter().filter_map(|p| Permission::parse(p).ok()).collect())
+    Some(
+        perms
+            .iter()
+            .filter_map(|p| Permission::parse(p).ok())
+            .collect(),
+    )
 }
 
 /// What a token may do: its account's permissions, narrowed to its scopes if it has any.
@@ -139,10 +147,25 @@ mod tests {
 
     #[test]
     fn parsing() {
-        for good in ["dashboards:read", "*", "*:read", "dashboards:*", "a.b-c_d:x1"] {
+        for good in [
+            "dashboards:read",
+            "*",
+            "*:read",
+            "dashboards:*",
+            "a.b-c_d:x1",
+        ] {
             assert_eq!(p(good).to_string(), good);
         }
-        for bad in ["", "dashboards", "Dash:read", "a:b:c", ":read", "a:", "a :b", "**"] {
+        for bad in [
+            "",
+            "dashboards",
+            "Dash:read",
+            "a:b:c",
+            ":read",
+            "a:",
+            "a :b",
+            "**",
+        ] {
             assert!(Permission::parse(bad).is_err(), "{bad}");
         }
     }
@@ -159,7 +182,10 @@ mod tests {
     #[test]
     fn scopes_narrow_to_the_intersection() {
         let editor = builtin_role("editor").unwrap();
-        assert_eq!(effective(&editor, &[p("dashboards:*")]), vec![p("dashboards:read"), p("dashboards:write")]);
+        assert_eq!(
+            effective(&editor, &[p("dashboards:*")]),
+            vec![p("dashboards:read"), p("dashboards:write")]
+        );
         assert_eq!(effective(&editor, &[]), editor);
         let viewer = builtin_role("viewer").unwrap();
         assert!(effective(&viewer, &[p("users:write")]).is_empty());

@@ -98,9 +98,12 @@ fn random_base62(len: usize) -> Result<String> {
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
     while out.len() < len {
-        SysRng
-            .try_fill_bytes(&mut buf)
-            .map_err(|e| Error::io("cannot read the OS random number generator", std::io::Error::other(e.to_string())))?;
+        SysRng.try_fill_bytes(&mut buf).map_err(|e| {
+            Error::io(
+                "cannot read the OS random number generator",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         // Rejection sampling: 248 = 4 × 62, so every character is equally likely.
         for b in buf.iter().filter(|b| **b < 248) {
             if out.len() == len {
@@ -129,7 +132,11 @@ pub fn generate(prefix: &str) -> Result<NewToken> {
     let secret = Zeroizing::new(random_base62(SECRET_LEN)?);
     let body = Zeroizing::new(format!("{prefix}{id}_{}", secret.as_str()));
     let token = Zeroizing::new(format!("{}{}", body.as_str(), checksum(&body)));
-    Ok(NewToken { id: TokenId(id), secret: Secret(secret), token: Secret(token) })
+    Ok(NewToken {
+        id: TokenId(id),
+        secret: Secret(secret),
+        token: Secret(token),
+    })
 }
 
 /// Checks the shape and checksum of a presented token; touches nothing else.
@@ -149,7 +156,10 @@ pub fn parse(prefix: &str, text: &str) -> Option<ParsedToken> {
     if checksum(&text[..body_len]) != sum {
         return None;
     }
-    Some(ParsedToken { id: TokenId(id.to_string()), secret: Secret(Zeroizing::new(secret.to_string())) })
+    Some(ParsedToken {
+        id: TokenId(id.to_string()),
+        secret: Secret(Zeroizing::new(secret.to_string())),
+    })
 }
 
 #[cfg(test)]
@@ -164,7 +174,10 @@ mod tests {
         let parsed = parse("sa_", token).unwrap();
         assert_eq!(parsed.id, new.id);
         assert_eq!(parsed.secret.expose(), new.secret.expose());
-        assert!(parse("xy_", token).is_none(), "another prefix is another format");
+        assert!(
+            parse("xy_", token).is_none(),
+            "another prefix is another format"
+        );
     }
 
     #[test]
@@ -185,7 +198,13 @@ mod tests {
         assert!(parse("sa_", &token[..token.len() - 1]).is_none());
         assert!(parse("sa_", &format!("{token}x")).is_none());
         assert!(parse("sa_", "").is_none());
-        assert!(parse("sa_", "sa_ééééééééééééééééééééééééééééééééééééééééééééééééééééé").is_none());
+        assert!(
+            parse(
+                "sa_",
+                "sa_ééééééééééééééééééééééééééééééééééééééééééééééééééééé"
+            )
+            .is_none()
+        );
     }
 
     #[test]

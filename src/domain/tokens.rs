@@ -11,7 +11,7 @@ use crate::domain::names::AccountRef;
 use crate::domain::permissions::{self, Permission, builtin_role};
 use crate::domain::token_format::{self, Secret, TokenId};
 use crate::error::{Error, Rejection, Result};
-use crate::store::{AccountStatus, NewToken, StoredStatus, Store, Token, TokenFilter, Tx};
+use crate::store::{AccountStatus, NewToken, Store, StoredStatus, Token, TokenFilter, Tx};
 use crate::time::{Duration, ExpiryRequest, format_timestamp};
 
 /// A token's status as users see it: what was decided, and what the clock says.
@@ -70,7 +70,10 @@ pub struct Rotated {
 }
 
 /// Applies the expiry policy of `[tokens]` to what `--expires` asked for.
-pub fn resolve_expiry(ctx: &Context<'_>, request: Option<ExpiryRequest>) -> Result<Option<DateTime<Utc>>> {
+pub fn resolve_expiry(
+    ctx: &Context<'_>,
+    request: Option<ExpiryRequest>,
+) -> Result<Option<DateTime<Utc>>> {
     let policy = &ctx.config.tokens;
     let at = match request.unwrap_or(ExpiryRequest::In(policy.default_ttl)) {
         ExpiryRequest::Never if policy.require_expiry => {
@@ -83,7 +86,10 @@ pub fn resolve_expiry(ctx: &Context<'_>, request: Option<ExpiryRequest>) -> Resu
         ExpiryRequest::At(at) => at,
     };
     if at <= ctx.now {
-        return Err(Error::invalid(format!("expiry {} is not in the future", format_timestamp(at))));
+        return Err(Error::invalid(format!(
+            "expiry {} is not in the future",
+            format_timestamp(at)
+        )));
     }
     if at - ctx.now > policy.max_ttl.to_delta() {
         return Err(Error::Refused(format!(
@@ -95,7 +101,12 @@ pub fn resolve_expiry(ctx: &Context<'_>, request: Option<ExpiryRequest>) -> Resu
     Ok(Some(at))
 }
 
-fn token_limit(tx: &Tx<'_>, ctx: &Context<'_>, account_id: i64, except: Option<&str>) -> Result<()> {
+fn token_limit(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    account_id: i64,
+    except: Option<&str>,
+) -> Result<()> {
     let limit = ctx.config.limits.max_tokens_per_account;
     if tx.count_active_tokens(account_id, ctx.now, except)? >= limit {
         return Err(Error::LimitReached {
@@ -154,17 +165,30 @@ pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Resu
             expires_at,
             replaces: None,
         })?;
-        let mut details = vec![("token_id", new.id.to_string()), ("expires_at", expiry_detail(expires_at))];
+        let mut details = vec![
+            ("token_id", new.id.to_string()),
+            ("expires_at", expiry_detail(expires_at)),
+        ];
         if let Some(name) = &request.name {
             details.push(("name", name.clone()));
         }
         if !scopes.is_empty() {
             details.push(("scopes", scopes.join(",")));
         }
-        audit::record(tx, ctx, "token.add", &account.name, Some(account.id), &details)?;
+        audit::record(
+            tx,
+            ctx,
+            "token.add",
+            &account.name,
+            Some(account.id),
+            &details,
+        )?;
         find_token(tx, ctx, &new.id)
     })?;
-    Ok(Minted { token, secret: new.token })
+    Ok(Minted {
+        token,
+        secret: new.token,
+    })
 }
 
 /// `sa token list` filters.
@@ -185,7 +209,11 @@ pub fn list(store: &mut Store, ctx: &Context<'_>, query: &TokenQuery) -> Result<
         let (status, before) = match query.expiring_within {
             // "About to lapse" only makes sense for tokens that still work.
             Some(within) => (
-                if query.status == TokenFilter::All { TokenFilter::Live } else { query.status },
+                if query.status == TokenFilter::All {
+                    TokenFilter::Live
+                } else {
+                    query.status
+                },
                 Some(ctx.now + within.to_delta()),
             ),
             None => (query.status, None),
@@ -199,7 +227,11 @@ pub fn show(store: &mut Store, ctx: &Context<'_>, id: &TokenId) -> Result<Token>
 }
 
 /// Per-day successful verifications since `from_day` (`YYYY-MM-DD`).
-pub fn usage_days(store: &mut Store, id: &TokenId, from_day: &str) -> Result<Vec<crate::store::UsageDay>> {
+pub fn usage_days(
+    store: &mut Store,
+    id: &TokenId,
+    from_day: &str,
+) -> Result<Vec<crate::store::UsageDay>> {
     store.read(|tx| tx.token_usage_days(id.as_str(), from_day))
 }
 
@@ -214,7 +246,14 @@ pub fn revoke(store: &mut Store, ctx: &Context<'_>, ids: &[TokenId]) -> Result<V
             if changed {
                 tx.revoke_token(id.as_str(), ctx.now, &ctx.actor)?;
                 let details = [("token_id", id.to_string())];
-                audit::record(tx, ctx, "token.revoke", &token.account, Some(token.account_id), &details)?;
+                audit::record(
+                    tx,
+                    ctx,
+                    "token.revoke",
+                    &token.account,
+                    Some(token.account_id),
+                    &details,
+                )?;
             }
             out.push((find_token(tx, ctx, id)?, changed));
         }
@@ -223,32 +262,65 @@ pub fn revoke(store: &mut Store, ctx: &Context<'_>, ids: &[TokenId]) -> Result<V
 }
 
 /// Revokes every token of an account that is not revoked yet; returns their ids.
-pub fn revoke_all(store: &mut Store, ctx: &Context<'_>, account: &AccountRef) -> Result<Vec<String>> {
+pub fn revoke_all(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    account: &AccountRef,
+) -> Result<Vec<String>> {
     store.write(|tx| {
         let account = accounts::find(tx, ctx, account)?;
         let ids = tx.revoke_account_tokens(account.id, ctx.now, &ctx.actor)?;
         for id in &ids {
             let details = [("token_id", id.clone()), ("bulk", "true".to_string())];
-            audit::record(tx, ctx, "token.revoke", &account.name, Some(account.id), &details)?;
+            audit::record(
+                tx,
+                ctx,
+                "token.revoke",
+                &account.name,
+                Some(account.id),
+                &details,
+            )?;
         }
         Ok(ids)
     })
 }
 
 /// Pauses (`paused = true`) or resumes a token; a revoked token cannot be resumed.
-pub fn set_paused(store: &mut Store, ctx: &Context<'_>, id: &TokenId, paused: bool) -> Result<(Token, bool)> {
+pub fn set_paused(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    id: &TokenId,
+    paused: bool,
+) -> Result<(Token, bool)> {
     store.write(|tx| {
         let token = find_token(tx, ctx, id)?;
         if token.status == StoredStatus::Revoked {
-            return Err(Error::Refused(format!("token `{id}` is revoked; revocation is permanent")));
+            return Err(Error::Refused(format!(
+                "token `{id}` is revoked; revocation is permanent"
+            )));
         }
-        let target = if paused { StoredStatus::Disabled } else { StoredStatus::Active };
+        let target = if paused {
+            StoredStatus::Disabled
+        } else {
+            StoredStatus::Active
+        };
         if token.status == target {
             return Ok((token, false));
         }
         tx.set_token_paused(id.as_str(), paused)?;
-        let action = if paused { "token.disable" } else { "token.enable" };
-        audit::record(tx, ctx, action, &token.account, Some(token.account_id), &[("token_id", id.to_string())])?;
+        let action = if paused {
+            "token.disable"
+        } else {
+            "token.enable"
+        };
+        audit::record(
+            tx,
+            ctx,
+            action,
+            &token.account,
+            Some(token.account_id),
+            &[("token_id", id.to_string())],
+        )?;
         Ok((find_token(tx, ctx, id)?, true))
     })
 }
@@ -276,7 +348,9 @@ pub fn rotate(
             TokenStatus::Active | TokenStatus::Disabled => {}
         }
         if let Some(successor) = &old.replaced_by {
-            return Err(Error::Refused(format!("token `{id}` was already rotated to `{successor}`")));
+            return Err(Error::Refused(format!(
+                "token `{id}` was already rotated to `{successor}`"
+            )));
         }
         let account = accounts::find(tx, ctx, &AccountRef::Id(old.account_id))?;
         refuse_disabled(&account)?;
@@ -301,11 +375,24 @@ pub fn rotate(
             ("token_id", id.to_string()),
             ("new_token_id", new.id.to_string()),
             ("expires_at", expiry_detail(expires_at)),
-            ("old_token_until", grace_until.map_or_else(|| "revoked".to_string(), format_timestamp)),
+            (
+                "old_token_until",
+                grace_until.map_or_else(|| "revoked".to_string(), format_timestamp),
+            ),
         ];
-        audit::record(tx, ctx, "token.rotate", &account.name, Some(account.id), &details)?;
+        audit::record(
+            tx,
+            ctx,
+            "token.rotate",
+            &account.name,
+            Some(account.id),
+            &details,
+        )?;
         Ok(Rotated {
-            minted: Minted { token: find_token(tx, ctx, &new.id)?, secret: new.token },
+            minted: Minted {
+                token: find_token(tx, ctx, &new.id)?,
+                secret: new.token,
+            },
             old: find_token(tx, ctx, id)?,
         })
     })
@@ -345,18 +432,26 @@ pub struct VerifyRequest<'a> {
 /// checked against a decoy hash of the same cost, so neither timing nor the reason tells an
 /// attacker holding only a token id anything. A success is counted in its own short write
 /// transaction, after the argon2 work, so verifiers do not hold the write lock while hashing.
-pub fn verify(store: &mut Store, ctx: &Context<'_>, request: &VerifyRequest<'_>) -> Result<Identity> {
+pub fn verify(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &VerifyRequest<'_>,
+) -> Result<Identity> {
     let cost = ctx.config.argon2;
     let parsed = token_format::parse(&ctx.config.tokens.prefix, request.token.trim())
         .ok_or(Error::Rejected(Rejection::Malformed))?;
     let found = store.read(|tx| {
-        let Some(row) = tx.token_for_verify(parsed.id.as_str())? else { return Ok(None) };
+        let Some(row) = tx.token_for_verify(parsed.id.as_str())? else {
+            return Ok(None);
+        };
         let mut granted = Vec::new();
         for role in &row.roles {
             match builtin_role(role) {
                 Some(perms) => granted.extend(perms),
                 None => {
-                    let perms = tx.custom_role_permissions(&row.org, role)?.unwrap_or_default();
+                    let perms = tx
+                        .custom_role_permissions(&row.org, role)?
+                        .unwrap_or_default();
                     granted.extend(perms.iter().filter_map(|p| Permission::parse(p).ok()));
                 }
             }
@@ -364,17 +459,23 @@ pub fn verify(store: &mut Store, ctx: &Context<'_>, request: &VerifyRequest<'_>)
         Ok(Some((row, granted)))
     })?;
 
-    let hash = found.as_ref().map_or_else(|| hashing::decoy(cost), |(row, _)| row.hash.clone());
+    let hash = found
+        .as_ref()
+        .map_or_else(|| hashing::decoy(cost), |(row, _)| row.hash.clone());
     let matches = hashing::verify(&hash, parsed.secret.expose());
-    let Some((row, granted)) = found.filter(|(row, _)| matches && row.org == ctx.org.as_str()) else {
+    let Some((row, granted)) = found.filter(|(row, _)| matches && row.org == ctx.org.as_str())
+    else {
         return Err(Error::Rejected(Rejection::Unknown));
     };
 
-    let rejection = if row.status == StoredStatus::Revoked || row.account_status == AccountStatus::Deleted {
+    let rejection = if row.status == StoredStatus::Revoked
+        || row.account_status == AccountStatus::Deleted
+    {
         Some(Rejection::Revoked)
     } else if row.expires_at.is_some_and(|at| at <= ctx.now) {
         Some(Rejection::Expired)
-    } else if row.status == StoredStatus::Disabled || row.account_status == AccountStatus::Disabled {
+    } else if row.status == StoredStatus::Disabled || row.account_status == AccountStatus::Disabled
+    {
         Some(Rejection::Disabled)
     } else {
         None
@@ -382,7 +483,11 @@ pub fn verify(store: &mut Store, ctx: &Context<'_>, request: &VerifyRequest<'_>)
     if let Some(reason) = rejection {
         return Err(Error::Rejected(reason));
     }
-    let scopes: Vec<Permission> = row.scopes.iter().filter_map(|s| Permission::parse(s).ok()).collect();
+    let scopes: Vec<Permission> = row
+        .scopes
+        .iter()
+        .filter_map(|s| Permission::parse(s).ok())
+        .collect();
     let identity = Identity {
         account: row.account.clone(),
         account_id: row.account_id,
@@ -422,12 +527,21 @@ mod tests {
 
     fn config() -> Config {
         let mut config = Config::with_db_path(":memory:");
-        config.argon2 = Argon2Cost { memory_kib: 64, iterations: 1, parallelism: 1 };
+        config.argon2 = Argon2Cost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
         config
     }
 
     fn setup(config: &Config) -> (Store, Context<'_>) {
-        let ctx = Context { org: OrgName::default(), actor: "t".into(), now: now(), config };
+        let ctx = Context {
+            org: OrgName::default(),
+            actor: "t".into(),
+            now: now(),
+            config,
+        };
         let mut store = Store::open_in_memory().unwrap();
         create(
             &mut store,
@@ -447,14 +561,30 @@ mod tests {
             account: AccountRef::parse("bot").unwrap(),
             name: None,
             expires: None,
-            scopes: scopes.iter().map(|s| Permission::parse(s).unwrap()).collect(),
+            scopes: scopes
+                .iter()
+                .map(|s| Permission::parse(s).unwrap())
+                .collect(),
         };
         mint(store, ctx, &request).unwrap()
     }
 
-    fn check(store: &mut Store, ctx: &Context<'_>, token: &str, permission: Option<&str>) -> Result<Identity> {
+    fn check(
+        store: &mut Store,
+        ctx: &Context<'_>,
+        token: &str,
+        permission: Option<&str>,
+    ) -> Result<Identity> {
         let permission = permission.map(|p| Permission::parse(p).unwrap());
-        verify(store, ctx, &VerifyRequest { token, permission: permission.as_ref(), source: Some("test") })
+        verify(
+            store,
+            ctx,
+            &VerifyRequest {
+                token,
+                permission: permission.as_ref(),
+                source: Some("test"),
+            },
+        )
     }
 
     fn reason(result: Result<Identity>) -> Rejection {
@@ -469,8 +599,17 @@ mod tests {
         let config = config();
         let (mut store, ctx) = setup(&config);
         let minted = mint_for_bot(&mut store, &ctx, &[]);
-        assert_eq!(minted.token.expires_at, Some(ctx.now + chrono::TimeDelta::days(30)));
-        let identity = check(&mut store, &ctx, minted.secret.expose(), Some("dashboards:write")).unwrap();
+        assert_eq!(
+            minted.token.expires_at,
+            Some(ctx.now + chrono::TimeDelta::days(30))
+        );
+        let identity = check(
+            &mut store,
+            &ctx,
+            minted.secret.expose(),
+            Some("dashboards:write"),
+        )
+        .unwrap();
         assert_eq!(identity.account, "bot");
         check(&mut store, &ctx, minted.secret.expose(), None).unwrap();
         let token = show(&mut store, &ctx, &minted.token.id.parse().unwrap()).unwrap();
@@ -484,37 +623,74 @@ mod tests {
         let (mut store, ctx) = setup(&config);
         let minted = mint_for_bot(&mut store, &ctx, &["dashboards:read"]);
         let token = minted.secret.expose().to_string();
-        assert_eq!(reason(check(&mut store, &ctx, &token, Some("dashboards:write"))), Rejection::Forbidden);
-        assert_eq!(reason(check(&mut store, &ctx, "sa_nope", None)), Rejection::Malformed);
+        assert_eq!(
+            reason(check(&mut store, &ctx, &token, Some("dashboards:write"))),
+            Rejection::Forbidden
+        );
+        assert_eq!(
+            reason(check(&mut store, &ctx, "sa_nope", None)),
+            Rejection::Malformed
+        );
         let other = token_format::generate("sa_").unwrap();
-        assert_eq!(reason(check(&mut store, &ctx, other.token.expose(), None)), Rejection::Unknown);
+        assert_eq!(
+            reason(check(&mut store, &ctx, other.token.expose(), None)),
+            Rejection::Unknown
+        );
         let id: TokenId = minted.token.id.parse().unwrap();
         set_paused(&mut store, &ctx, &id, true).unwrap();
-        assert_eq!(reason(check(&mut store, &ctx, &token, None)), Rejection::Disabled);
+        assert_eq!(
+            reason(check(&mut store, &ctx, &token, None)),
+            Rejection::Disabled
+        );
         set_paused(&mut store, &ctx, &id, false).unwrap();
         check(&mut store, &ctx, &token, None).unwrap();
-        let later = Context { now: ctx.now + chrono::TimeDelta::days(31), ..ctx.clone() };
-        assert_eq!(reason(check(&mut store, &later, &token, None)), Rejection::Expired);
+        let later = Context {
+            now: ctx.now + chrono::TimeDelta::days(31),
+            ..ctx.clone()
+        };
+        assert_eq!(
+            reason(check(&mut store, &later, &token, None)),
+            Rejection::Expired
+        );
         revoke(&mut store, &ctx, &[id]).unwrap();
-        assert_eq!(reason(check(&mut store, &ctx, &token, None)), Rejection::Revoked);
-        let acme = Context { org: OrgName::parse("acme").unwrap(), ..ctx.clone() };
-        assert_eq!(reason(check(&mut store, &acme, &token, None)), Rejection::Unknown);
+        assert_eq!(
+            reason(check(&mut store, &ctx, &token, None)),
+            Rejection::Revoked
+        );
+        let acme = Context {
+            org: OrgName::parse("acme").unwrap(),
+            ..ctx.clone()
+        };
+        assert_eq!(
+            reason(check(&mut store, &acme, &token, None)),
+            Rejection::Unknown
+        );
     }
 
     #[test]
     fn expiry_policy_names_its_key() {
         let mut config = config();
         let (_, ctx) = setup(&config);
-        let too_long = resolve_expiry(&ctx, Some(ExpiryRequest::parse("400d").unwrap())).unwrap_err();
+        let too_long =
+            resolve_expiry(&ctx, Some(ExpiryRequest::parse("400d").unwrap())).unwrap_err();
         assert!(too_long.to_string().contains("tokens.max_ttl"));
         let never = resolve_expiry(&ctx, Some(ExpiryRequest::Never)).unwrap_err();
         assert!(never.to_string().contains("tokens.require_expiry"));
-        let past = resolve_expiry(&ctx, Some(ExpiryRequest::parse("2001-01-01").unwrap())).unwrap_err();
+        let past =
+            resolve_expiry(&ctx, Some(ExpiryRequest::parse("2001-01-01").unwrap())).unwrap_err();
         assert_eq!(past.exit_code(), 2);
         let now = ctx.now;
         config.tokens.require_expiry = false;
-        let ctx = Context { org: OrgName::default(), actor: "t".into(), now, config: &config };
-        assert_eq!(resolve_expiry(&ctx, Some(ExpiryRequest::Never)).unwrap(), None);
+        let ctx = Context {
+            org: OrgName::default(),
+            actor: "t".into(),
+            now,
+            config: &config,
+        };
+        assert_eq!(
+            resolve_expiry(&ctx, Some(ExpiryRequest::Never)).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -524,9 +700,14 @@ mod tests {
         let minted = mint_for_bot(&mut store, &ctx, &[]);
         let mut stronger = config.clone();
         stronger.argon2.memory_kib = 128;
-        let ctx2 = Context { config: &stronger, ..ctx.clone() };
+        let ctx2 = Context {
+            config: &stronger,
+            ..ctx.clone()
+        };
         check(&mut store, &ctx2, minted.secret.expose(), None).unwrap();
-        let hash = store.read(|tx| Ok(tx.token_for_verify(minted.token.id.as_str())?.unwrap().hash)).unwrap();
+        let hash = store
+            .read(|tx| Ok(tx.token_for_verify(minted.token.id.as_str())?.unwrap().hash))
+            .unwrap();
         assert!(hash.contains("m=128"), "{hash}");
         check(&mut store, &ctx2, minted.secret.expose(), None).unwrap();
     }
@@ -537,14 +718,30 @@ mod tests {
         let (mut store, ctx) = setup(&config);
         let old = mint_for_bot(&mut store, &ctx, &["dashboards:read"]);
         let id: TokenId = old.token.id.parse().unwrap();
-        let rotated = rotate(&mut store, &ctx, &id, None, Some(Duration::parse("1h").unwrap())).unwrap();
+        let rotated = rotate(
+            &mut store,
+            &ctx,
+            &id,
+            None,
+            Some(Duration::parse("1h").unwrap()),
+        )
+        .unwrap();
         assert_eq!(rotated.minted.token.scopes, vec!["dashboards:read"]);
         assert_eq!(rotated.minted.token.replaces.as_deref(), Some(id.as_str()));
         check(&mut store, &ctx, old.secret.expose(), None).unwrap();
         check(&mut store, &ctx, rotated.minted.secret.expose(), None).unwrap();
-        assert!(rotate(&mut store, &ctx, &id, None, None).is_err(), "a rotated token is not rotated twice");
-        let later = Context { now: ctx.now + chrono::TimeDelta::hours(2), ..ctx.clone() };
-        assert_eq!(reason(check(&mut store, &later, old.secret.expose(), None)), Rejection::Expired);
+        assert!(
+            rotate(&mut store, &ctx, &id, None, None).is_err(),
+            "a rotated token is not rotated twice"
+        );
+        let later = Context {
+            now: ctx.now + chrono::TimeDelta::hours(2),
+            ..ctx.clone()
+        };
+        assert_eq!(
+            reason(check(&mut store, &later, old.secret.expose(), None)),
+            Rejection::Expired
+        );
     }
 
     #[test]
@@ -553,9 +750,24 @@ mod tests {
         config.limits.max_tokens_per_account = 1;
         let (mut store, ctx) = setup(&config);
         let first = mint_for_bot(&mut store, &ctx, &[]);
-        let request = MintRequest { account: AccountRef::parse("bot").unwrap(), name: None, expires: None, scopes: vec![] };
-        assert!(matches!(mint(&mut store, &ctx, &request), Err(Error::LimitReached { .. })));
+        let request = MintRequest {
+            account: AccountRef::parse("bot").unwrap(),
+            name: None,
+            expires: None,
+            scopes: vec![],
+        };
+        assert!(matches!(
+            mint(&mut store, &ctx, &request),
+            Err(Error::LimitReached { .. })
+        ));
         // Rotation replaces, so it is not refused by the limit.
-        rotate(&mut store, &ctx, &first.token.id.parse().unwrap(), None, None).unwrap();
+        rotate(
+            &mut store,
+            &ctx,
+            &first.token.id.parse().unwrap(),
+            None,
+            None,
+        )
+        .unwrap();
     }
 }

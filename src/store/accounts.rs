@@ -150,7 +150,11 @@ impl RawAccount {
             created_at: parse_timestamp(&self.created_at)?,
             created_by: self.created_by,
             updated_at: parse_timestamp(&self.updated_at)?,
-            deleted_at: self.deleted_at.as_deref().map(parse_timestamp).transpose()?,
+            deleted_at: self
+                .deleted_at
+                .as_deref()
+                .map(parse_timestamp)
+                .transpose()?,
             active_tokens: u64::try_from(self.active_tokens).unwrap_or(0),
         })
     }
@@ -209,13 +213,20 @@ impl Tx<'_> {
     }
 
     /// Any account of `org` by id or name, whatever its status.
-    pub fn find_account(&self, org: &str, key: AccountKey<'_>, now: DateTime<Utc>) -> Result<Option<Account>> {
+    pub fn find_account(
+        &self,
+        org: &str,
+        key: AccountKey<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Account>> {
         let now = format_timestamp(now);
         let raw = match key {
             AccountKey::Id(id) => self
                 .tx
                 .query_row(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.id = ?3"),
+                    &format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.id = ?3"
+                    ),
                     params![now, org, id],
                     account_from_row,
                 )
@@ -223,7 +234,9 @@ impl Tx<'_> {
             AccountKey::Name(name) => self
                 .tx
                 .query_row(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.name = ?3"),
+                    &format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.name = ?3"
+                    ),
                     params![now, org, name],
                     account_from_row,
                 )
@@ -232,10 +245,19 @@ impl Tx<'_> {
         raw.map(RawAccount::into_account).transpose()
     }
 
-    pub fn list_accounts(&self, org: &str, filter: &AccountFilter<'_>, now: DateTime<Utc>) -> Result<Vec<Account>> {
+    pub fn list_accounts(
+        &self,
+        org: &str,
+        filter: &AccountFilter<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Account>> {
         let status = filter.status.map(AccountStatus::as_str);
         let search = filter.search.map(|s| {
-            let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = s
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
         let sql = format!(
@@ -264,7 +286,10 @@ impl Tx<'_> {
     /// name, so they count until purged).
     pub fn count_accounts(&self, org: &str) -> Result<u64> {
         let n: i64 =
-            self.tx.query_row("SELECT count(*) FROM accounts WHERE org = ?1", [org], |r| r.get(0))?;
+            self.tx
+                .query_row("SELECT count(*) FROM accounts WHERE org = ?1", [org], |r| {
+                    r.get(0)
+                })?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -276,7 +301,12 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn set_account_description(&self, id: i64, description: Option<&str>, at: DateTime<Utc>) -> Result<()> {
+    pub fn set_account_description(
+        &self,
+        id: i64,
+        description: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         self.tx.execute(
             "UPDATE accounts SET description = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, description, format_timestamp(at)],
@@ -304,18 +334,26 @@ impl Tx<'_> {
 
     /// Removes the account for good, with its role grants, tokens and usage counters.
     pub fn purge_account(&self, id: i64) -> Result<()> {
-        self.tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+        self.tx
+            .execute("DELETE FROM accounts WHERE id = ?1", [id])?;
         Ok(())
     }
 
     /// Deleted accounts (of every organization) whose retention ended at or before `cutoff`.
-    pub fn deleted_accounts_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Account>> {
+    pub fn deleted_accounts_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Account>> {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a
              WHERE a.status = 'deleted' AND a.deleted_at <= ?2 ORDER BY a.id"
         );
         let mut stmt = self.tx.prepare(&sql)?;
-        let rows = stmt.query_map(params![format_timestamp(now), format_timestamp(cutoff)], account_from_row)?;
+        let rows = stmt.query_map(
+            params![format_timestamp(now), format_timestamp(cutoff)],
+            account_from_row,
+        )?;
         let mut accounts = Vec::new();
         for row in rows {
             accounts.push(row?.into_account()?);
@@ -335,7 +373,11 @@ impl Tx<'_> {
     pub fn custom_role_permissions(&self, org: &str, role: &str) -> Result<Option<Vec<String>>> {
         let exists: Option<i64> = self
             .tx
-            .query_row("SELECT 1 FROM roles WHERE org = ?1 AND name = ?2", params![org, role], |r| r.get(0))
+            .query_row(
+                "SELECT 1 FROM roles WHERE org = ?1 AND name = ?2",
+                params![org, role],
+                |r| r.get(0),
+            )
             .optional()?;
         if exists.is_none() {
             return Ok(None);
@@ -357,7 +399,14 @@ mod tests {
     use crate::time::now;
 
     fn new<'a>(name: &'a str) -> NewAccount<'a> {
-        NewAccount { org: "default", name, description: Some("d"), email: "e@x", at: now(), by: "me" }
+        NewAccount {
+            org: "default",
+            name,
+            description: Some("d"),
+            email: "e@x",
+            at: now(),
+            by: "me",
+        }
     }
 
     #[test]
@@ -371,20 +420,41 @@ mod tests {
                 tx.grant_role(id, "admin")?;
                 let beta = tx.insert_account(&new("beta_1"))?;
                 tx.set_account_status(beta, AccountStatus::Disabled, Some("leak"), now())?;
-                let a = tx.find_account("default", AccountKey::Id(id), now())?.unwrap();
+                let a = tx
+                    .find_account("default", AccountKey::Id(id), now())?
+                    .unwrap();
                 assert_eq!(a.roles, vec!["admin", "viewer"]);
                 assert_eq!(a.status, AccountStatus::Active);
-                assert!(tx.find_account("other", AccountKey::Id(id), now())?.is_none());
+                assert!(
+                    tx.find_account("other", AccountKey::Id(id), now())?
+                        .is_none()
+                );
                 let all = tx.list_accounts("default", &AccountFilter::default(), now())?;
                 assert_eq!(all.len(), 2);
-                let by_role = AccountFilter { role: Some("viewer"), ..Default::default() };
+                let by_role = AccountFilter {
+                    role: Some("viewer"),
+                    ..Default::default()
+                };
                 assert_eq!(tx.list_accounts("default", &by_role, now())?.len(), 1);
                 // `_` in a search is literal, not a LIKE wildcard.
-                let search = AccountFilter { search: Some("A_1"), ..Default::default() };
+                let search = AccountFilter {
+                    search: Some("A_1"),
+                    ..Default::default()
+                };
                 let found = tx.list_accounts("default", &search, now())?;
                 assert_eq!(found.len(), 1);
                 assert_eq!(found[0].disabled_reason.as_deref(), Some("leak"));
-                assert!(tx.list_accounts("default", &AccountFilter { search: Some("a_b"), ..Default::default() }, now())?.is_empty());
+                assert!(
+                    tx.list_accounts(
+                        "default",
+                        &AccountFilter {
+                            search: Some("a_b"),
+                            ..Default::default()
+                        },
+                        now()
+                    )?
+                    .is_empty()
+                );
                 Ok(())
             })
             .unwrap();

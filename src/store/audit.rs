@@ -76,7 +76,9 @@ impl Tx<'_> {
             Some(action) => (Some(action), None),
             None => (None, None),
         };
-        let limit = filter.limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let limit = filter
+            .limit
+            .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
         let mut stmt = self.tx.prepare(
             "SELECT id, at, actor, action, org, target, account_id FROM (
                 SELECT * FROM audit_events
@@ -111,9 +113,9 @@ impl Tx<'_> {
                 ))
             },
         )?;
-        let mut details_stmt = self
-            .tx
-            .prepare_cached("SELECT key, value FROM audit_details WHERE event_id = ?1 ORDER BY position")?;
+        let mut details_stmt = self.tx.prepare_cached(
+            "SELECT key, value FROM audit_details WHERE event_id = ?1 ORDER BY position",
+        )?;
         let mut events = Vec::new();
         for row in rows {
             let (id, at, actor, action, org, target, account_id) = row?;

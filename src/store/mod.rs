@@ -96,7 +96,10 @@ impl Store {
         .map_err(|e| open_error(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.migrate()?;
         if is_new {
             // WAL lets readers and the verifier run while a writer commits. It is set only
@@ -110,7 +113,10 @@ impl Store {
     pub fn open_in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        let mut store = Store { conn, path: PathBuf::from(":memory:") };
+        let mut store = Store {
+            conn,
+            path: PathBuf::from(":memory:"),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -122,7 +128,9 @@ impl Store {
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok`.
     pub fn write<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let tx = Tx { tx };
         let value = work(&tx)?;
         tx.tx.commit()?;
@@ -131,7 +139,9 @@ impl Store {
 
     /// Runs `work` against one consistent snapshot; never writes.
     pub fn read<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)?;
         let tx = Tx { tx };
         let value = work(&tx)?;
         // Nothing was written; ending the read transaction cannot lose anything.
@@ -143,7 +153,9 @@ impl Store {
     /// so that concurrent first uses migrate once.
     fn migrate(&mut self) -> Result<()> {
         let path = self.path.clone();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let application_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if application_id != APPLICATION_ID && version != 0 {
@@ -153,7 +165,11 @@ impl Store {
             });
         }
         if version > SCHEMA_VERSION {
-            return Err(Error::NewerSchema { path, found: version, supported: SCHEMA_VERSION });
+            return Err(Error::NewerSchema {
+                path,
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
         }
         if version == SCHEMA_VERSION {
             return Ok(());
@@ -197,10 +213,14 @@ fn inspect(path: &Path) -> Result<FileState> {
             why: "it is not a SQLite file".into(),
         });
     }
-    let word = |at: usize| u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let word = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
     let (version, application_id) = (word(60), word(68));
     match application_id {
-        id if id == APPLICATION_ID as u32 => Ok(FileState::Ours { version: i64::from(version) }),
+        id if id == APPLICATION_ID as u32 => Ok(FileState::Ours {
+            version: i64::from(version),
+        }),
         0 => Ok(FileState::UnmarkedSqlite),
         id => Ok(FileState::OtherSqlite { application_id: id }),
     }
@@ -216,7 +236,10 @@ fn has_no_tables(path: &Path) -> Result<bool> {
 }
 
 fn open_error(path: &Path, err: rusqlite::Error) -> Error {
-    Error::ForeignDatabase { path: path.to_path_buf(), why: err.to_string() }
+    Error::ForeignDatabase {
+        path: path.to_path_buf(),
+        why: err.to_string(),
+    }
 }
 
 /// Creates the database file with mode 0600 (and its directory with 0700) before SQLite
@@ -231,11 +254,19 @@ fn create_file(path: &Path) -> Result<()> {
                 .map_err(|e| Error::io(format!("cannot create `{}`", dir.display()), e))?;
         }
     }
-    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(_) => Ok(()),
         // Another sa process created it first: fine, it is checked when opened.
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(err) => Err(Error::io(format!("cannot create `{}`", path.display()), err)),
+        Err(err) => Err(Error::io(
+            format!("cannot create `{}`", path.display()),
+            err,
+        )),
     }
 }
 
@@ -252,7 +283,12 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(path.parent().unwrap()), 0o700);
-        assert!(matches!(inspect(&path).unwrap(), FileState::Ours { version: SCHEMA_VERSION }));
+        assert!(matches!(
+            inspect(&path).unwrap(),
+            FileState::Ours {
+                version: SCHEMA_VERSION
+            }
+        ));
         // Opening again is a no-op migration.
         Store::open(&path).unwrap();
     }
@@ -263,12 +299,16 @@ mod tests {
         let png = dir.path().join("x.png");
         let bytes = b"\x89PNG\r\n\x1a\nnot a database at all".to_vec();
         std::fs::write(&png, &bytes).unwrap();
-        assert!(matches!(Store::open(&png), Err(Error::ForeignDatabase { .. })));
+        assert!(matches!(
+            Store::open(&png),
+            Err(Error::ForeignDatabase { .. })
+        ));
         assert_eq!(std::fs::read(&png).unwrap(), bytes);
 
         let other = dir.path().join("other.db");
         let conn = Connection::open(&other).unwrap();
-        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
         drop(conn);
         let before = std::fs::read(&other).unwrap();
         let err = Store::open(&other).err().unwrap();
@@ -282,7 +322,8 @@ mod tests {
         let path = dir.path().join("sa.db");
         drop(Store::open(&path).unwrap());
         let conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
         conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
         drop(conn);
         let before = std::fs::read(&path).unwrap();

@@ -139,7 +139,8 @@ fn raw_token(row: &Row<'_>) -> rusqlite::Result<RawToken> {
 }
 
 fn split_list(text: Option<String>) -> Vec<String> {
-    text.map(|t| t.split('\u{1f}').map(str::to_string).collect()).unwrap_or_default()
+    text.map(|t| t.split('\u{1f}').map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 fn time(text: Option<&String>) -> Result<Option<DateTime<Utc>>> {
@@ -150,7 +151,8 @@ impl RawToken {
     fn into_token(self) -> Result<Token> {
         let RawToken(c, account_id, use_count) = self;
         let required = |i: usize| {
-            c[i].clone().ok_or_else(|| Error::Database("a required token column is NULL".into()))
+            c[i].clone()
+                .ok_or_else(|| Error::Database("a required token column is NULL".into()))
         };
         Ok(Token {
             id: required(0)?,
@@ -205,7 +207,10 @@ impl Tx<'_> {
             "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
              WHERE t.id = ?1 AND a.org = ?2 AND a.status != 'deleted'"
         );
-        let raw = self.tx.query_row(&sql, params![id, org], raw_token).optional()?;
+        let raw = self
+            .tx
+            .query_row(&sql, params![id, org], raw_token)
+            .optional()?;
         raw.map(RawToken::into_token).transpose()
     }
 
@@ -219,9 +224,15 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<Vec<Token>> {
         let status_sql = match filter {
-            TokenFilter::Live => "t.status != 'revoked' AND (t.expires_at IS NULL OR t.expires_at > ?3)",
-            TokenFilter::Active => "t.status = 'active' AND (t.expires_at IS NULL OR t.expires_at > ?3)",
-            TokenFilter::Disabled => "t.status = 'disabled' AND (t.expires_at IS NULL OR t.expires_at > ?3)",
+            TokenFilter::Live => {
+                "t.status != 'revoked' AND (t.expires_at IS NULL OR t.expires_at > ?3)"
+            }
+            TokenFilter::Active => {
+                "t.status = 'active' AND (t.expires_at IS NULL OR t.expires_at > ?3)"
+            }
+            TokenFilter::Disabled => {
+                "t.status = 'disabled' AND (t.expires_at IS NULL OR t.expires_at > ?3)"
+            }
             TokenFilter::Expired => "t.status != 'revoked' AND t.expires_at <= ?3",
             TokenFilter::Revoked => "t.status = 'revoked'",
             TokenFilter::All => "?3 IS NOT NULL",
@@ -235,7 +246,12 @@ impl Tx<'_> {
         );
         let mut stmt = self.tx.prepare(&sql)?;
         let rows = stmt.query_map(
-            params![org, account_id, format_timestamp(now), expiring_before.map(format_timestamp)],
+            params![
+                org,
+                account_id,
+                format_timestamp(now),
+                expiring_before.map(format_timestamp)
+            ],
             raw_token,
         )?;
         let mut tokens = Vec::new();
@@ -246,7 +262,12 @@ impl Tx<'_> {
     }
 
     /// Active, unexpired tokens of an account, except `except` (the one being rotated).
-    pub fn count_active_tokens(&self, account_id: i64, now: DateTime<Utc>, except: Option<&str>) -> Result<u64> {
+    pub fn count_active_tokens(
+        &self,
+        account_id: i64,
+        now: DateTime<Utc>,
+        except: Option<&str>,
+    ) -> Result<u64> {
         let n: i64 = self.tx.query_row(
             "SELECT count(*) FROM tokens WHERE account_id = ?1 AND status = 'active'
                AND (expires_at IS NULL OR expires_at > ?2) AND (?3 IS NULL OR id != ?3)",
@@ -267,7 +288,11 @@ impl Tx<'_> {
 
     /// Pauses (`Disabled`) or resumes (`Active`) a token that is not revoked.
     pub fn set_token_paused(&self, id: &str, paused: bool) -> Result<()> {
-        let status = if paused { StoredStatus::Disabled } else { StoredStatus::Active };
+        let status = if paused {
+            StoredStatus::Disabled
+        } else {
+            StoredStatus::Active
+        };
         self.tx.execute(
             "UPDATE tokens SET status = ?2 WHERE id = ?1 AND status != 'revoked'",
             params![id, status.as_str()],
@@ -276,7 +301,12 @@ impl Tx<'_> {
     }
 
     /// Revokes every token of an account that is not revoked yet; returns their ids.
-    pub fn revoke_account_tokens(&self, account_id: i64, at: DateTime<Utc>, by: &str) -> Result<Vec<String>> {
+    pub fn revoke_account_tokens(
+        &self,
+        account_id: i64,
+        at: DateTime<Utc>,
+        by: &str,
+    ) -> Result<Vec<String>> {
         let mut stmt = self.tx.prepare(
             "UPDATE tokens SET status = 'revoked', revoked_at = ?2, revoked_by = ?3
              WHERE account_id = ?1 AND status != 'revoked' RETURNING id",
@@ -290,7 +320,12 @@ impl Tx<'_> {
 
     /// Records a rotation: `old` is replaced by `new`; with a grace period it expires at
     /// `grace_until` at the latest (an earlier expiry stays).
-    pub fn mark_replaced(&self, old: &str, new: &str, grace_until: Option<DateTime<Utc>>) -> Result<()> {
+    pub fn mark_replaced(
+        &self,
+        old: &str,
+        new: &str,
+        grace_until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         self.tx.execute(
             "UPDATE tokens SET replaced_by = ?2,
                 expires_at = CASE WHEN ?3 IS NOT NULL AND (expires_at IS NULL OR expires_at > ?3)
@@ -328,7 +363,18 @@ impl Tx<'_> {
                 },
             )
             .optional()?;
-        let Some((id, hash, status, expires_at, scopes, account_id, account, account_status, org, roles)) = row
+        let Some((
+            id,
+            hash,
+            status,
+            expires_at,
+            scopes,
+            account_id,
+            account,
+            account_status,
+            org,
+            roles,
+        )) = row
         else {
             return Ok(None);
         };
@@ -352,7 +398,12 @@ impl Tx<'_> {
 
     /// Counts one successful verification. The increments happen in SQL, so concurrent
     /// verifiers serialised by the write lock never lose a count.
-    pub fn record_token_use(&self, id: &str, at: DateTime<Utc>, source: Option<&str>) -> Result<()> {
+    pub fn record_token_use(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        source: Option<&str>,
+    ) -> Result<()> {
         let stamp = format_timestamp(at);
         self.tx.execute(
             "UPDATE tokens SET use_count = use_count + 1, last_used_at = ?2, last_used_source = ?3
@@ -383,7 +434,10 @@ impl Tx<'_> {
         )?;
         let days = stmt
             .query_map(params![id, from_day], |r| {
-                Ok(UsageDay { day: r.get(0)?, count: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0) })
+                Ok(UsageDay {
+                    day: r.get(0)?,
+                    count: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(days)

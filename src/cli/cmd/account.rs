@@ -13,9 +13,16 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
     match command {
         AccountCommand::Create(args) => {
             let mut store = session.open_store()?;
-            let request = CreateAccount { name: args.name, description: args.description, roles: args.roles };
+            let request = CreateAccount {
+                name: args.name,
+                description: args.description,
+                roles: args.roles,
+            };
             let account = accounts::create(&mut store, ctx, &request)?;
-            printer.note(&format!("created account `{}` (id {}) in `{}`", account.name, account.id, account.org));
+            printer.note(&format!(
+                "created account `{}` (id {}) in `{}`",
+                account.name, account.id, account.org
+            ));
             print_account(printer, &account)?;
         }
         AccountCommand::List(args) => {
@@ -26,7 +33,11 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                 Some(AccountStatusArg::Disabled) => Some(AccountStatus::Disabled),
                 Some(AccountStatusArg::Deleted) => Some(AccountStatus::Deleted),
             };
-            let query = ListAccounts { status, role: args.role, search: args.search };
+            let query = ListAccounts {
+                status,
+                role: args.role,
+                search: args.search,
+            };
             print_accounts(printer, &accounts::list(&mut store, ctx, &query)?)?;
         }
         AccountCommand::Show(args) => {
@@ -41,16 +52,22 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             };
             let outcome = accounts::update(&mut store, ctx, &args.account, &request)?;
             if !outcome.changed {
-                printer.note(&format!("account `{}` already looks like that; nothing changed", outcome.account.name));
+                printer.note(&format!(
+                    "account `{}` already looks like that; nothing changed",
+                    outcome.account.name
+                ));
             }
             print_account(printer, &outcome.account)?;
         }
         AccountCommand::Disable(args) => {
             let mut store = session.open_store()?;
-            let outcome = accounts::disable(&mut store, ctx, &args.account, args.reason.as_deref())?;
+            let outcome =
+                accounts::disable(&mut store, ctx, &args.account, args.reason.as_deref())?;
             let name = &outcome.account.name;
             printer.note(&if outcome.changed {
-                format!("disabled account `{name}`: its tokens are rejected until `sa enable {name}`")
+                format!(
+                    "disabled account `{name}`: its tokens are rejected until `sa enable {name}`"
+                )
             } else {
                 format!("account `{name}` was already disabled")
             });
@@ -75,16 +92,26 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             } else {
                 accounts::show(&mut store, ctx, &args.account)?
             };
-            let what = if args.purge { "permanently delete" } else { "delete" };
+            let what = if args.purge {
+                "permanently delete"
+            } else {
+                "delete"
+            };
             prompt::confirm(
-                &format!("{what} account `{}` (id {}) and revoke its tokens", account.name, account.id),
+                &format!(
+                    "{what} account `{}` (id {}) and revoke its tokens",
+                    account.name, account.id
+                ),
                 args.yes,
             )?;
             let deletion = accounts::delete(&mut store, ctx, &args.account, args.purge)?;
             let account = &deletion.account;
             let revoked = deletion.revoked_tokens.len();
             if deletion.purged {
-                printer.note(&format!("purged account `{}` (id {}); {revoked} token(s) revoked", account.name, account.id));
+                printer.note(&format!(
+                    "purged account `{}` (id {}); {revoked} token(s) revoked",
+                    account.name, account.id
+                ));
             } else {
                 let retention = ctx.config.retention.deleted_accounts;
                 printer.note(&format!(
@@ -97,7 +124,10 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
         AccountCommand::Undelete(args) => {
             let mut store = session.open_store()?;
             let account = accounts::undelete(&mut store, ctx, &args.account)?;
-            printer.note(&format!("restored account `{}` (id {}); mint new tokens with `sa token add`", account.name, account.id));
+            printer.note(&format!(
+                "restored account `{}` (id {}); mint new tokens with `sa token add`",
+                account.name, account.id
+            ));
             print_account(printer, &account)?;
         }
     }

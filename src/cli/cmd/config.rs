@@ -30,7 +30,9 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
                 for entry in &entries {
                     match entry.key.split_once('.') {
                         Some((section, key)) => {
-                            let table = root.entry(section).or_insert_with(|| Json::Object(Map::new()));
+                            let table = root
+                                .entry(section)
+                                .or_insert_with(|| Json::Object(Map::new()));
                             if let Json::Object(table) = table {
                                 table.insert(key.to_string(), to_json(&entry.value));
                             }
@@ -39,7 +41,10 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
                             root.insert(entry.key.to_string(), to_json(&entry.value));
                         }
                     }
-                    sources.insert(entry.key.to_string(), Json::String(entry.source.to_string()));
+                    sources.insert(
+                        entry.key.to_string(),
+                        Json::String(entry.source.to_string()),
+                    );
                 }
                 root.insert("sources".into(), Json::Object(sources));
                 printer.json(&root)?;
@@ -53,7 +58,11 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
                             Value::Bool(b) => b.to_string(),
                             Value::Unset => "(unlimited)".into(),
                         };
-                        vec![Cell::new(e.key), Cell::new(value), Cell::new(e.source.to_string())]
+                        vec![
+                            Cell::new(e.key),
+                            Cell::new(value),
+                            Cell::new(e.source.to_string()),
+                        ]
                     })
                     .collect();
                 printer.table(&["key", "value", "source"], rows)?;
@@ -72,8 +81,14 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
             } else {
                 let exists = |found: bool| if found { "" } else { " (not found)" };
                 printer.record(vec![
-                    ("config", Cell::new(format!("{config_file}{}", exists(config.file_found)))),
-                    ("database", Cell::new(format!("{database}{}", exists(config.db_path.exists())))),
+                    (
+                        "config",
+                        Cell::new(format!("{config_file}{}", exists(config.file_found))),
+                    ),
+                    (
+                        "database",
+                        Cell::new(format!("{database}{}", exists(config.db_path.exists()))),
+                    ),
                 ])?;
             }
         }

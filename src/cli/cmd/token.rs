@@ -4,7 +4,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::args::{TokenCommand, TokenStatusArg};
-use crate::cli::output::{IdentityView, MintedView, TokenView, VerifyView, print_token, print_tokens};
+use crate::cli::output::{
+    IdentityView, MintedView, TokenView, VerifyView, print_token, print_tokens,
+};
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts;
 use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, VerifyRequest};
@@ -20,21 +22,39 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
     let ctx = &session.ctx;
     match command {
         TokenCommand::Add(args) => {
-            let target = args.output_file.as_deref().map(TokenFile::prepare).transpose()?;
+            let target = args
+                .output_file
+                .as_deref()
+                .map(TokenFile::prepare)
+                .transpose()?;
             let mut store = session.open_store()?;
-            let request = MintRequest { account: args.account, name: args.name, expires: args.expires, scopes: args.scopes };
+            let request = MintRequest {
+                account: args.account,
+                name: args.name,
+                expires: args.expires,
+                scopes: args.scopes,
+            };
             let minted = tokens::mint(&mut store, ctx, &request)?;
             deliver(session, &minted, target)?;
         }
         TokenCommand::Rotate(args) => {
-            let target = args.output_file.as_deref().map(TokenFile::prepare).transpose()?;
+            let target = args
+                .output_file
+                .as_deref()
+                .map(TokenFile::prepare)
+                .transpose()?;
             let mut store = session.open_store()?;
             let rotated = tokens::rotate(&mut store, ctx, &args.id, args.expires, args.grace)?;
             let old_fate = match rotated.old.expires_at {
-                Some(at) if args.grace.is_some() => format!("keeps working until {}", format_timestamp(at)),
+                Some(at) if args.grace.is_some() => {
+                    format!("keeps working until {}", format_timestamp(at))
+                }
                 _ => "is revoked".to_string(),
             };
-            printer.note(&format!("rotated token `{}`: the old token {old_fate}", args.id));
+            printer.note(&format!(
+                "rotated token `{}`: the old token {old_fate}",
+                args.id
+            ));
             deliver(session, &rotated.minted, target)?;
         }
         TokenCommand::List(args) => {
@@ -47,7 +67,11 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
                 Some(TokenStatusArg::Revoked) => TokenFilter::Revoked,
                 Some(TokenStatusArg::All) => TokenFilter::All,
             };
-            let query = TokenQuery { account: args.account, status, expiring_within: args.expiring_within };
+            let query = TokenQuery {
+                account: args.account,
+                status,
+                expiring_within: args.expiring_within,
+            };
             let list = tokens::list(&mut store, ctx, &query)?;
             print_tokens(printer, &list, args.usage, ctx.now)?;
             if args.exit_code && !list.is_empty() {
@@ -63,11 +87,18 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
             if let Some(account) = args.account.filter(|_| args.all) {
                 let found = store.read(|tx| accounts::find(tx, ctx, &account))?;
                 prompt::confirm(
-                    &format!("revoke every token of account `{}` ({} active)", found.name, found.active_tokens),
+                    &format!(
+                        "revoke every token of account `{}` ({} active)",
+                        found.name, found.active_tokens
+                    ),
                     args.yes,
                 )?;
                 let ids = tokens::revoke_all(&mut store, ctx, &account)?;
-                printer.note(&format!("revoked {} token(s) of account `{}`", ids.len(), found.name));
+                printer.note(&format!(
+                    "revoked {} token(s) of account `{}`",
+                    ids.len(),
+                    found.name
+                ));
                 if printer.is_json() {
                     printer.json(&ids)?;
                 }
@@ -78,13 +109,19 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
                 let revoked = tokens::revoke(&mut store, ctx, &args.ids)?;
                 for (token, changed) in &revoked {
                     printer.note(&if *changed {
-                        format!("revoked token `{}` of account `{}`", token.id, token.account)
+                        format!(
+                            "revoked token `{}` of account `{}`",
+                            token.id, token.account
+                        )
                     } else {
                         format!("token `{}` was already revoked", token.id)
                     });
                 }
                 if printer.is_json() {
-                    let views: Vec<_> = revoked.iter().map(|(t, _)| TokenView::new(t, ctx.now)).collect();
+                    let views: Vec<_> = revoked
+                        .iter()
+                        .map(|(t, _)| TokenView::new(t, ctx.now))
+                        .collect();
                     printer.json(&views)?;
                 }
             }
@@ -96,7 +133,11 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn pause(session: &Session<'_>, id: &crate::domain::token_format::TokenId, paused: bool) -> Result<()> {
+fn pause(
+    session: &Session<'_>,
+    id: &crate::domain::token_format::TokenId,
+    paused: bool,
+) -> Result<()> {
     let mut store = session.open_store()?;
     let (token, changed) = tokens::set_paused(&mut store, &session.ctx, id, paused)?;
     let verb = if paused { "disabled" } else { "enabled" };
@@ -123,7 +164,11 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
         }
     };
     let mut store = session.open_store()?;
-    let request = VerifyRequest { token: input.trim(), permission: args.permission.as_ref(), source: args.source.as_deref() };
+    let request = VerifyRequest {
+        token: input.trim(),
+        permission: args.permission.as_ref(),
+        source: args.source.as_deref(),
+    };
     match tokens::verify(&mut store, ctx, &request) {
         Ok(identity) => {
             if let Some(at) = identity.expires_at {
@@ -141,21 +186,35 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
             }
             let view = IdentityView::new(&identity, ctx.now);
             if printer.is_json() {
-                printer.json(&VerifyView { valid: true, reason: None, identity: Some(view) })?;
+                printer.json(&VerifyView {
+                    valid: true,
+                    reason: None,
+                    identity: Some(view),
+                })?;
             } else {
                 printer.record(vec![
                     ("valid", printer.status("valid")),
                     ("account", comfy_table::Cell::new(&view.account)),
                     ("org", comfy_table::Cell::new(&view.org)),
                     ("token id", comfy_table::Cell::new(&view.token_id)),
-                    ("permissions", comfy_table::Cell::new(view.permissions.join(", "))),
-                    ("expires", comfy_table::Cell::new(view.expires_at.as_deref().unwrap_or("never"))),
+                    (
+                        "permissions",
+                        comfy_table::Cell::new(view.permissions.join(", ")),
+                    ),
+                    (
+                        "expires",
+                        comfy_table::Cell::new(view.expires_at.as_deref().unwrap_or("never")),
+                    ),
                 ])?;
             }
             Ok(Outcome::Success)
         }
         Err(Error::Rejected(reason)) if printer.is_json() => {
-            printer.json(&VerifyView { valid: false, reason: Some(reason.as_str()), identity: None })?;
+            printer.json(&VerifyView {
+                valid: false,
+                reason: Some(reason.as_str()),
+                identity: None,
+            })?;
             Ok(Outcome::Failure)
         }
         Err(err) => Err(err),
@@ -167,7 +226,9 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
 fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) -> Result<()> {
     let printer = session.printer;
     let token = &minted.token;
-    let expires = token.expires_at.map_or_else(|| "never".to_string(), format_timestamp);
+    let expires = token
+        .expires_at
+        .map_or_else(|| "never".to_string(), format_timestamp);
     let written_to = match target {
         Some(file) => Some(file.commit(minted.secret.expose(), &token.id)?),
         None => None,
@@ -182,7 +243,10 @@ fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) ->
     } else if written_to.is_none() {
         printer.stdout_line(minted.secret.expose())?;
     }
-    printer.note(&format!("token id `{}` for account `{}`, expires {expires}", token.id, token.account));
+    printer.note(&format!(
+        "token id `{}` for account `{}`, expires {expires}",
+        token.id, token.account
+    ));
     match written_to {
         Some(path) => printer.note(&format!("token written to {} (mode 0600)", path.display())),
         None => printer.note("store it now: it will not be shown again"),
@@ -205,14 +269,20 @@ impl TokenFile {
             _ => PathBuf::from("."),
         };
         if path.is_dir() {
-            return Err(Error::invalid(format!("`{}` is a directory", path.display())));
+            return Err(Error::invalid(format!(
+                "`{}` is a directory",
+                path.display()
+            )));
         }
         // NamedTempFile creates its file with mode 0600 on Unix.
         let temp = tempfile::Builder::new()
             .prefix(".sa-token-")
             .tempfile_in(&dir)
             .map_err(|e| Error::io(format!("cannot create a file in `{}`", dir.display()), e))?;
-        Ok(TokenFile { temp, path: path.to_path_buf() })
+        Ok(TokenFile {
+            temp,
+            path: path.to_path_buf(),
+        })
     }
 
     fn commit(mut self, token: &str, token_id: &str) -> Result<PathBuf> {

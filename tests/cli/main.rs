@@ -1,0 +1,13 @@
+//! Integration tests: the real `sa` binary against a temporary database, config and HOME.
+//! One test binary; one module per area.
+
+mod support;
+
+mod accounts;
+mod audit;
+mod config;
+mod output;
+mod storage;
+mod tidy;
+mod tokens;
+mod verify;

@@ -1,0 +1,171 @@
+//! `TestEnv`: an isolated world for one test, and `Run`, the result of one `sa` invocation.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// The config every test starts from: a cheap argon2 cost, so hashing stays real but fast.
+pub const BASE_CONFIG: &str = "[argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n";
+
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+}
+
+/// What one `sa` run left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts exit 0 and returns self.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "expected success\n{self}");
+        self
+    }
+
+    /// Asserts the exit code.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "expected exit {code}\n{self}");
+        self
+    }
+
+    /// Asserts a one-line `error: …` (plus at most a `hint: …`) on stderr containing `text`.
+    #[track_caller]
+    pub fn error_contains(self, text: &str) -> Self {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert!(
+            !lines.is_empty() && lines.len() <= 2,
+            "expected one error line and an optional hint\n{self}"
+        );
+        assert!(lines[0].starts_with("error: "), "{self}");
+        if let Some(hint) = lines.get(1) {
+            assert!(hint.starts_with("hint: "), "{self}");
+        }
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n{self}");
+        assert!(!self.stderr.contains("panicked"), "{self}");
+        self
+    }
+
+    /// stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "[exit status: {}]\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let env = TestEnv {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        };
+        std::fs::create_dir_all(env.home()).expect("HOME");
+        env.write_config("");
+        env
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.root().join("home")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.root().join("data/sa.db")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root().join("config.toml")
+    }
+
+    /// Replaces the config with [`BASE_CONFIG`] plus `extra` (TOML appended after it).
+    pub fn write_config(&self, extra: &str) {
+        std::fs::write(self.config_path(), format!("{BASE_CONFIG}{extra}")).expect("write config");
+    }
+
+    /// `sa` with an environment that touches nothing outside the temp dir.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::cargo_bin("sa").expect("the sa binary");
+        for var in [
+            "SA_ORG",
+            "SA_ACTOR",
+            "SA_DB",
+            "SA_CONFIG",
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("SA_DB", self.db_path())
+            .env("SA_CONFIG", self.config_path())
+            .env("HOME", self.home())
+            .env("XDG_CONFIG_HOME", self.root().join("xdg-config"))
+            .env("XDG_DATA_HOME", self.root().join("xdg-data"))
+            .env("USER", "tester")
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "200")
+            .env("RUST_BACKTRACE", "0")
+            .current_dir(self.root());
+        cmd
+    }
+
+    /// Runs `sa ARGS` with empty stdin.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, "")
+    }
+
+    /// Runs `sa ARGS` with `stdin` as its standard input.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let output = self
+            .command()
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .expect("run sa");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs `sa ARGS --json`, asserts success, returns the parsed stdout.
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        self.run(&args).ok().json()
+    }
+
+    /// Creates an account; returns its JSON.
+    #[track_caller]
+    pub fn create(&self, name: &str) -> Value {
+        self.json(&["create", "--name", name])
+    }
+
+    /// Mints a token for `account` with extra args; returns the token (stdout, trimmed).
+    #[track_caller]
+    pub fn add_token(&self, account: &str, extra: &[&str]) -> String {
+        let mut args = vec!["token", "add", account];
+        args.extend_from_slice(extra);
+        self.run(&args).ok().stdout.trim_end().to_string()
+    }
+}
