@@ -277,4 +277,21 @@ mod tests {
         let at = now();
         assert_eq!(parse_timestamp(&format_timestamp(at)).unwrap(), at);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn duration_parsing_never_panics(text in "\\PC{0,24}") {
+            let _ = Duration::parse(&text);
+            let _ = ExpiryRequest::parse(&text);
+            let _ = Since::parse(&text);
+        }
+
+        #[test]
+        fn displayed_durations_parse_back(secs in 0i64..(100 * 365 * 86_400)) {
+            let shown = Duration::from_secs(secs).to_string().replace(' ', "");
+            let back = Duration::parse(&shown).unwrap();
+            // Display keeps the two largest units, so it may round down, never up.
+            proptest::prop_assert!(back.as_secs() <= secs);
+        }
+    }
 }

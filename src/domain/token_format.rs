@@ -230,4 +230,20 @@ mod tests {
         assert_eq!(checksum("sa_abc"), checksum("sa_abc"));
         assert_ne!(checksum("sa_abc"), checksum("sa_abd"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in "\\PC{0,80}") {
+            let _ = parse("sa_", &text);
+            let _ = TokenId::parse(&text);
+        }
+
+        #[test]
+        fn truncated_tokens_are_malformed(cut in 0usize..49, extra in "[0-9A-Za-z_]{0,3}") {
+            let new = generate("sa_").unwrap();
+            let token = new.token.expose();
+            let mangled = format!("{}{extra}", &token[..cut]);
+            proptest::prop_assert!(parse("sa_", &mangled).is_none());
+        }
+    }
 }
