@@ -29,10 +29,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Organization to act in
-    #[arg(long, global = true, env = "SA_ORG", value_name = "NAME", value_parser = OrgName::parse)]
+    #[arg(long, global = true, env = "SA_ORG", hide_env_values = true, value_name = "NAME", value_parser = OrgName::parse)]
     pub org: Option<OrgName>,
     /// Who is acting, as recorded in the audit trail [default: the OS user]
-    #[arg(long, global = true, env = "SA_ACTOR", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "SA_ACTOR",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     pub actor: Option<String>,
     /// Print JSON (same as `-o json`)
     #[arg(long, global = true)]

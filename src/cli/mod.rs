@@ -71,8 +71,9 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A message on one line, with any token the user typed reduced to its public part.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::domain::token_format::redact(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Prints help and version as clap does; any other parse error as one `error:` line (and a
@@ -108,7 +109,7 @@ fn usage_error(err: &clap::Error) -> ExitCode {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "error: {}", one_line(message));
     if let Some(tip) = lines.iter().find_map(|l| l.strip_prefix("tip: ")) {
-        let _ = writeln!(stderr, "hint: {tip}");
+        let _ = writeln!(stderr, "hint: {}", one_line(tip));
     } else if let Some(usage) = lines.iter().find_map(|l| l.strip_prefix("Usage: ")) {
         let _ = writeln!(stderr, "hint: usage: {usage}");
     }

@@ -107,21 +107,20 @@ impl Printer {
     fn new_table(&self) -> Table {
         let mut table = Table::new();
         table.load_style(presets::NOTHING);
-        if !self.color {
-            table.force_no_tty();
-        }
+        // `$COLUMNS`, else the terminal's width (asked before `force_no_tty` hides the
+        // terminal, so NO_COLOR does not change the layout). A width of 0 — `COLUMNS=0`, or a
+        // pty that reports no size — would squeeze every column to one character: ignored.
         let width = std::env::var("COLUMNS")
             .ok()
-            .and_then(|c| c.parse::<u16>().ok());
-        match width {
-            Some(width) => {
-                table.set_content_arrangement(ContentArrangement::Dynamic);
-                table.set_width(width);
-            }
-            None if std::io::stdout().is_terminal() => {
-                table.set_content_arrangement(ContentArrangement::Dynamic);
-            }
-            None => {}
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|w| *w > 0)
+            .or_else(|| table.width().filter(|w| *w > 0));
+        if let Some(width) = width {
+            table.set_content_arrangement(ContentArrangement::Dynamic);
+            table.set_width(width);
+        }
+        if !self.color {
+            table.force_no_tty();
         }
         table
     }

@@ -162,9 +162,53 @@ pub fn parse(prefix: &str, text: &str) -> Option<ParsedToken> {
     })
 }
 
+/// `text` with the secret and checksum of every token-shaped word (any prefix) replaced by
+/// `***`, for messages that echo what was typed, e.g. a token put on argv by mistake.
+pub fn redact(text: &str) -> String {
+    let tail_len = ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN;
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    for segment in text.split_inclusive(|c: char| !is_word(c)) {
+        let end = segment.trim_end_matches(|c: char| !is_word(c)).len();
+        let (word, rest) = segment.split_at(end);
+        let tail = word.len().checked_sub(tail_len).map(|at| word.split_at(at));
+        let token_shaped = tail.is_some_and(|(prefix, tail)| {
+            let (id, secret) = tail.split_at(ID_LEN);
+            prefix.len() > 1
+                && prefix.ends_with('_')
+                && !id.contains('_')
+                && secret.starts_with('_')
+                && !secret[1..].contains('_')
+        });
+        if token_shaped {
+            out.push_str(&word[..word.len() - SECRET_LEN - CHECKSUM_LEN]);
+            out.push_str("***");
+        } else {
+            out.push_str(word);
+        }
+        out.push_str(rest);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redact_hides_the_secret_of_token_shaped_words() {
+        let new = generate("acme_").unwrap();
+        let token = new.token.expose();
+        let message = format!("unexpected argument '{token}' found");
+        let redacted = redact(&message);
+        assert_eq!(
+            redacted,
+            format!("unexpected argument 'acme_{}_***' found", new.id)
+        );
+        assert!(!redacted.contains(new.secret.expose()));
+        let plain = "invalid token id `short`: é ok_then sa_abc";
+        assert_eq!(redact(plain), plain);
+    }
 
     #[test]
     fn generated_tokens_parse_back() {

@@ -15,6 +15,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use accounts::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount, OrgSummary};
@@ -96,11 +97,17 @@ impl Store {
         .map_err(|e| open_error(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Until the schema is known to be ours, closing must not checkpoint: a newer sa's
+        // change still in the -wal file would otherwise be written into the file we refuse.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
         };
         store.migrate()?;
+        store
+            .conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
         if is_new {
             // WAL lets readers and the verifier run while a writer commits. It is set only
             // once the file is known to be ours.

@@ -1,1 +1,460 @@
-//! (to be written)
+//! The audit trail (SPEC §6): every account change writes one event with its action, target,
+//! actor, org and details; `sa audit` filters by account, action, time and count; refused
+//! commands write nothing; organizations do not see each other's events.
+
+use serde_json::{Value, json};
+
+use crate::support::TestEnv;
+
+/// `sa audit ARGS --json` as an array.
+fn events(env: &TestEnv, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["audit"];
+    all.extend_from_slice(args);
+    env.json(&all).as_array().expect("a JSON array").clone()
+}
+
+fn actions(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["action"].as_str().expect("an action").to_string())
+        .collect()
+}
+
+/// The one event of `action`.
+#[track_caller]
+fn only(env: &TestEnv, action: &str) -> Value {
+    let found = events(env, &["--action", action]);
+    assert_eq!(found.len(), 1, "expected one {action} event: {found:?}");
+    found[0].clone()
+}
+
+/// Rewrites when an event happened, straight in the database (there is no clock to fake).
+fn backdate(env: &TestEnv, event_id: i64, at: &str) {
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open db");
+    let changed = conn
+        .execute(
+            "UPDATE audit_events SET at = ?1 WHERE id = ?2",
+            rusqlite::params![at, event_id],
+        )
+        .expect("backdate");
+    assert_eq!(changed, 1);
+}
+
+fn id_of(value: &Value) -> i64 {
+    value["id"].as_i64().expect("a numeric id")
+}
+
+#[test]
+fn create_writes_an_account_create_event() {
+    let env = TestEnv::new();
+    let created = env.json(&[
+        "create",
+        "--name",
+        "ci-bot",
+        "--description",
+        "Runs CI",
+        "--role",
+        "viewer",
+    ]);
+    let event = only(&env, "account.create");
+    assert_eq!(event["target"], "ci-bot");
+    assert_eq!(event["actor"], "tester");
+    assert_eq!(event["org"], "default");
+    assert_eq!(event["account_id"], created["id"]);
+    assert_eq!(event["details"]["email"], "ci-bot@default.sa.local");
+    assert_eq!(event["details"]["description"], "Runs CI");
+    assert_eq!(event["details"]["roles"], "viewer");
+    assert!(event["details"].is_object());
+    let at = event["at"].as_str().expect("a time");
+    assert!(at.ends_with('Z'), "{at}");
+    assert!(event["id"].is_i64());
+}
+
+#[test]
+fn update_writes_an_event_with_old_and_new_name() {
+    let env = TestEnv::new();
+    env.create("old-name");
+    env.run(&["update", "old-name", "--name", "new-name"]).ok();
+    let event = only(&env, "account.update");
+    assert_eq!(event["target"], "new-name");
+    assert_eq!(event["details"]["old_name"], "old-name");
+    assert_eq!(event["details"]["new_name"], "new-name");
+}
+
+#[test]
+fn update_of_the_description_records_it() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["update", "ci-bot", "--description", "Runs CI"])
+        .ok();
+    let event = only(&env, "account.update");
+    assert_eq!(event["details"], json!({"description": "Runs CI"}));
+}
+
+#[test]
+fn update_that_changes_nothing_writes_no_event() {
+    let env = TestEnv::new();
+    env.json(&["create", "--name", "ci-bot", "--description", "same"]);
+    env.run(&["update", "ci-bot", "--description", "same"]).ok();
+    env.run(&["update", "ci-bot", "--name", "ci-bot"]).ok();
+    assert!(events(&env, &["--action", "account.update"]).is_empty());
+}
+
+#[test]
+fn disable_writes_an_event_with_the_reason() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot", "--reason", "key exposed"])
+        .ok();
+    let event = only(&env, "account.disable");
+    assert_eq!(event["target"], "ci-bot");
+    assert_eq!(event["details"]["reason"], "key exposed");
+}
+
+#[test]
+fn enable_writes_an_event() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot"]).ok();
+    env.run(&["enable", "ci-bot"]).ok();
+    let event = only(&env, "account.enable");
+    assert_eq!(event["target"], "ci-bot");
+    assert_eq!(event["details"], json!({}));
+}
+
+#[test]
+fn enabling_an_active_account_writes_no_event() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["enable", "ci-bot"]).ok();
+    assert!(events(&env, &["--action", "account.enable"]).is_empty());
+}
+
+#[test]
+fn delete_and_undelete_write_events() {
+    let env = TestEnv::new();
+    let id = id_of(&env.create("ci-bot"));
+    env.run(&["delete", "ci-bot", "--yes"]).ok();
+    env.run(&["undelete", &id.to_string()]).ok();
+    let deleted = only(&env, "account.delete");
+    assert_eq!(deleted["target"], "ci-bot");
+    assert_eq!(deleted["account_id"], id);
+    assert_eq!(deleted["details"]["revoked_tokens"], "0");
+    let undeleted = only(&env, "account.undelete");
+    assert_eq!(undeleted["account_id"], id);
+    assert_eq!(
+        actions(&events(&env, &[])),
+        ["account.create", "account.delete", "account.undelete"]
+    );
+}
+
+#[test]
+fn purge_writes_delete_then_purge_and_the_history_survives() {
+    let env = TestEnv::new();
+    let id = id_of(&env.create("ci-bot"));
+    env.run(&["delete", "ci-bot", "--purge", "--yes"]).ok();
+    let purged = only(&env, "account.purge");
+    assert_eq!(purged["target"], "ci-bot");
+    assert_eq!(purged["account_id"], id);
+    assert_eq!(purged["details"]["reason"], "requested");
+    assert_eq!(
+        actions(&events(&env, &["--account", &id.to_string()])),
+        ["account.create", "account.delete", "account.purge"]
+    );
+}
+
+#[test]
+fn retention_purge_writes_an_event_with_its_reason() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["delete", "ci-bot", "--yes"]).ok();
+    env.write_config("[retention]\ndeleted_accounts = \"0s\"\n");
+    let purged = only(&env, "account.purge");
+    assert_eq!(purged["details"]["reason"], "retention ended");
+    assert_eq!(purged["target"], "ci-bot");
+}
+
+#[test]
+fn refused_delete_without_yes_writes_no_event() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["delete", "ci-bot"]).code(2);
+    assert_eq!(actions(&events(&env, &[])), ["account.create"]);
+}
+
+#[test]
+fn actor_is_the_os_user_by_default() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    assert_eq!(only(&env, "account.create")["actor"], "tester");
+    assert_eq!(env.json(&["show", "ci-bot"])["created_by"], "tester");
+}
+
+#[test]
+fn actor_flag_overrides_the_os_user() {
+    let env = TestEnv::new();
+    env.json(&["create", "--name", "ci-bot", "--actor", "alice"]);
+    assert_eq!(only(&env, "account.create")["actor"], "alice");
+    assert_eq!(env.json(&["show", "ci-bot"])["created_by"], "alice");
+}
+
+#[test]
+fn sa_actor_env_overrides_the_os_user() {
+    let env = TestEnv::new();
+    let output = env
+        .command()
+        .env("SA_ACTOR", "bob")
+        .args(["create", "--name", "ci-bot"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(only(&env, "account.create")["actor"], "bob");
+}
+
+#[test]
+fn actor_flag_beats_sa_actor_env() {
+    let env = TestEnv::new();
+    let output = env
+        .command()
+        .env("SA_ACTOR", "bob")
+        .args(["create", "--name", "ci-bot", "--actor", "alice"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(only(&env, "account.create")["actor"], "alice");
+}
+
+#[test]
+fn events_are_listed_oldest_first() {
+    let env = TestEnv::new();
+    env.create("first-bot");
+    env.create("second-bot");
+    env.run(&["disable", "first-bot"]).ok();
+    let all = events(&env, &[]);
+    let targets: Vec<&str> = all
+        .iter()
+        .map(|e| e["target"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(targets, ["first-bot", "second-bot", "first-bot"]);
+    let ids: Vec<i64> = all.iter().map(id_of).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
+
+#[test]
+fn audit_table_shows_one_row_per_event() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot", "--reason", "leak"]).ok();
+    let run = env.run(&["audit"]).ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{run}");
+    assert!(
+        lines[0].contains("ACTION") && lines[0].contains("ACTOR"),
+        "{run}"
+    );
+    assert!(lines[1].contains("account.create"), "{run}");
+    assert!(lines[2].contains("account.disable") && lines[2].contains("reason=leak"));
+}
+
+#[test]
+fn account_filter_by_name_follows_renames() {
+    let env = TestEnv::new();
+    env.create("old-name");
+    env.create("bystander");
+    env.run(&["update", "old-name", "--name", "new-name"]).ok();
+    env.run(&["disable", "new-name"]).ok();
+    let found = events(&env, &["--account", "new-name"]);
+    assert_eq!(
+        actions(&found),
+        ["account.create", "account.update", "account.disable"]
+    );
+    assert_eq!(found[0]["target"], "old-name");
+}
+
+#[test]
+fn account_filter_by_id_matches_the_name_filter() {
+    let env = TestEnv::new();
+    let id = id_of(&env.create("ci-bot"));
+    env.create("bystander");
+    env.run(&["disable", "ci-bot"]).ok();
+    assert_eq!(
+        events(&env, &["--account", &id.to_string()]),
+        events(&env, &["--account", "ci-bot"])
+    );
+    assert_eq!(events(&env, &["--account", "ci-bot"]).len(), 2);
+}
+
+#[test]
+fn account_filter_finds_a_purged_account_by_its_last_name() {
+    let env = TestEnv::new();
+    env.create("gone-bot");
+    env.create("bystander");
+    env.run(&["delete", "gone-bot", "--purge", "--yes"]).ok();
+    assert_eq!(
+        actions(&events(&env, &["--account", "gone-bot"])),
+        ["account.create", "account.delete", "account.purge"]
+    );
+}
+
+#[test]
+fn account_filter_of_an_unknown_account_is_empty() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    assert!(events(&env, &["--account", "never-existed"]).is_empty());
+    assert!(events(&env, &["--account", "999"]).is_empty());
+}
+
+#[test]
+fn action_filter_is_exact() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot"]).ok();
+    env.run(&["enable", "ci-bot"]).ok();
+    assert_eq!(
+        actions(&events(&env, &["--action", "account.disable"])),
+        ["account.disable"]
+    );
+    // Not a prefix match without the trailing dot.
+    assert!(events(&env, &["--action", "account"]).is_empty());
+    assert!(events(&env, &["--action", "account.dis"]).is_empty());
+}
+
+#[test]
+fn action_filter_ending_in_a_dot_is_a_family() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot"]).ok();
+    assert_eq!(
+        actions(&events(&env, &["--action", "account."])),
+        ["account.create", "account.disable"]
+    );
+    assert!(events(&env, &["--action", "token."]).is_empty());
+}
+
+#[test]
+fn since_a_duration_excludes_older_events() {
+    let env = TestEnv::new();
+    let old = env.create("old-bot");
+    env.create("new-bot");
+    let old_event = events(&env, &["--account", "old-bot"]);
+    backdate(&env, id_of(&old_event[0]), "2001-01-01T00:00:00Z");
+    let recent = events(&env, &["--since", "1h"]);
+    assert_eq!(recent.len(), 1, "{recent:?}");
+    assert_eq!(recent[0]["target"], "new-bot");
+    assert_ne!(recent[0]["account_id"], old["id"]);
+}
+
+#[test]
+fn since_a_date_includes_events_from_that_day_on() {
+    let env = TestEnv::new();
+    env.create("old-bot");
+    env.create("new-bot");
+    let old_event = events(&env, &["--account", "old-bot"]);
+    backdate(&env, id_of(&old_event[0]), "2001-06-15T12:00:00Z");
+    assert_eq!(events(&env, &["--since", "2000-01-01"]).len(), 2);
+    assert_eq!(events(&env, &["--since", "2001-06-15"]).len(), 2);
+    assert_eq!(events(&env, &["--since", "2001-06-16"]).len(), 1);
+    assert_eq!(events(&env, &["--since", "2001-06-15T12:00:01Z"]).len(), 1);
+    assert!(events(&env, &["--since", "2999-01-01"]).is_empty());
+}
+
+#[test]
+fn since_with_a_bad_value_is_a_usage_error() {
+    let env = TestEnv::new();
+    env.run(&["audit", "--since", "last tuesday"])
+        .code(2)
+        .error_contains("last tuesday");
+}
+
+#[test]
+fn limit_keeps_the_newest_events_oldest_first() {
+    let env = TestEnv::new();
+    for name in ["bot-one", "bot-two", "bot-three", "bot-four"] {
+        env.create(name);
+    }
+    let last_two = events(&env, &["--limit", "2"]);
+    let targets: Vec<&str> = last_two
+        .iter()
+        .map(|e| e["target"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(targets, ["bot-three", "bot-four"]);
+    assert_eq!(events(&env, &["--limit", "10"]).len(), 4);
+}
+
+#[test]
+fn limit_applies_after_the_other_filters() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot"]).ok();
+    env.create("other-bot");
+    let found = events(&env, &["--account", "ci-bot", "--limit", "1"]);
+    assert_eq!(actions(&found), ["account.disable"]);
+}
+
+#[test]
+fn limit_that_is_not_a_number_is_a_usage_error() {
+    let env = TestEnv::new();
+    env.run(&["audit", "--limit", "many"])
+        .code(2)
+        .error_contains("many");
+    env.run(&["audit", "--limit", "-1"])
+        .code(2)
+        .error_contains("-1");
+}
+
+#[test]
+fn taken_name_writes_no_event() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["create", "--name", "ci-bot"]).code(1);
+    assert_eq!(actions(&events(&env, &[])), ["account.create"]);
+}
+
+#[test]
+fn account_limit_refusal_writes_no_event() {
+    let env = TestEnv::new();
+    env.write_config("[limits]\nmax_accounts = 1\n");
+    env.create("one-bot");
+    env.run(&["create", "--name", "two-bot"]).code(1);
+    assert_eq!(actions(&events(&env, &[])), ["account.create"]);
+}
+
+#[test]
+fn refused_rename_writes_no_event() {
+    let env = TestEnv::new();
+    env.create("first-bot");
+    env.create("second-bot");
+    env.run(&["update", "first-bot", "--name", "second-bot"])
+        .code(1);
+    assert!(events(&env, &["--action", "account.update"]).is_empty());
+}
+
+#[test]
+fn unknown_role_refusal_writes_no_event() {
+    let env = TestEnv::new();
+    env.run(&["create", "--name", "ci-bot", "--role", "superuser"])
+        .code(1);
+    assert!(events(&env, &[]).is_empty());
+}
+
+#[test]
+fn events_of_one_org_are_not_shown_in_another() {
+    let env = TestEnv::new();
+    env.json(&["create", "--name", "acme-bot", "--org", "acme"]);
+    env.create("default-bot");
+    let acme = events(&env, &["--org", "acme"]);
+    assert_eq!(acme.len(), 1);
+    assert_eq!(acme[0]["target"], "acme-bot");
+    assert_eq!(acme[0]["org"], "acme");
+    let default = events(&env, &[]);
+    assert_eq!(default.len(), 1);
+    assert_eq!(default[0]["target"], "default-bot");
+    assert!(events(&env, &["--org", "globex"]).is_empty());
+}
+
+#[test]
+fn account_filter_by_id_does_not_reach_into_another_org() {
+    let env = TestEnv::new();
+    let id = id_of(&env.json(&["create", "--name", "acme-bot", "--org", "acme"]));
+    assert!(events(&env, &["--account", &id.to_string()]).is_empty());
+}

@@ -1,1 +1,515 @@
-//! (to be written)
+//! Output conventions (SPEC §2): `--json` and `-o json|table`, no colour with NO_COLOR or off a
+//! terminal, tables that keep their shape on odd terminals, one-line errors on stderr with
+//! nothing on stdout, clap's usage errors in the same format, a quiet broken pipe, and the
+//! help text (snapshotted).
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use crate::storage::std_command;
+use crate::support::{Run, TestEnv};
+
+/// Runs `sa ARGS` on a pseudo-terminal through util-linux `script`, `cols` columns wide (0:
+/// a pty that reports no size), with `vars` set and `unset` removed. `None` when `script` is
+/// not installed.
+fn run_on_a_terminal(
+    env: &TestEnv,
+    args: &str,
+    cols: u16,
+    vars: &[(&str, &str)],
+    unset: &[&str],
+) -> Option<String> {
+    let available = Command::new("script")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let template = env.command();
+    let sa = template
+        .get_program()
+        .to_str()
+        .expect("utf-8 path")
+        .to_string();
+    let mut cmd = Command::new("script");
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    for (key, value) in vars {
+        cmd.env(key, value);
+    }
+    for key in unset {
+        cmd.env_remove(key);
+    }
+    let shell = format!("stty cols {cols} rows 50 2>/dev/null; exec '{sa}' {args}");
+    let output = cmd
+        .args(["-qec", &shell, "/dev/null"])
+        .current_dir(env.root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    assert!(output.status.success(), "{output:?}");
+    Some(String::from_utf8_lossy(&output.stdout).replace('\r', ""))
+}
+
+/// Removes ANSI escape sequences (`ESC [ … letter`).
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Asserts a failed run printed nothing on stdout and one `error:` line (plus a hint) on stderr.
+#[track_caller]
+fn assert_one_line_error(run: Run, code: i32, text: &str) {
+    let run = run.code(code).error_contains(text);
+    assert!(run.stdout.is_empty(), "stdout is not empty\n{run}");
+    assert!(!run.stderr.contains("Usage:"), "{run}");
+}
+
+/// An account with a long description, so that `sa list` prints far more than a pipe holds.
+fn create_many_long_accounts(env: &TestEnv, count: usize) {
+    let description = "lorem ipsum dolor sit amet ".repeat(150);
+    for i in 0..count {
+        env.run(&[
+            "create",
+            "--name",
+            &format!("bot-{i:03}"),
+            "--description",
+            &description,
+        ])
+        .ok();
+    }
+}
+
+#[test]
+fn json_flag_and_output_json_print_the_same() {
+    let env = TestEnv::new();
+    env.json(&["create", "--name", "ci-bot", "--role", "viewer"]);
+    for args in [
+        &["list"][..],
+        &["show", "ci-bot"],
+        &["audit"],
+        &["org", "list"],
+        &["config", "show"],
+        &["config", "path"],
+    ] {
+        let mut json = args.to_vec();
+        json.push("--json");
+        let mut dash_o = args.to_vec();
+        dash_o.extend(["-o", "json"]);
+        let mut long_o = args.to_vec();
+        long_o.extend(["--output", "json"]);
+        let by_flag = env.run(&json).ok();
+        by_flag.json();
+        assert_eq!(by_flag.stdout, env.run(&dash_o).ok().stdout, "{args:?}");
+        assert_eq!(by_flag.stdout, env.run(&long_o).ok().stdout, "{args:?}");
+    }
+}
+
+#[test]
+fn json_flag_works_before_the_subcommand() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let before = env.run(&["--json", "list"]).ok();
+    let after = env.run(&["list", "--json"]).ok();
+    assert_eq!(before.stdout, after.stdout);
+}
+
+#[test]
+fn table_is_the_default_output() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    for args in [
+        &["list"][..],
+        &["show", "ci-bot"],
+        &["audit"],
+        &["org", "list"],
+    ] {
+        let default = env.run(args).ok();
+        let mut table = args.to_vec();
+        table.extend(["-o", "table"]);
+        assert_eq!(default.stdout, env.run(&table).ok().stdout, "{args:?}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&default.stdout).is_err(),
+            "{default}"
+        );
+    }
+}
+
+#[test]
+fn unknown_output_format_is_a_usage_error() {
+    let env = TestEnv::new();
+    assert_one_line_error(env.run(&["list", "-o", "yaml"]), 2, "yaml");
+}
+
+#[test]
+fn json_keys_are_snake_case_and_absent_values_are_null() {
+    let env = TestEnv::new();
+    let account = env.create("ci-bot");
+    let object = account.as_object().expect("an object");
+    for key in object.keys() {
+        assert!(
+            key.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "{key}"
+        );
+    }
+    assert_eq!(account["disabled_reason"], serde_json::Value::Null);
+    assert_eq!(account["deleted_at"], serde_json::Value::Null);
+}
+
+#[test]
+fn piped_output_has_no_escape_bytes_even_without_no_color() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot", "--reason", "leak"]).ok();
+    let output = env
+        .command()
+        .env_remove("NO_COLOR")
+        .args(["list"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success());
+    assert!(!output.stdout.contains(&0x1b), "{output:?}");
+    assert!(!output.stderr.contains(&0x1b), "{output:?}");
+}
+
+#[test]
+fn a_terminal_gets_colour_without_no_color() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let Some(out) = run_on_a_terminal(&env, "list", 120, &[], &["NO_COLOR"]) else {
+        return;
+    };
+    assert!(out.contains('\x1b'), "{out:?}");
+}
+
+#[test]
+fn no_color_on_a_terminal_prints_no_escape_bytes() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot", "--reason", "leak"]).ok();
+    for args in ["list", "show ci-bot", "audit", "org list", "config show"] {
+        let Some(out) = run_on_a_terminal(&env, args, 120, &[("NO_COLOR", "1")], &[]) else {
+            return;
+        };
+        assert!(out.lines().count() >= 2, "{args}: {out}");
+        assert!(!out.contains('\x1b'), "{args}: {out:?}");
+    }
+}
+
+#[test]
+fn no_color_does_not_change_the_table_layout_on_a_terminal() {
+    let env = TestEnv::new();
+    env.run(&[
+        "create",
+        "--name",
+        "a-rather-long-account-name",
+        "--description",
+        "a description long enough to need wrapping on a narrow terminal",
+    ])
+    .ok();
+    let unset = ["NO_COLOR", "COLUMNS"];
+    let Some(colour) = run_on_a_terminal(&env, "list", 60, &[], &unset) else {
+        return;
+    };
+    let plain = run_on_a_terminal(&env, "list", 60, &[("NO_COLOR", "1")], &["COLUMNS"])
+        .expect("script was available a moment ago");
+    let colour = strip_escapes(&colour);
+    let strip_ends = |s: &str| s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+    assert_eq!(strip_ends(&plain), strip_ends(&colour));
+    for line in plain.lines() {
+        assert!(
+            line.chars().count() <= 60,
+            "wider than the terminal: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn a_terminal_that_reports_no_size_keeps_whole_column_headers() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let Some(out) = run_on_a_terminal(&env, "list", 0, &[("NO_COLOR", "1")], &["COLUMNS"]) else {
+        return;
+    };
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("NAME") && header.contains("STATUS"),
+        "{out}"
+    );
+    assert!(out.contains("ci-bot"), "{out}");
+}
+
+#[test]
+fn columns_of_zero_does_not_squeeze_the_table() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let output = env
+        .command()
+        .env("COLUMNS", "0")
+        .args(["list"])
+        .output()
+        .expect("run sa");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("NAME") && stdout.contains("ci-bot"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn table_fits_in_columns() {
+    let env = TestEnv::new();
+    env.run(&[
+        "create",
+        "--name",
+        "ci-bot",
+        "--description",
+        &"word ".repeat(60),
+    ])
+    .ok();
+    let output = env
+        .command()
+        .env("COLUMNS", "80")
+        .args(["list"])
+        .output()
+        .expect("run sa");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.lines().count() > 2, "expected wrapping\n{stdout}");
+    for line in stdout.lines() {
+        assert!(line.chars().count() <= 80, "{line:?}");
+    }
+}
+
+#[test]
+fn refusals_are_one_error_line_with_nothing_on_stdout() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    assert_one_line_error(env.run(&["show", "ghost-bot"]), 1, "not found");
+    assert_one_line_error(env.run(&["create", "--name", "ci-bot"]), 1, "taken");
+    assert_one_line_error(env.run(&["delete", "ci-bot"]), 2, "confirmation");
+}
+
+#[test]
+fn errors_stay_on_stderr_with_json() {
+    let env = TestEnv::new();
+    assert_one_line_error(env.run(&["show", "ghost-bot", "--json"]), 1, "not found");
+    assert_one_line_error(env.run(&["update", "ghost-bot", "--json"]), 2, "nothing");
+}
+
+#[test]
+fn storage_errors_are_one_line() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.root().join("data")).expect("data dir");
+    std::fs::write(env.db_path(), "not a database\nsecond line\n").expect("write");
+    assert_one_line_error(env.run(&["list"]), 3, "not an sa database");
+}
+
+#[test]
+fn config_errors_are_one_line() {
+    let env = TestEnv::new();
+    env.write_config("[tokens\nmax_ttl = \n\"x\"\n");
+    assert_one_line_error(env.run(&["list"]), 3, "invalid TOML");
+}
+
+#[test]
+fn unknown_flag_is_a_one_line_usage_error() {
+    let env = TestEnv::new();
+    assert_one_line_error(env.run(&["list", "--bogus"]), 2, "--bogus");
+}
+
+#[test]
+fn missing_required_flag_is_a_one_line_usage_error() {
+    let env = TestEnv::new();
+    assert_one_line_error(env.run(&["create"]), 2, "--name");
+    assert!(!env.db_path().exists(), "a usage error opened the database");
+}
+
+#[test]
+fn missing_positional_argument_is_a_one_line_usage_error() {
+    let env = TestEnv::new();
+    assert_one_line_error(env.run(&["show"]), 2, "ACCOUNT");
+}
+
+#[test]
+fn unknown_subcommand_is_a_one_line_usage_error() {
+    let env = TestEnv::new();
+    assert_one_line_error(env.run(&["frobnicate"]), 2, "frobnicate");
+}
+
+#[test]
+fn misspelt_subcommand_hints_at_the_right_one() {
+    let env = TestEnv::new();
+    let run = env.run(&["lsit"]).code(2).error_contains("lsit");
+    assert!(
+        run.stderr.contains("hint: ") && run.stderr.contains("list"),
+        "{run}"
+    );
+}
+
+#[test]
+fn bad_value_from_a_value_parser_is_a_one_line_usage_error() {
+    let env = TestEnv::new();
+    assert_one_line_error(env.run(&["create", "--name", "ab"]), 2, "3–64 characters");
+    assert_one_line_error(env.run(&["audit", "--since", "soon"]), 2, "soon");
+}
+
+#[test]
+fn no_subcommand_prints_help_on_stderr_and_exits_2() {
+    let env = TestEnv::new();
+    let run = env.run(&[]).code(2);
+    assert!(run.stdout.is_empty(), "{run}");
+    assert!(run.stderr.contains("Usage: sa"), "{run}");
+}
+
+#[test]
+fn help_and_version_exit_0_on_stdout() {
+    let env = TestEnv::new();
+    let help = env.run(&["--help"]).ok();
+    assert!(
+        help.stdout.starts_with("Administer service accounts"),
+        "{help}"
+    );
+    assert!(help.stderr.is_empty(), "{help}");
+    let version = env.run(&["--version"]).ok();
+    assert_eq!(
+        version.stdout,
+        format!("sa {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    env.run(&["-V"]).ok();
+    env.run(&["create", "--help"]).ok();
+    env.run(&["help", "create"]).ok();
+    assert!(!env.db_path().exists(), "help opened the database");
+}
+
+#[test]
+fn help_subcommand_matches_the_help_flag() {
+    let env = TestEnv::new();
+    assert_eq!(
+        env.run(&["help", "create"]).ok().stdout,
+        env.run(&["create", "--help"]).ok().stdout
+    );
+}
+
+#[test]
+fn help_text_of_sa() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(env.run(&["--help"]).ok().stdout);
+}
+
+#[test]
+fn help_text_of_sa_create() {
+    let env = TestEnv::new();
+    insta::assert_snapshot!(env.run(&["create", "--help"]).ok().stdout);
+}
+
+#[test]
+fn broken_pipe_after_the_first_line_is_quiet() {
+    let env = TestEnv::new();
+    create_many_long_accounts(&env, 20);
+    for format in ["table", "json"] {
+        let mut child = std_command(&env)
+            .args(["list", "-o", format])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sa");
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let mut first = [0u8; 64];
+        stdout
+            .read_exact(&mut first)
+            .expect("the start of the list");
+        // `| head -1`: the reader goes away while sa still has most of the list to write.
+        drop(stdout);
+        let output = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{format}: {stderr}");
+        assert!(!stderr.contains("error"), "{format}: {stderr}");
+        assert_eq!(output.status.code(), Some(0), "{format}: {stderr}");
+    }
+}
+
+#[test]
+fn broken_pipe_before_any_output_is_quiet() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let mut child = std_command(&env)
+        .args(["list"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sa");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn nothing_waits_on_stdin_that_was_not_asked_for() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    // stdin is a pipe that is never written to nor closed: any read would hang.
+    let mut child = std_command(&env)
+        .args(["delete", "ci-bot"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sa");
+    let stdin = child.stdin.take();
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let output = child.wait_with_output().expect("wait");
+        let _ = done.send(());
+        output
+    });
+    let waited = finished.recv_timeout(std::time::Duration::from_secs(30));
+    // Closing stdin lets a reading sa finish, so the test fails instead of hanging.
+    drop(stdin);
+    let output = waiter.join().expect("the waiting thread");
+    assert!(waited.is_ok(), "sa read stdin: {output:?}");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}
+
+#[test]
+fn help_does_not_echo_environment_values() {
+    let env = TestEnv::new();
+    let output = env
+        .command()
+        .env("SA_ACTOR", "alice-from-env")
+        .env("SA_ORG", "acme")
+        .arg("--help")
+        .output()
+        .expect("run sa");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("SA_ACTOR]"), "{stdout}");
+    assert!(!stdout.contains("alice-from-env"), "{stdout}");
+    assert!(!stdout.contains("SA_ORG=acme"), "{stdout}");
+}

@@ -1,1 +1,380 @@
-//! (to be written)
+//! The database file (SPEC §1): where it is, how it is created, and that a file which is not
+//! an sa database of this version is refused with exit 3 and left byte-for-byte untouched.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::support::{BASE_CONFIG, TestEnv};
+
+/// `env.command()` as a `std::process::Command`, which (unlike assert_cmd's) can `spawn`.
+pub(crate) fn std_command(env: &TestEnv) -> std::process::Command {
+    let template = env.command();
+    let mut cmd = std::process::Command::new(template.get_program());
+    cmd.args(template.get_args());
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    if let Some(dir) = template.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    cmd
+}
+
+/// A config whose top-level `db_path` comes before the tables of the base config.
+fn write_config_with_db_path(env: &TestEnv, db_path: &str) {
+    std::fs::write(
+        env.config_path(),
+        format!("db_path = \"{db_path}\"\n{BASE_CONFIG}"),
+    )
+    .expect("write config");
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Writes `bytes` as the database file and returns them, for comparing afterwards.
+fn plant_db(env: &TestEnv, bytes: &[u8]) -> Vec<u8> {
+    let path = env.db_path();
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("data dir");
+    std::fs::write(&path, bytes).expect("write db");
+    bytes.to_vec()
+}
+
+/// Asserts that both a reading and a writing command refuse the database with exit 3 and
+/// `text` in the message, and that the file is unchanged.
+#[track_caller]
+fn assert_refused_untouched(env: &TestEnv, before: &[u8], text: &str) {
+    for args in [&["list"][..], &["create", "--name", "ci-bot"]] {
+        let run = env.run(args).code(3).error_contains(text);
+        assert!(run.stdout.is_empty(), "{run}");
+    }
+    // `assert!`, not `assert_eq!`: a failure should not print every byte of the file.
+    assert!(
+        std::fs::read(env.db_path()).expect("read db") == before,
+        "the file was modified"
+    );
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut side = env.db_path().into_os_string();
+        side.push(suffix);
+        assert!(!Path::new(&side).exists(), "{suffix} file was created");
+    }
+}
+
+#[test]
+fn database_is_created_on_first_use_with_private_modes() {
+    let env = TestEnv::new();
+    assert!(!env.db_path().exists());
+    env.create("ci-bot");
+    assert!(env.db_path().exists());
+    assert_eq!(mode(&env.db_path()), 0o600);
+    assert_eq!(mode(env.db_path().parent().expect("a parent")), 0o700);
+}
+
+#[test]
+fn database_uses_the_wal_journal() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal_mode");
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_read_only_command_also_creates_the_database() {
+    let env = TestEnv::new();
+    env.run(&["list"]).ok();
+    assert!(env.db_path().exists());
+    assert_eq!(mode(&env.db_path()), 0o600);
+}
+
+#[test]
+fn a_png_file_is_refused_untouched() {
+    let env = TestEnv::new();
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend((0..200u8).map(|i| i.wrapping_mul(37)));
+    let before = plant_db(&env, &png);
+    assert_refused_untouched(&env, &before, "not an sa database");
+}
+
+#[test]
+fn a_text_file_is_refused_untouched() {
+    let env = TestEnv::new();
+    let before = plant_db(&env, b"these are my notes, not a database\n");
+    assert_refused_untouched(&env, &before, "not a SQLite file");
+}
+
+#[test]
+fn a_truncated_sqlite_header_is_refused_untouched() {
+    let env = TestEnv::new();
+    let before = plant_db(&env, b"SQLite format 3\0short");
+    assert_refused_untouched(&env, &before, "not an sa database");
+}
+
+#[test]
+fn another_programs_sqlite_database_is_refused_untouched() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.root().join("data")).expect("data dir");
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi');")
+        .expect("a foreign table");
+    drop(conn);
+    let before = std::fs::read(env.db_path()).expect("read");
+    assert_refused_untouched(&env, &before, "another program's SQLite database");
+}
+
+#[test]
+fn a_sqlite_file_with_another_application_id_is_refused_untouched() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.root().join("data")).expect("data dir");
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.pragma_update(None, "application_id", 0x1234_5678)
+        .expect("application_id");
+    drop(conn);
+    let before = std::fs::read(env.db_path()).expect("read");
+    assert_refused_untouched(&env, &before, "application id");
+}
+
+#[test]
+fn a_newer_schema_is_refused_untouched() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.pragma_update(None, "user_version", 99)
+        .expect("user_version");
+    // Out of WAL, so the whole database is in the main file and nothing is pending.
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
+        .expect("journal_mode");
+    drop(conn);
+    let before = std::fs::read(env.db_path()).expect("read");
+    assert_refused_untouched(&env, &before, "newer");
+    let run = env.run(&["list"]);
+    assert!(run.stderr.contains("schema version 99"), "{run}");
+    assert!(run.stderr.contains("hint: "), "{run}");
+}
+
+#[test]
+fn an_empty_file_is_adopted_as_a_new_database() {
+    let env = TestEnv::new();
+    plant_db(&env, b"");
+    env.create("ci-bot");
+    assert_eq!(env.json(&["list"]).as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn an_empty_sqlite_database_is_adopted() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.root().join("data")).expect("data dir");
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.pragma_update(None, "page_size", 4096)
+        .expect("page_size");
+    conn.execute_batch("VACUUM").expect("write a header");
+    drop(conn);
+    env.create("ci-bot");
+    assert_eq!(env.json(&["list"]).as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn db_flag_beats_sa_db() {
+    let env = TestEnv::new();
+    let other = env.root().join("other/flag.db");
+    let other_arg = other.to_str().expect("utf-8 path");
+    env.json(&["create", "--name", "flag-bot", "--db", other_arg]);
+    assert!(other.exists());
+    assert!(!env.db_path().exists(), "SA_DB was used despite --db");
+    assert_eq!(
+        env.json(&["list", "--db", other_arg])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(env.json(&["list"]), serde_json::json!([]));
+}
+
+#[test]
+fn sa_db_beats_db_path_in_the_config() {
+    let env = TestEnv::new();
+    write_config_with_db_path(&env, "from-config.db");
+    env.create("ci-bot");
+    assert!(env.db_path().exists());
+    assert!(!env.root().join("from-config.db").exists());
+}
+
+#[test]
+fn db_path_in_the_config_is_relative_to_the_config_file() {
+    let env = TestEnv::new();
+    write_config_with_db_path(&env, "from-config.db");
+    let output = env
+        .command()
+        .env_remove("SA_DB")
+        .current_dir(env.home())
+        .args(["create", "--name", "ci-bot"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success(), "{output:?}");
+    assert!(env.root().join("from-config.db").exists());
+    assert!(!env.home().join("from-config.db").exists());
+}
+
+#[test]
+fn default_database_is_under_xdg_data_home() {
+    let env = TestEnv::new();
+    let output = env
+        .command()
+        .env_remove("SA_DB")
+        .args(["create", "--name", "ci-bot"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success(), "{output:?}");
+    let path = env.root().join("xdg-data/sa/sa.db");
+    assert!(path.exists());
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(path.parent().expect("a parent")), 0o700);
+    assert!(!env.db_path().exists());
+}
+
+#[test]
+fn default_database_falls_back_to_home_without_xdg_data_home() {
+    let env = TestEnv::new();
+    let output = env
+        .command()
+        .env_remove("SA_DB")
+        .env_remove("XDG_DATA_HOME")
+        .args(["create", "--name", "ci-bot"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success(), "{output:?}");
+    assert!(env.home().join(".local/share/sa/sa.db").exists());
+}
+
+#[test]
+fn a_directory_as_database_is_a_storage_error() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.db_path()).expect("a directory where the db goes");
+    let run = env.run(&["list"]).code(3).error_contains("sa.db");
+    assert!(run.stdout.is_empty(), "{run}");
+}
+
+#[test]
+fn an_unreadable_database_is_a_storage_error() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    std::fs::set_permissions(env.db_path(), std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    if std::fs::read(env.db_path()).is_ok() {
+        // Running as root: permissions do not stop reads, so there is nothing to test.
+        std::fs::set_permissions(env.db_path(), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+        return;
+    }
+    let run = env.run(&["list"]);
+    std::fs::set_permissions(env.db_path(), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    run.code(3).error_contains("sa.db");
+}
+
+#[test]
+fn a_database_under_a_regular_file_is_a_storage_error() {
+    let env = TestEnv::new();
+    let blocker = env.root().join("blocker");
+    std::fs::write(&blocker, b"a file, not a directory").expect("write");
+    let db = blocker.join("sa.db");
+    env.run(&["list", "--db", db.to_str().expect("utf-8")])
+        .code(3)
+        .error_contains("cannot");
+}
+
+#[test]
+fn concurrent_creates_from_several_processes_all_succeed() {
+    let env = TestEnv::new();
+    // The first use creates and migrates the file; the racers then contend only for writes.
+    // (A separate test races the very first use.)
+    env.run(&["list"]).ok();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            std_command(&env)
+                .args(["create", "--name", &format!("bot-{i}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn sa")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("wait");
+        assert!(output.status.success(), "{output:?}");
+    }
+    assert_eq!(env.json(&["list"]).as_array().map(Vec::len), Some(8));
+}
+
+#[test]
+fn concurrent_first_uses_create_and_migrate_the_database_once() {
+    let env = TestEnv::new();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            std_command(&env)
+                .args(["create", "--name", &format!("bot-{i}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn sa")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("wait");
+        assert!(output.status.success(), "{output:?}");
+    }
+    let list = env.json(&["list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(8));
+    let mut ids: Vec<i64> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|a| a["id"].as_i64().expect("id"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 8);
+}
+
+#[test]
+fn a_newer_schema_still_in_the_wal_is_refused_untouched() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    // A newer sa that changed the schema and was stopped before its WAL was checkpointed:
+    // copy the database and its -wal file while the change exists only in the -wal.
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .expect("wal_autocheckpoint");
+    conn.pragma_update(None, "user_version", 99)
+        .expect("user_version");
+    let copy = env.root().join("copy");
+    std::fs::create_dir_all(&copy).expect("copy dir");
+    std::fs::copy(env.db_path(), copy.join("sa.db")).expect("copy db");
+    let mut wal = env.db_path().into_os_string();
+    wal.push("-wal");
+    std::fs::copy(&wal, copy.join("sa.db-wal")).expect("copy wal");
+    drop(conn);
+    let read = |name: &str| std::fs::read(copy.join(name)).expect("read");
+    let (db_before, wal_before) = (read("sa.db"), read("sa.db-wal"));
+    let db_arg = copy.join("sa.db");
+    env.run(&["list", "--db", db_arg.to_str().expect("utf-8")])
+        .code(3)
+        .error_contains("newer");
+    assert!(read("sa.db") == db_before, "the database file was modified");
+    assert!(
+        read("sa.db-wal") == wal_before,
+        "the -wal file was modified"
+    );
+}

@@ -53,7 +53,17 @@ fn assert_absent(dirs: &[&str], needles: &[&str], why: &str) {
 fn domain_and_store_know_nothing_of_terminals_or_json() {
     assert_absent(
         &["domain", "store"],
-        &["clap", "comfy_table", "dialoguer", "serde_json", "println!", "eprintln!", "print!(", "std::io::stdout", "std::io::stderr"],
+        &[
+            "clap",
+            "comfy_table",
+            "dialoguer",
+            "serde_json",
+            "println!",
+            "eprintln!",
+            "print!(",
+            "std::io::stdout",
+            "std::io::stderr",
+        ],
         "domain/ and store/ never print nor import the CLI's crates",
     );
 }
@@ -67,7 +77,11 @@ fn only_the_store_speaks_sql() {
         }
         found.extend(offending_lines(&file, "rusqlite"));
     }
-    assert!(found.is_empty(), "rusqlite outside src/store:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "rusqlite outside src/store:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -79,5 +93,9 @@ fn only_cli_main_chooses_an_exit_code() {
             found.extend(offending_lines(&file, "ExitCode"));
         }
     }
-    assert!(found.is_empty(), "exit codes chosen outside cli::main:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "exit codes chosen outside cli::main:\n{}",
+        found.join("\n")
+    );
 }

@@ -9,8 +9,9 @@ use crate::cli::output::{
 };
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts;
+use crate::domain::token_format;
 use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, VerifyRequest};
-use crate::error::{Error, Result};
+use crate::error::{Error, Rejection, Result};
 use crate::store::TokenFilter;
 use crate::time::{Duration, format_timestamp};
 
@@ -73,7 +74,10 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
                 expiring_within: args.expiring_within,
             };
             let list = tokens::list(&mut store, ctx, &query)?;
-            print_tokens(printer, &list, args.usage, ctx.now)?;
+            // A passing `--exit-code` check prints no table header: cron mails any output.
+            if !(args.exit_code && list.is_empty() && !printer.is_json()) {
+                print_tokens(printer, &list, args.usage, ctx.now)?;
+            }
             if args.exit_code && !list.is_empty() {
                 return Ok(Outcome::Failure);
             }
@@ -163,13 +167,19 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
             buf
         }
     };
-    let mut store = session.open_store()?;
     let request = VerifyRequest {
         token: input.trim(),
         permission: args.permission.as_ref(),
         source: args.source.as_deref(),
     };
-    match tokens::verify(&mut store, ctx, &request) {
+    // A mistyped or truncated token is answered without opening (or creating) the database.
+    let verdict = if token_format::parse(&ctx.config.tokens.prefix, request.token).is_none() {
+        Err(Error::Rejected(Rejection::Malformed))
+    } else {
+        let mut store = session.open_store()?;
+        tokens::verify(&mut store, ctx, &request)
+    };
+    match verdict {
         Ok(identity) => {
             if let Some(at) = identity.expires_at {
                 let left = at - ctx.now;
