@@ -351,7 +351,11 @@ impl Config {
             file: &path,
             sources: &mut self.sources,
         };
-        let db_path = reader.string("db_path")?.map(|p| {
+        let db_path = reader.string("db_path")?;
+        if db_path.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return Err(reader.bad("db_path", "a file path"));
+        }
+        let db_path = db_path.map(|p| {
             let p = PathBuf::from(p);
             // A relative db_path is relative to the config file, not to wherever sa runs.
             match path.parent() {

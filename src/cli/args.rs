@@ -20,6 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Database file [default: $SA_DB, else `db_path` in the config, else
     /// $XDG_DATA_HOME/sa/sa.db]

@@ -157,6 +157,10 @@ pub fn show(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) -> Res
 
 pub fn list(store: &mut Store, ctx: &Context<'_>, query: &ListAccounts) -> Result<Vec<Account>> {
     store.read(|tx| {
+        // A misspelt role would otherwise look like "nobody holds it".
+        if let Some(role) = &query.role {
+            check_role(tx, ctx, role)?;
+        }
         tx.list_accounts(
             ctx.org.as_str(),
             &AccountFilter {

@@ -72,7 +72,7 @@ impl Tx<'_> {
 
     pub fn list_audit_events(&self, filter: &AuditFilter<'_>) -> Result<Vec<AuditEvent>> {
         let (exact, prefix) = match filter.action {
-            Some(action) if action.ends_with('.') => (None, Some(format!("{action}%"))),
+            Some(action) if action.ends_with('.') => (None, Some(action)),
             Some(action) => (Some(action), None),
             None => (None, None),
         };
@@ -86,7 +86,7 @@ impl Tx<'_> {
                   AND (?2 IS NULL OR account_id = ?2 OR (?3 IS NOT NULL AND target = ?3))
                   AND (?2 IS NOT NULL OR ?3 IS NULL OR target = ?3)
                   AND (?4 IS NULL OR action = ?4)
-                  AND (?5 IS NULL OR action LIKE ?5)
+                  AND (?5 IS NULL OR substr(action, 1, length(?5)) = ?5)
                   AND (?6 IS NULL OR at >= ?6)
                 ORDER BY id DESC LIMIT ?7
              ) ORDER BY id",

@@ -242,7 +242,7 @@ impl Tx<'_> {
              WHERE a.org = ?1 AND a.status != 'deleted' AND (?2 IS NULL OR t.account_id = ?2)
                AND {status_sql}
                AND (?4 IS NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= ?4 AND t.expires_at > ?3))
-             ORDER BY t.created_at, t.id"
+             ORDER BY t.created_at, t.rowid"
         );
         let mut stmt = self.tx.prepare(&sql)?;
         let rows = stmt.query_map(

@@ -743,3 +743,20 @@ fn org_list_of_an_empty_database_is_empty() {
     let env = TestEnv::new();
     assert_eq!(env.json(&["org", "list"]), serde_json::json!([]));
 }
+
+#[test]
+fn an_empty_disable_reason_is_no_reason() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let account = env.json(&["disable", "ci-bot", "--reason", ""]);
+    assert_eq!(account["disabled_reason"], Value::Null);
+}
+
+#[test]
+fn list_by_a_role_that_does_not_exist_is_refused() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&["list", "--role", "no-such-role"])
+        .code(1)
+        .error_contains("role `no-such-role` does not exist");
+}

@@ -332,6 +332,16 @@ fn action_filter_ending_in_a_dot_is_a_family() {
 }
 
 #[test]
+fn action_family_is_matched_literally() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    // Neither case-folded nor a LIKE pattern: `_` and `%` are plain characters.
+    assert!(events(&env, &["--action", "ACCOUNT."]).is_empty());
+    assert!(events(&env, &["--action", "acc_unt."]).is_empty());
+    assert!(events(&env, &["--action", "%."]).is_empty());
+}
+
+#[test]
 fn since_a_duration_excludes_older_events() {
     let env = TestEnv::new();
     let old = env.create("old-bot");

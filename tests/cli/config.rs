@@ -335,3 +335,10 @@ fn email_domain_from_the_config_shapes_new_emails() {
         "ci-bot@default.svc.example.com"
     );
 }
+
+#[test]
+fn an_empty_db_path_is_refused_naming_the_key() {
+    let env = TestEnv::new();
+    std::fs::write(env.config_path(), "db_path = \"\"\n").unwrap();
+    env.run(&["list"]).code(3).error_contains("`db_path`");
+}
