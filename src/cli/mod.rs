@@ -144,12 +144,14 @@ fn os_user() -> String {
 fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
     let overrides = Overrides::from_env(cli.global.config.clone(), cli.global.db.clone());
     let config = Config::load(&overrides)?;
+    let actor = actor(cli.global.actor.clone());
+    crate::domain::names::check_free_text("the actor", &actor)?;
     let session = Session {
         printer,
         config: &config,
         ctx: Context {
             org: cli.global.org.clone().unwrap_or_default(),
-            actor: actor(cli.global.actor.clone()),
+            actor,
             now: crate::time::now(),
             config: &config,
         },

@@ -3,7 +3,7 @@
 
 use crate::domain::Context;
 use crate::domain::audit;
-use crate::domain::names::{AccountName, AccountRef, RoleName};
+use crate::domain::names::{AccountName, AccountRef, RoleName, check_free_text};
 use crate::domain::permissions::builtin_role;
 use crate::error::{Error, Result};
 use crate::store::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount, Store, Tx};
@@ -104,6 +104,9 @@ fn check_name_free(tx: &Tx<'_>, ctx: &Context<'_>, name: &AccountName) -> Result
 }
 
 pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> Result<Account> {
+    if let Some(description) = &request.description {
+        check_free_text("the description", description)?;
+    }
     store.write(|tx| {
         check_name_free(tx, ctx, &request.name)?;
         if let Some(limit) = ctx.config.limits.max_accounts {
@@ -184,6 +187,9 @@ pub fn update(
             "nothing to update: give `--name` or `--description`",
         ));
     }
+    if let Some(Some(description)) = &request.description {
+        check_free_text("the description", description)?;
+    }
     store.write(|tx| {
         let account = find(tx, ctx, reference)?;
         let mut details = Vec::new();
@@ -221,15 +227,27 @@ pub fn update(
 }
 
 /// Disables an account: all its tokens are rejected until it is enabled again.
-/// Disabling a disabled account updates its reason.
+///
+/// `reason`: `None` keeps the reason an already disabled account has (so a script that runs
+/// `sa disable X` again does not erase "key exposed in a public repository"); `Some("")`
+/// clears it; anything else replaces it.
 pub fn disable(
     store: &mut Store,
     ctx: &Context<'_>,
     reference: &AccountRef,
     reason: Option<&str>,
 ) -> Result<Outcome> {
+    if let Some(reason) = reason {
+        check_free_text("the reason", reason)?;
+    }
     store.write(|tx| {
         let account = find(tx, ctx, reference)?;
+        let reason: Option<String> = match reason {
+            None => account.disabled_reason.clone(),
+            Some("") => None,
+            Some(reason) => Some(reason.to_string()),
+        };
+        let reason = reason.as_deref();
         if account.status == AccountStatus::Disabled && account.disabled_reason.as_deref() == reason
         {
             return Ok(Outcome {
@@ -358,6 +376,9 @@ pub fn undelete(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) ->
     })
 }
 
+/// The actor of purges made by `retention.deleted_accounts`.
+pub const RETENTION_ACTOR: &str = "sa:retention";
+
 /// Removes deleted accounts whose retention has ended, in every organization. Runs before
 /// each command, so "after the retention has passed" needs no daemon.
 pub fn purge_expired(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
@@ -372,11 +393,16 @@ pub fn purge_expired(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
         let expired = tx.deleted_accounts_before(cutoff, ctx.now)?;
         for account in &expired {
             tx.purge_account(account.id)?;
+            // The policy acted, not whoever happened to run the command that applied it.
             let event_ctx = Context {
                 org: crate::domain::names::OrgName::parse(&account.org)?,
+                actor: RETENTION_ACTOR.to_string(),
                 ..ctx.clone()
             };
-            let details = [("reason", "retention ended".to_string())];
+            let details = [
+                ("reason", "retention ended".to_string()),
+                ("triggered_by", ctx.actor.clone()),
+            ];
             audit::record(
                 tx,
                 &event_ctx,

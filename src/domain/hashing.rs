@@ -37,7 +37,9 @@ pub fn verify(phc: &str, secret: &str) -> bool {
         .is_ok()
 }
 
-/// Whether `phc` was made with parameters other than `cost` (so it is re-hashed on success).
+/// Whether `phc` is weaker than `cost` in any parameter (so it is re-hashed on success).
+/// A stronger hash is kept: a verifier running with a cheaper config (a test setup, an old
+/// deployment) must not weaken what a stronger one stored, nor flip-flop with it.
 pub fn needs_rehash(phc: &str, cost: Argon2Cost) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return true;
@@ -46,9 +48,9 @@ pub fn needs_rehash(phc: &str, cost: Argon2Cost) -> bool {
         return true;
     };
     parsed.algorithm.as_str() != "argon2id"
-        || params.m_cost() != cost.memory_kib
-        || params.t_cost() != cost.iterations
-        || params.p_cost() != cost.parallelism
+        || params.m_cost() < cost.memory_kib
+        || params.t_cost() < cost.iterations
+        || params.p_cost() < cost.parallelism
 }
 
 /// A well-formed PHC string at `cost` that no secret matches: verifying an unknown token id

@@ -82,6 +82,29 @@ impl Default for OrgName {
     }
 }
 
+/// The longest free text (description, reason, token label, source, actor) that is stored.
+pub const MAX_TEXT_CHARS: usize = 1000;
+
+/// Checks free text before it is stored or audited: bounded, no control characters (they
+/// would reach an admin's terminal through `sa list` or `sa audit`), and no whole token (a
+/// secret pasted into `--description` would be stored and audited in the clear).
+pub fn check_free_text(what: &str, value: &str) -> Result<()> {
+    if value.chars().count() > MAX_TEXT_CHARS {
+        return Err(Error::invalid(format!("{what} is longer than {MAX_TEXT_CHARS} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "{what} must not contain control characters (newlines, tabs, escapes)"
+        )));
+    }
+    if crate::domain::token_format::contains_token(value) {
+        return Err(Error::invalid(format!(
+            "{what} contains a token; secrets are never stored or audited (name a token by its id)"
+        )));
+    }
+    Ok(())
+}
+
 /// How a command names an account: by its numeric id or by its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountRef {
@@ -168,6 +191,18 @@ mod tests {
         ));
         assert!(AccountRef::parse("99999999999999999999999").is_err());
         assert!(AccountRef::parse("No Such").is_err());
+    }
+
+    #[test]
+    fn free_text_refuses_control_characters_tokens_and_floods() {
+        assert!(check_free_text("the description", "GitHub Actions: deploys (prod) é").is_ok());
+        assert!(check_free_text("the description", "evil\u{1b}[31m").is_err());
+        assert!(check_free_text("the description", "two\nlines").is_err());
+        assert!(check_free_text("the description", &"x".repeat(MAX_TEXT_CHARS + 1)).is_err());
+        let token = crate::domain::token_format::generate("sa_").unwrap();
+        let err = check_free_text("the token name", token.token.expose()).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(!err.to_string().contains(token.secret.expose()));
     }
 
     #[test]

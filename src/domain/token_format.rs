@@ -16,6 +16,7 @@ use rand::TryRng;
 use rand::rngs::SysRng;
 use zeroize::Zeroizing;
 
+use crate::config::valid_prefix;
 use crate::error::{Error, Result};
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -139,21 +140,27 @@ pub fn generate(prefix: &str) -> Result<NewToken> {
     })
 }
 
+/// The part after the prefix: token id, `_`, secret, checksum.
+const TAIL_LEN: usize = ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN;
+
 /// Checks the shape and checksum of a presented token; touches nothing else.
-pub fn parse(prefix: &str, text: &str) -> Option<ParsedToken> {
-    let rest = text.strip_prefix(prefix)?;
-    let base62 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric());
-    if rest.len() != ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN || !rest.is_char_boundary(ID_LEN) {
+///
+/// Any well-formed prefix is accepted (the checksum covers it), so changing `tokens.prefix`
+/// changes the tokens minted from then on without breaking those already issued.
+pub fn parse(text: &str) -> Option<ParsedToken> {
+    // ASCII first: every index below is then a character boundary.
+    if !text.is_ascii() || text.len() <= TAIL_LEN {
         return None;
     }
+    let (prefix, rest) = text.split_at(text.len() - TAIL_LEN);
     let (id, tail) = rest.split_at(ID_LEN);
     let tail = tail.strip_prefix('_')?;
     let (secret, sum) = tail.split_at(SECRET_LEN);
-    if !base62(id) || !base62(secret) || !base62(sum) {
+    let base62 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !valid_prefix(prefix) || !base62(id) || !base62(secret) || !base62(sum) {
         return None;
     }
-    let body_len = text.len() - CHECKSUM_LEN;
-    if checksum(&text[..body_len]) != sum {
+    if checksum(&text[..text.len() - CHECKSUM_LEN]) != sum {
         return None;
     }
     Some(ParsedToken {
@@ -162,32 +169,35 @@ pub fn parse(prefix: &str, text: &str) -> Option<ParsedToken> {
     })
 }
 
-/// `text` with the secret and checksum of every token-shaped word (any prefix) replaced by
-/// `***`, for messages that echo what was typed, e.g. a token put on argv by mistake.
+/// Whether `text` contains a whole token (checksum and all): such text is refused wherever
+/// it would be stored or audited, e.g. a token pasted into `--description`.
+pub fn contains_token(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| parse(word).is_some())
+}
+
+/// `text` with every long random-looking run of letters and digits (16 or more, with a digit
+/// or a capital) replaced by `***`: for messages that echo what was typed, so that a token,
+/// whole, cut or mistyped, put on argv by mistake does not reach logs. A token's prefix and
+/// 12-character id stay readable.
 pub fn redact(text: &str) -> String {
-    let tail_len = ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN;
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut out = String::with_capacity(text.len());
-    for segment in text.split_inclusive(|c: char| !is_word(c)) {
-        let end = segment.trim_end_matches(|c: char| !is_word(c)).len();
-        let (word, rest) = segment.split_at(end);
-        let tail = word.len().checked_sub(tail_len).map(|at| word.split_at(at));
-        let token_shaped = tail.is_some_and(|(prefix, tail)| {
-            let (id, secret) = tail.split_at(ID_LEN);
-            prefix.len() > 1
-                && prefix.ends_with('_')
-                && !id.contains('_')
-                && secret.starts_with('_')
-                && !secret[1..].contains('_')
-        });
-        if token_shaped {
-            out.push_str(&word[..word.len() - SECRET_LEN - CHECKSUM_LEN]);
-            out.push_str("***");
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let random_looking = run.len() >= 16
+            && run.bytes().any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+        out.push_str(if random_looking { "***" } else { run.as_str() });
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            run.push(c);
         } else {
-            out.push_str(word);
+            flush(&mut run, &mut out);
+            out.push(c);
         }
-        out.push_str(rest);
     }
+    flush(&mut run, &mut out);
     out
 }
 
@@ -206,8 +216,21 @@ mod tests {
             format!("unexpected argument 'acme_{}_***' found", new.id)
         );
         assert!(!redacted.contains(new.secret.expose()));
-        let plain = "invalid token id `short`: é ok_then sa_abc";
+        let plain = "invalid token id `short`: é ok_then sa_abc, pass `--yes` non-interactively";
         assert_eq!(redact(plain), plain);
+        // Cut, extended or prefix-less tokens are masked too.
+        for mangled in [&token[..token.len() - 5], &format!("{token}x"), &token[5..]] {
+            let redacted = redact(&format!("invalid value '{mangled}'"));
+            assert!(!redacted.contains(&new.secret.expose()[..16]), "{redacted}");
+        }
+    }
+
+    #[test]
+    fn whole_tokens_are_found_in_text() {
+        let new = generate("sa_").unwrap();
+        assert!(contains_token(&format!("deployed with {} today", new.token.expose())));
+        assert!(!contains_token(&format!("token {} rotated", new.id)));
+        assert!(!contains_token("commit 3f2a9c1b7e4d5a6b8c9d0e1f2a3b4c5d6e7f8a9b"));
     }
 
     #[test]
@@ -215,13 +238,13 @@ mod tests {
         let new = generate("sa_").unwrap();
         let token = new.token.expose();
         assert_eq!(token.len(), 3 + ID_LEN + 1 + SECRET_LEN + CHECKSUM_LEN);
-        let parsed = parse("sa_", token).unwrap();
+        let parsed = parse(token).unwrap();
         assert_eq!(parsed.id, new.id);
         assert_eq!(parsed.secret.expose(), new.secret.expose());
-        assert!(
-            parse("xy_", token).is_none(),
-            "another prefix is another format"
-        );
+        let other_prefix = token.replacen("sa_", "xy_", 1);
+        assert!(parse(&other_prefix).is_none(), "the checksum covers the prefix");
+        let acme = generate("acme2_").unwrap();
+        assert_eq!(parse(acme.token.expose()).unwrap().id, acme.id, "any valid prefix parses");
     }
 
     #[test]
@@ -236,19 +259,16 @@ mod tests {
                 }
                 bytes[i] = replacement as u8;
                 let changed = String::from_utf8(bytes).unwrap();
-                assert!(parse("sa_", &changed).is_none(), "{changed}");
+                assert!(parse(&changed).is_none(), "{changed}");
             }
         }
-        assert!(parse("sa_", &token[..token.len() - 1]).is_none());
-        assert!(parse("sa_", &format!("{token}x")).is_none());
-        assert!(parse("sa_", "").is_none());
-        assert!(
-            parse(
-                "sa_",
-                "sa_ééééééééééééééééééééééééééééééééééééééééééééééééééééé"
-            )
-            .is_none()
-        );
+        assert!(parse(&token[..token.len() - 1]).is_none());
+        assert!(parse(&format!("{token}x")).is_none());
+        assert!(parse("").is_none());
+        assert!(parse("sa_ééééééééééééééééééééééééééééééééééééééééééééééééééééé").is_none());
+        // Multi-byte characters where the secret ends once made slicing panic.
+        let crafted = format!("sa_{}_{}é{}", "A".repeat(12), "A".repeat(31), "A".repeat(5));
+        assert!(parse(&crafted).is_none());
     }
 
     #[test]
@@ -277,8 +297,14 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn token_shaped_text_with_any_characters_never_panics(tail in "\\PC{38}") {
+            let _ = parse(&format!("sa_AAAAAAAAAAAA_{tail}"));
+        }
+
+        #[test]
         fn parsing_arbitrary_text_never_panics(text in "\\PC{0,80}") {
-            let _ = parse("sa_", &text);
+            let _ = parse(&text);
+            let _ = redact(&text);
             let _ = TokenId::parse(&text);
         }
 
@@ -287,7 +313,7 @@ mod tests {
             let new = generate("sa_").unwrap();
             let token = new.token.expose();
             let mangled = format!("{}{extra}", &token[..cut]);
-            proptest::prop_assert!(parse("sa_", &mangled).is_none());
+            proptest::prop_assert!(parse(&mangled).is_none());
         }
     }
 }

@@ -7,11 +7,13 @@ use crate::domain::Context;
 use crate::domain::accounts;
 use crate::domain::audit;
 use crate::domain::hashing;
-use crate::domain::names::AccountRef;
+use crate::domain::names::{AccountRef, check_free_text};
 use crate::domain::permissions::{self, Permission, builtin_role};
 use crate::domain::token_format::{self, Secret, TokenId};
 use crate::error::{Error, Rejection, Result};
-use crate::store::{AccountStatus, NewToken, Store, StoredStatus, Token, TokenFilter, Tx};
+use crate::store::{
+    AccountStatus, NewToken, Store, StoredStatus, Token, TokenFilter, TokenForVerify, Tx,
+};
 use crate::time::{Duration, ExpiryRequest, format_timestamp};
 
 /// A token's status as users see it: what was decided, and what the clock says.
@@ -40,6 +42,10 @@ pub fn status_of(token: &Token, now: DateTime<Utc>) -> TokenStatus {
         StoredStatus::Revoked => TokenStatus::Revoked,
         _ if token.expires_at.is_some_and(|at| at <= now) => TokenStatus::Expired,
         StoredStatus::Disabled => TokenStatus::Disabled,
+        // A disabled account's tokens answer `disabled` until it is enabled, so show that.
+        StoredStatus::Active if token.account_status == AccountStatus::Disabled => {
+            TokenStatus::Disabled
+        }
         StoredStatus::Active => TokenStatus::Active,
     }
 }
@@ -147,6 +153,9 @@ fn expiry_detail(at: Option<DateTime<Utc>>) -> String {
 /// Mints a token. The caller shows `Minted::secret` only after this returns, i.e. after the
 /// transaction that stores its hash has committed.
 pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Result<Minted> {
+    if let Some(name) = &request.name {
+        check_free_text("the token name", name)?;
+    }
     let expires_at = resolve_expiry(ctx, request.expires)?;
     let (new, hash) = prepare(ctx)?;
     let scopes: Vec<String> = request.scopes.iter().map(Permission::to_string).collect();
@@ -307,6 +316,10 @@ pub fn set_paused(
         if token.status == target {
             return Ok((token, false));
         }
+        if !paused {
+            // Pausing must not be a way around `limits.max_tokens_per_account`.
+            token_limit(tx, ctx, token.account_id, Some(id.as_str()))?;
+        }
         tx.set_token_paused(id.as_str(), paused)?;
         let action = if paused {
             "token.disable"
@@ -398,6 +411,21 @@ pub fn rotate(
     })
 }
 
+/// Why a token whose secret matched is still refused, if it is: revoked (or its account
+/// deleted), then expired, then paused (or its account disabled).
+fn rejection_of(row: &TokenForVerify, now: DateTime<Utc>) -> Option<Rejection> {
+    if row.status == StoredStatus::Revoked || row.account_status == AccountStatus::Deleted {
+        Some(Rejection::Revoked)
+    } else if row.expires_at.is_some_and(|at| at <= now) {
+        Some(Rejection::Expired)
+    } else if row.status == StoredStatus::Disabled || row.account_status == AccountStatus::Disabled
+    {
+        Some(Rejection::Disabled)
+    } else {
+        None
+    }
+}
+
 /// Who a valid token speaks for, and what it may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -438,8 +466,11 @@ pub fn verify(
     request: &VerifyRequest<'_>,
 ) -> Result<Identity> {
     let cost = ctx.config.argon2;
-    let parsed = token_format::parse(&ctx.config.tokens.prefix, request.token.trim())
-        .ok_or(Error::Rejected(Rejection::Malformed))?;
+    if let Some(source) = request.source {
+        check_free_text("the source", source)?;
+    }
+    let parsed =
+        token_format::parse(request.token.trim()).ok_or(Error::Rejected(Rejection::Malformed))?;
     let found = store.read(|tx| {
         let Some(row) = tx.token_for_verify(parsed.id.as_str())? else {
             return Ok(None);
@@ -468,19 +499,7 @@ pub fn verify(
         return Err(Error::Rejected(Rejection::Unknown));
     };
 
-    let rejection = if row.status == StoredStatus::Revoked
-        || row.account_status == AccountStatus::Deleted
-    {
-        Some(Rejection::Revoked)
-    } else if row.expires_at.is_some_and(|at| at <= ctx.now) {
-        Some(Rejection::Expired)
-    } else if row.status == StoredStatus::Disabled || row.account_status == AccountStatus::Disabled
-    {
-        Some(Rejection::Disabled)
-    } else {
-        None
-    };
-    if let Some(reason) = rejection {
+    if let Some(reason) = rejection_of(&row, ctx.now) {
         return Err(Error::Rejected(reason));
     }
     let scopes: Vec<Permission> = row
@@ -508,7 +527,14 @@ pub fn verify(
         None
     };
     store.write(|tx| {
-        tx.record_token_use(&row.id, ctx.now, request.source)?;
+        if !tx.record_token_use(&row.id, ctx.now, request.source)? {
+            // Revoked, paused or disabled while argon2 ran: the later decision wins.
+            let reason = tx
+                .token_for_verify(&row.id)?
+                .and_then(|now_row| rejection_of(&now_row, ctx.now))
+                .unwrap_or(Rejection::Revoked);
+            return Err(Error::Rejected(reason));
+        }
         if let Some(new_hash) = &rehash {
             tx.replace_token_hash(&row.id, &row.hash, new_hash)?;
         }

@@ -24,7 +24,7 @@ impl AccountStatus {
         }
     }
 
-    fn from_db(text: &str) -> Result<Self> {
+    pub(crate) fn from_db(text: &str) -> Result<Self> {
         match text {
             "active" => Ok(AccountStatus::Active),
             "disabled" => Ok(AccountStatus::Disabled),

@@ -104,7 +104,10 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
-        store.migrate()?;
+        store.migrate().map_err(|err| match err {
+            Error::Database(message) => Error::Database(format!("`{}`: {message}", path.display())),
+            other => other,
+        })?;
         store
             .conn
             .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
@@ -156,28 +159,17 @@ impl Store {
         Ok(value)
     }
 
-    /// Applies the missing migrations atomically; re-checks the version under the write lock
-    /// so that concurrent first uses migrate once.
+    /// Applies the missing migrations atomically. The version is read first without the
+    /// write lock, so a current database that is read-only can still be read; it is read
+    /// again under the lock, so concurrent first uses migrate once.
     fn migrate(&mut self) -> Result<()> {
-        let path = self.path.clone();
+        if checked_version(&self.path, &self.conn)? == SCHEMA_VERSION {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let application_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if application_id != APPLICATION_ID && version != 0 {
-            return Err(Error::ForeignDatabase {
-                path,
-                why: "it is another program's SQLite database".into(),
-            });
-        }
-        if version > SCHEMA_VERSION {
-            return Err(Error::NewerSchema {
-                path,
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
+        let version = checked_version(&self.path, &tx)?;
         if version == SCHEMA_VERSION {
             return Ok(());
         }
@@ -189,6 +181,26 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The schema version of an sa database (0 for a blank one); refuses anything else.
+fn checked_version(path: &Path, conn: &Connection) -> Result<i64> {
+    let application_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if application_id != APPLICATION_ID && version != 0 {
+        return Err(Error::ForeignDatabase {
+            path: path.to_path_buf(),
+            why: "it is another program's SQLite database".into(),
+        });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(version)
 }
 
 enum FileState {

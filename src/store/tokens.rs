@@ -42,6 +42,8 @@ pub struct Token {
     pub account_id: i64,
     pub account: String,
     pub org: String,
+    /// The account's status: a disabled account's tokens are rejected as `disabled`.
+    pub account_status: AccountStatus,
     pub name: Option<String>,
     pub scopes: Vec<String>,
     pub status: StoredStatus,
@@ -105,37 +107,55 @@ pub struct UsageDay {
     pub count: u64,
 }
 
-const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, a.org, t.name, \
+const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, a.org, a.status, t.name, \
     (SELECT group_concat(permission, char(31)) FROM (SELECT permission FROM token_scopes s \
        WHERE s.token_id = t.id ORDER BY permission)), \
     t.status, t.created_at, t.created_by, t.expires_at, t.revoked_at, t.revoked_by, \
     t.replaces, t.replaced_by, t.last_used_at, t.last_used_source, t.use_count";
 
-struct RawToken([Option<String>; 15], i64, i64);
+/// Columns as SQLite hands them over; converted (and checked) outside the row callback.
+struct RawToken {
+    id: String,
+    account_id: i64,
+    account: String,
+    org: String,
+    account_status: String,
+    name: Option<String>,
+    scopes: Option<String>,
+    status: String,
+    created_at: String,
+    created_by: String,
+    expires_at: Option<String>,
+    revoked_at: Option<String>,
+    revoked_by: Option<String>,
+    replaces: Option<String>,
+    replaced_by: Option<String>,
+    last_used_at: Option<String>,
+    last_used_source: Option<String>,
+    use_count: i64,
+}
 
 fn raw_token(row: &Row<'_>) -> rusqlite::Result<RawToken> {
-    let text = |i: usize| row.get::<_, Option<String>>(i);
-    Ok(RawToken(
-        [
-            text(0)?,
-            text(2)?,
-            text(3)?,
-            text(4)?,
-            text(5)?,
-            text(6)?,
-            text(7)?,
-            text(8)?,
-            text(9)?,
-            text(10)?,
-            text(11)?,
-            text(12)?,
-            text(13)?,
-            text(14)?,
-            text(15)?,
-        ],
-        row.get(1)?,
-        row.get(16)?,
-    ))
+    Ok(RawToken {
+        id: row.get(0)?,
+        account_id: row.get(1)?,
+        account: row.get(2)?,
+        org: row.get(3)?,
+        account_status: row.get(4)?,
+        name: row.get(5)?,
+        scopes: row.get(6)?,
+        status: row.get(7)?,
+        created_at: row.get(8)?,
+        created_by: row.get(9)?,
+        expires_at: row.get(10)?,
+        revoked_at: row.get(11)?,
+        revoked_by: row.get(12)?,
+        replaces: row.get(13)?,
+        replaced_by: row.get(14)?,
+        last_used_at: row.get(15)?,
+        last_used_source: row.get(16)?,
+        use_count: row.get(17)?,
+    })
 }
 
 fn split_list(text: Option<String>) -> Vec<String> {
@@ -143,35 +163,31 @@ fn split_list(text: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn time(text: Option<&String>) -> Result<Option<DateTime<Utc>>> {
-    text.map(|t| parse_timestamp(t)).transpose()
+fn time(text: Option<&str>) -> Result<Option<DateTime<Utc>>> {
+    text.map(parse_timestamp).transpose()
 }
 
 impl RawToken {
     fn into_token(self) -> Result<Token> {
-        let RawToken(c, account_id, use_count) = self;
-        let required = |i: usize| {
-            c[i].clone()
-                .ok_or_else(|| Error::Database("a required token column is NULL".into()))
-        };
         Ok(Token {
-            id: required(0)?,
-            account_id,
-            account: required(1)?,
-            org: required(2)?,
-            name: c[3].clone(),
-            scopes: split_list(c[4].clone()),
-            status: StoredStatus::from_db(&required(5)?)?,
-            created_at: parse_timestamp(&required(6)?)?,
-            created_by: required(7)?,
-            expires_at: time(c[8].as_ref())?,
-            revoked_at: time(c[9].as_ref())?,
-            revoked_by: c[10].clone(),
-            replaces: c[11].clone(),
-            replaced_by: c[12].clone(),
-            last_used_at: time(c[13].as_ref())?,
-            last_used_source: c[14].clone(),
-            use_count: u64::try_from(use_count).unwrap_or(0),
+            account_status: AccountStatus::from_db(&self.account_status)?,
+            scopes: split_list(self.scopes),
+            status: StoredStatus::from_db(&self.status)?,
+            created_at: parse_timestamp(&self.created_at)?,
+            expires_at: time(self.expires_at.as_deref())?,
+            revoked_at: time(self.revoked_at.as_deref())?,
+            last_used_at: time(self.last_used_at.as_deref())?,
+            use_count: u64::try_from(self.use_count).unwrap_or(0),
+            id: self.id,
+            account_id: self.account_id,
+            account: self.account,
+            org: self.org,
+            name: self.name,
+            created_by: self.created_by,
+            revoked_by: self.revoked_by,
+            replaces: self.replaces,
+            replaced_by: self.replaced_by,
+            last_used_source: self.last_used_source,
         })
     }
 }
@@ -228,10 +244,12 @@ impl Tx<'_> {
                 "t.status != 'revoked' AND (t.expires_at IS NULL OR t.expires_at > ?3)"
             }
             TokenFilter::Active => {
-                "t.status = 'active' AND (t.expires_at IS NULL OR t.expires_at > ?3)"
+                "t.status = 'active' AND a.status = 'active' \
+                 AND (t.expires_at IS NULL OR t.expires_at > ?3)"
             }
             TokenFilter::Disabled => {
-                "t.status = 'disabled' AND (t.expires_at IS NULL OR t.expires_at > ?3)"
+                "(t.status = 'disabled' OR (t.status = 'active' AND a.status = 'disabled')) \
+                 AND (t.expires_at IS NULL OR t.expires_at > ?3)"
             }
             TokenFilter::Expired => "t.status != 'revoked' AND t.expires_at <= ?3",
             TokenFilter::Revoked => "t.status = 'revoked'",
@@ -382,40 +400,43 @@ impl Tx<'_> {
             id,
             hash,
             status: StoredStatus::from_db(&status)?,
-            expires_at: time(expires_at.as_ref())?,
+            expires_at: time(expires_at.as_deref())?,
             scopes: split_list(scopes),
             account_id,
             account,
-            account_status: match account_status.as_str() {
-                "active" => AccountStatus::Active,
-                "disabled" => AccountStatus::Disabled,
-                _ => AccountStatus::Deleted,
-            },
+            account_status: AccountStatus::from_db(&account_status)?,
             org,
             roles: split_list(roles),
         }))
     }
 
-    /// Counts one successful verification. The increments happen in SQL, so concurrent
-    /// verifiers serialised by the write lock never lose a count.
+    /// Counts one successful verification, if the token is still usable at `at` (it may
+    /// have been revoked or paused since it was read). The increments happen in SQL, so
+    /// concurrent verifiers serialised by the write lock never lose a count. Returns whether
+    /// the use was counted.
     pub fn record_token_use(
         &self,
         id: &str,
         at: DateTime<Utc>,
         source: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let stamp = format_timestamp(at);
-        self.tx.execute(
-            "UPDATE tokens SET use_count = use_count + 1, last_used_at = ?2, last_used_source = ?3
-             WHERE id = ?1",
+        let counted = self.tx.execute(
+            "UPDATE tokens SET use_count = use_count + 1,
+                last_used_at = max(coalesce(last_used_at, ''), ?2), last_used_source = ?3
+             WHERE id = ?1 AND status = 'active' AND (expires_at IS NULL OR expires_at > ?2)
+               AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = tokens.account_id AND a.status = 'active')",
             params![id, stamp, source],
         )?;
+        if counted == 0 {
+            return Ok(false);
+        }
         self.tx.execute(
             "INSERT INTO token_usage_daily (token_id, day, count) VALUES (?1, ?2, 1)
              ON CONFLICT (token_id, day) DO UPDATE SET count = count + 1",
             params![id, at.format("%Y-%m-%d").to_string()],
         )?;
-        Ok(())
+        Ok(true)
     }
 
     /// Replaces a hash made with older parameters, unless another process already did.

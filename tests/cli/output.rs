@@ -87,7 +87,7 @@ fn assert_one_line_error(run: Run, code: i32, text: &str) {
 
 /// An account with a long description, so that `sa list` prints far more than a pipe holds.
 fn create_many_long_accounts(env: &TestEnv, count: usize) {
-    let description = "lorem ipsum dolor sit amet ".repeat(150);
+    let description = "lorem ipsum dolor sit amet ".repeat(35);
     for i in 0..count {
         env.run(&[
             "create",
@@ -428,7 +428,7 @@ fn help_text_of_sa_create() {
 #[test]
 fn broken_pipe_after_the_first_line_is_quiet() {
     let env = TestEnv::new();
-    create_many_long_accounts(&env, 20);
+    create_many_long_accounts(&env, 80);
     for format in ["table", "json"] {
         let mut child = std_command(&env)
             .args(["list", "-o", format])

@@ -15,7 +15,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             let mut store = session.open_store()?;
             let request = CreateAccount {
                 name: args.name,
-                description: args.description,
+                description: args.description.filter(|d| !d.is_empty()),
                 roles: args.roles,
             };
             let account = accounts::create(&mut store, ctx, &request)?;
@@ -65,7 +65,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                 &mut store,
                 ctx,
                 &args.account,
-                args.reason.as_deref().filter(|r| !r.is_empty()),
+                args.reason.as_deref(),
             )?;
             let name = &outcome.account.name;
             printer.note(&if outcome.changed {

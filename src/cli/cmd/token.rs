@@ -157,23 +157,25 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
     let printer = session.printer;
     let ctx = &session.ctx;
     let input = match prompt::read_secret("token")? {
-        Some(typed) => zeroize::Zeroizing::new(typed),
+        Some(typed) => zeroize::Zeroizing::new(typed.into_bytes()),
         None => {
-            let mut buf = zeroize::Zeroizing::new(String::new());
+            // Sized up front so that no reallocation leaves a copy of the token behind.
+            let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(MAX_TOKEN_INPUT as usize + 1));
             std::io::stdin()
                 .take(MAX_TOKEN_INPUT)
-                .read_to_string(&mut buf)
+                .read_to_end(&mut buf)
                 .map_err(|e| Error::io("cannot read the token from stdin", e))?;
             buf
         }
     };
+    // Bytes that are not UTF-8 are not a token: `malformed`, like any other garbage.
     let request = VerifyRequest {
-        token: input.trim(),
+        token: std::str::from_utf8(&input).map_or("", str::trim),
         permission: args.permission.as_ref(),
         source: args.source.as_deref(),
     };
     // A mistyped or truncated token is answered without opening (or creating) the database.
-    let verdict = if token_format::parse(&ctx.config.tokens.prefix, request.token).is_none() {
+    let verdict = if token_format::parse(request.token).is_none() {
         Err(Error::Rejected(Rejection::Malformed))
     } else {
         let mut store = session.open_store()?;
@@ -239,24 +241,36 @@ fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) ->
     let expires = token
         .expires_at
         .map_or_else(|| "never".to_string(), format_timestamp);
+    // The id first: if the token cannot be delivered, the user knows which one to revoke.
+    printer.note(&format!(
+        "token id `{}` for account `{}`, expires {expires}",
+        token.id, token.account
+    ));
     let written_to = match target {
         Some(file) => Some(file.commit(minted.secret.expose(), &token.id)?),
         None => None,
     };
-    if printer.is_json() {
+    let shown = if printer.is_json() {
         let view = MintedView {
             metadata: TokenView::new(token, session.ctx.now),
             token: written_to.is_none().then(|| minted.secret.expose()),
             output_file: written_to.as_ref().map(|p| p.display().to_string()),
         };
-        printer.json(&view)?;
+        printer.json(&view)
     } else if written_to.is_none() {
-        printer.stdout_line(minted.secret.expose())?;
-    }
-    printer.note(&format!(
-        "token id `{}` for account `{}`, expires {expires}",
-        token.id, token.account
-    ));
+        printer.stdout_line(minted.secret.expose())
+    } else {
+        Ok(())
+    };
+    // Not even a closed pipe is quiet here: a stored token that nobody received must be
+    // revoked, so this is an error (exit 3) that says so.
+    shown.map_err(|err| Error::Io {
+        context: format!(
+            "token `{}` was stored but could not be printed (revoke it with `sa token revoke {}`)",
+            token.id, token.id
+        ),
+        source: std::io::Error::other(err.to_string()),
+    })?;
     match written_to {
         Some(path) => printer.note(&format!("token written to {} (mode 0600)", path.display())),
         None => printer.note("store it now: it will not be shown again"),
