@@ -114,8 +114,17 @@ impl ExpiryRequest {
         if text == "never" {
             return Ok(ExpiryRequest::Never);
         }
-        if let Ok(duration) = Duration::parse(text) {
-            return Ok(ExpiryRequest::In(duration));
+        match Duration::parse(text) {
+            Ok(duration) => return Ok(ExpiryRequest::In(duration)),
+            // Digits and units only, yet refused: say why (e.g. longer than 100 years).
+            Err(err)
+                if text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "smhdw".contains(c)) =>
+            {
+                return Err(err);
+            }
+            Err(_) => {}
         }
         parse_instant(text).map(ExpiryRequest::At).map_err(|_| {
             Error::invalid(format!(
@@ -269,6 +278,8 @@ mod tests {
         };
         assert_eq!(format_timestamp(at), "2026-12-31T08:00:00Z");
         assert!(ExpiryRequest::parse("tomorrow").is_err());
+        let too_long = ExpiryRequest::parse("5300w").unwrap_err().to_string();
+        assert!(too_long.contains("100 years"), "{too_long}");
         assert!(ExpiryRequest::parse("2026-13-01").is_err());
     }
 

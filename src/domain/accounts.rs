@@ -6,7 +6,9 @@ use crate::domain::audit;
 use crate::domain::names::{AccountName, AccountRef, RoleName, check_free_text};
 use crate::domain::permissions::builtin_role;
 use crate::error::{Error, Result};
-use crate::store::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount, Store, Tx};
+use crate::store::{
+    Account, AccountFilter, AccountKey, AccountStatus, NewAccount, OrgSummary, Store, Tx,
+};
 
 /// `sa create`
 #[derive(Debug, Clone)]
@@ -341,7 +343,14 @@ pub fn delete(
             )?;
         }
         let account = if purge {
-            account
+            // The row is gone; show what it was at the end.
+            Account {
+                status: AccountStatus::Deleted,
+                deleted_at: account.deleted_at.or(Some(ctx.now)),
+                disabled_reason: None,
+                active_tokens: 0,
+                ..account
+            }
         } else {
             reload(tx, ctx, account.id)?
         };
@@ -374,6 +383,11 @@ pub fn undelete(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) ->
         )?;
         reload(tx, ctx, account.id)
     })
+}
+
+/// Organizations that have (or had) accounts, with their account counts.
+pub fn list_orgs(store: &mut Store) -> Result<Vec<OrgSummary>> {
+    store.read(|tx| tx.list_orgs())
 }
 
 /// The actor of purges made by `retention.deleted_accounts`.

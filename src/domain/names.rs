@@ -90,7 +90,9 @@ pub const MAX_TEXT_CHARS: usize = 1000;
 /// secret pasted into `--description` would be stored and audited in the clear).
 pub fn check_free_text(what: &str, value: &str) -> Result<()> {
     if value.chars().count() > MAX_TEXT_CHARS {
-        return Err(Error::invalid(format!("{what} is longer than {MAX_TEXT_CHARS} characters")));
+        return Err(Error::invalid(format!(
+            "{what} is longer than {MAX_TEXT_CHARS} characters"
+        )));
     }
     if value.chars().any(char::is_control) {
         return Err(Error::invalid(format!(

@@ -185,7 +185,9 @@ pub fn redact(text: &str) -> String {
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {
         let random_looking = run.len() >= 16
-            && run.bytes().any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+            && run
+                .bytes()
+                .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
         out.push_str(if random_looking { "***" } else { run.as_str() });
         run.clear();
     };
@@ -228,9 +230,14 @@ mod tests {
     #[test]
     fn whole_tokens_are_found_in_text() {
         let new = generate("sa_").unwrap();
-        assert!(contains_token(&format!("deployed with {} today", new.token.expose())));
+        assert!(contains_token(&format!(
+            "deployed with {} today",
+            new.token.expose()
+        )));
         assert!(!contains_token(&format!("token {} rotated", new.id)));
-        assert!(!contains_token("commit 3f2a9c1b7e4d5a6b8c9d0e1f2a3b4c5d6e7f8a9b"));
+        assert!(!contains_token(
+            "commit 3f2a9c1b7e4d5a6b8c9d0e1f2a3b4c5d6e7f8a9b"
+        ));
     }
 
     #[test]
@@ -242,9 +249,16 @@ mod tests {
         assert_eq!(parsed.id, new.id);
         assert_eq!(parsed.secret.expose(), new.secret.expose());
         let other_prefix = token.replacen("sa_", "xy_", 1);
-        assert!(parse(&other_prefix).is_none(), "the checksum covers the prefix");
+        assert!(
+            parse(&other_prefix).is_none(),
+            "the checksum covers the prefix"
+        );
         let acme = generate("acme2_").unwrap();
-        assert_eq!(parse(acme.token.expose()).unwrap().id, acme.id, "any valid prefix parses");
+        assert_eq!(
+            parse(acme.token.expose()).unwrap().id,
+            acme.id,
+            "any valid prefix parses"
+        );
     }
 
     #[test]

@@ -215,17 +215,16 @@ pub fn list(store: &mut Store, ctx: &Context<'_>, query: &TokenQuery) -> Result<
             Some(reference) => Some(accounts::find(tx, ctx, reference)?.id),
             None => None,
         };
-        let (status, before) = match query.expiring_within {
+        let (status, before) = match (query.expiring_within, query.status) {
             // "About to lapse" only makes sense for tokens that still work.
-            Some(within) => (
-                if query.status == TokenFilter::All {
-                    TokenFilter::Live
-                } else {
-                    query.status
-                },
-                Some(ctx.now + within.to_delta()),
-            ),
-            None => (query.status, None),
+            (Some(_), TokenFilter::Expired | TokenFilter::Revoked) => {
+                return Err(Error::invalid(
+                    "`--expiring-within` lists tokens that still work; it does not combine with `--status expired` or `--status revoked`",
+                ));
+            }
+            (Some(within), TokenFilter::All) => (TokenFilter::Live, Some(ctx.now + within.to_delta())),
+            (Some(within), status) => (status, Some(ctx.now + within.to_delta())),
+            (None, status) => (status, None),
         };
         tx.list_tokens(ctx.org.as_str(), account_id, status, before, ctx.now)
     })
@@ -270,15 +269,16 @@ pub fn revoke(store: &mut Store, ctx: &Context<'_>, ids: &[TokenId]) -> Result<V
     })
 }
 
-/// Revokes every token of an account that is not revoked yet; returns their ids.
+/// Revokes every token of an account that is not revoked yet; returns them.
 pub fn revoke_all(
     store: &mut Store,
     ctx: &Context<'_>,
     account: &AccountRef,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Token>> {
     store.write(|tx| {
         let account = accounts::find(tx, ctx, account)?;
         let ids = tx.revoke_account_tokens(account.id, ctx.now, &ctx.actor)?;
+        let mut revoked = Vec::with_capacity(ids.len());
         for id in &ids {
             let details = [("token_id", id.clone()), ("bulk", "true".to_string())];
             audit::record(
@@ -289,8 +289,9 @@ pub fn revoke_all(
                 Some(account.id),
                 &details,
             )?;
+            revoked.push(find_token(tx, ctx, &TokenId::parse(id)?)?);
         }
-        Ok(ids)
+        Ok(revoked)
     })
 }
 

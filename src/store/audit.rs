@@ -37,7 +37,8 @@ pub struct AuditEvent {
 pub struct AuditFilter<'a> {
     pub org: &'a str,
     pub account_id: Option<i64>,
-    /// When the account is gone for good, its history is found by its last name.
+    /// When the account is gone for good: every event of the accounts that ever had this
+    /// name (so renames are followed), and events naming it.
     pub target: Option<&'a str>,
     /// Exact (`account.create`) or a prefix ending in `.` (`token.`).
     pub action: Option<&'a str>,
@@ -83,8 +84,10 @@ impl Tx<'_> {
             "SELECT id, at, actor, action, org, target, account_id FROM (
                 SELECT * FROM audit_events
                 WHERE org = ?1
-                  AND (?2 IS NULL OR account_id = ?2 OR (?3 IS NOT NULL AND target = ?3))
-                  AND (?2 IS NOT NULL OR ?3 IS NULL OR target = ?3)
+                  AND (?2 IS NULL OR account_id = ?2)
+                  AND (?3 IS NULL OR target = ?3 OR account_id IN (
+                        SELECT account_id FROM audit_events
+                        WHERE org = ?1 AND target = ?3 AND account_id IS NOT NULL))
                   AND (?4 IS NULL OR action = ?4)
                   AND (?5 IS NULL OR substr(action, 1, length(?5)) = ?5)
                   AND (?6 IS NULL OR at >= ?6)

@@ -760,3 +760,59 @@ fn list_by_a_role_that_does_not_exist_is_refused() {
         .code(1)
         .error_contains("role `no-such-role` does not exist");
 }
+
+#[test]
+fn disabling_again_without_a_reason_keeps_the_reason() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.run(&[
+        "disable",
+        "ci-bot",
+        "--reason",
+        "key exposed in a public repository",
+    ])
+    .ok();
+    let again = env.json(&["disable", "ci-bot"]);
+    assert_eq!(
+        again["disabled_reason"],
+        "key exposed in a public repository"
+    );
+}
+
+#[test]
+fn free_text_with_control_characters_is_refused_and_changes_nothing() {
+    let env = TestEnv::new();
+    env.run(&[
+        "create",
+        "--name",
+        "ci-bot",
+        "--description",
+        "evil\u{1b}[31mred",
+    ])
+    .code(2)
+    .error_contains("control characters");
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot", "--reason", "line\nbreak"])
+        .code(2)
+        .error_contains("control characters");
+    assert_eq!(env.json(&["show", "ci-bot"])["status"], "active");
+    env.run(&["update", "ci-bot", "--description", &"x".repeat(1001)])
+        .code(2)
+        .error_contains("longer than 1000");
+}
+
+#[test]
+fn a_purged_account_is_printed_as_deleted() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let purged = env.json(&["delete", "ci-bot", "--purge", "--yes"]);
+    assert_eq!(purged["status"], "deleted");
+    assert!(purged["deleted_at"].is_string(), "{purged}");
+}
+
+#[test]
+fn an_empty_description_at_creation_is_no_description() {
+    let env = TestEnv::new();
+    let created = env.json(&["create", "--name", "ci-bot", "--description", ""]);
+    assert_eq!(created["description"], Value::Null);
+}

@@ -172,6 +172,9 @@ fn retention_purge_writes_an_event_with_its_reason() {
     let purged = only(&env, "account.purge");
     assert_eq!(purged["details"]["reason"], "retention ended");
     assert_eq!(purged["target"], "ci-bot");
+    // The policy acted; the user whose command applied it is only noted.
+    assert_eq!(purged["actor"], "sa:retention");
+    assert_eq!(purged["details"]["triggered_by"], "tester");
 }
 
 #[test]
@@ -467,4 +470,23 @@ fn account_filter_by_id_does_not_reach_into_another_org() {
     let env = TestEnv::new();
     let id = id_of(&env.json(&["create", "--name", "acme-bot", "--org", "acme"]));
     assert!(events(&env, &["--account", &id.to_string()]).is_empty());
+}
+
+#[test]
+fn account_filter_follows_a_purged_account_through_its_renames() {
+    let env = TestEnv::new();
+    env.create("old-name");
+    env.run(&["update", "old-name", "--name", "new-name"]).ok();
+    env.run(&["delete", "new-name", "--purge", "--yes"]).ok();
+    let history = actions(&events(&env, &["--account", "old-name"]));
+    assert_eq!(
+        history,
+        [
+            "account.create",
+            "account.update",
+            "account.delete",
+            "account.purge"
+        ]
+    );
+    assert_eq!(history, actions(&events(&env, &["--account", "new-name"])));
 }

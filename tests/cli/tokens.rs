@@ -859,3 +859,101 @@ fn the_database_files_never_hold_a_token_secret() {
         "the search does not even find the token ids"
     );
 }
+
+#[test]
+fn a_token_pasted_into_a_token_name_is_refused_and_never_stored() {
+    let env = TestEnv::new();
+    env.create("bot");
+    let token = env.add_token("bot", &[]);
+    let run = env.run(&["token", "add", "bot", "--name", &token]).code(2);
+    assert!(!run.stderr.contains(secret_part(&token)), "{run}");
+    let audit = env.run(&["audit", "--json"]).ok();
+    assert!(!audit.stdout.contains(secret_part(&token)));
+}
+
+#[test]
+fn cut_or_extended_tokens_on_argv_are_not_echoed() {
+    let env = TestEnv::new();
+    env.create("bot");
+    let token = env.add_token("bot", &[]);
+    let secret = secret_part(&token);
+    for mangled in [
+        format!("{token}x"),
+        token[..token.len() - 4].to_string(),
+        token[3..].to_string(),
+    ] {
+        let run = env.run(&["token", "show", &mangled]).code(2);
+        assert!(!run.stderr.contains(&secret[..16]), "{run}");
+    }
+}
+
+#[test]
+fn enabling_a_paused_token_respects_the_token_limit() {
+    let env = TestEnv::new();
+    env.write_config("[limits]\nmax_tokens_per_account = 1\n");
+    env.create("bot");
+    let paused = env.add_token("bot", &[]);
+    env.run(&["token", "disable", token_id(&paused)]).ok();
+    env.add_token("bot", &[]);
+    env.run(&["token", "enable", token_id(&paused)])
+        .code(1)
+        .error_contains("limits.max_tokens_per_account");
+    assert_eq!(show(&env, token_id(&paused))["status"], "disabled");
+}
+
+#[test]
+fn tokens_of_a_disabled_account_are_listed_as_disabled() {
+    let env = TestEnv::new();
+    env.create("bot");
+    let token = env.add_token("bot", &[]);
+    env.run(&["disable", "bot"]).ok();
+    assert_eq!(show(&env, token_id(&token))["status"], "disabled");
+    assert!(listed(&env, &["--status", "active"]).is_empty());
+    env.run(&["enable", "bot"]).ok();
+    assert_eq!(show(&env, token_id(&token))["status"], "active");
+}
+
+#[test]
+fn a_minted_token_that_cannot_be_printed_is_an_error_naming_it() {
+    let env = TestEnv::new();
+    env.create("bot");
+    let output = crate::storage::std_command(&env)
+        .args(["token", "add", "bot"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stored = env.json(&["token", "list"]);
+    let id = stored[0]["id"].as_str().unwrap();
+    assert!(
+        stderr.contains(&format!("sa token revoke {id}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn revoking_all_of_an_account_prints_the_revoked_tokens_as_json() {
+    let env = TestEnv::new();
+    env.create("bot");
+    let token = env.add_token("bot", &[]);
+    let revoked = env.json(&["token", "revoke", "--account", "bot", "--all", "--yes"]);
+    assert_eq!(revoked[0]["id"], token_id(&token));
+    assert_eq!(revoked[0]["status"], "revoked");
+}
+
+#[test]
+fn expiring_within_does_not_combine_with_revoked_or_expired() {
+    let env = TestEnv::new();
+    env.create("bot");
+    env.run(&[
+        "token",
+        "list",
+        "--expiring-within",
+        "1d",
+        "--status",
+        "revoked",
+    ])
+    .code(2)
+    .error_contains("--expiring-within");
+}

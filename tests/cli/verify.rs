@@ -394,3 +394,35 @@ fn a_hash_made_with_other_argon2_parameters_is_rehashed_on_success() {
     valid(&env, &token, &[]);
     assert_eq!(show(&env, token_id(&token))["use_count"], 2);
 }
+
+#[test]
+fn a_crafted_token_with_a_multibyte_character_is_malformed_not_a_panic() {
+    let env = with_bot();
+    let crafted = format!("sa_{}_{}é{}", "A".repeat(12), "A".repeat(31), "A".repeat(5));
+    let run = verify(&env, &crafted, &["--json"]).code(1);
+    assert_eq!(run.json()["reason"], "malformed");
+    assert!(!run.stderr.contains("panicked"), "{run}");
+}
+
+#[test]
+fn stdin_that_is_not_utf8_is_malformed() {
+    let env = with_bot();
+    let output = env
+        .command()
+        .args(["token", "verify", "--json"])
+        .write_stdin(b"\xff\xfesa_\x80\n".to_vec())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["reason"], "malformed");
+}
+
+#[test]
+fn a_source_holding_a_token_is_refused_and_not_stored() {
+    let env = with_bot();
+    let token = env.add_token("bot", &[]);
+    let run = verify(&env, &token, &["--source", &token]).code(2);
+    assert!(!run.stderr.contains(secret_part(&token)), "{run}");
+    assert_eq!(show(&env, token_id(&token))["use_count"], 0);
+}

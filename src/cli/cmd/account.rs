@@ -61,12 +61,8 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
         }
         AccountCommand::Disable(args) => {
             let mut store = session.open_store()?;
-            let outcome = accounts::disable(
-                &mut store,
-                ctx,
-                &args.account,
-                args.reason.as_deref(),
-            )?;
+            let outcome =
+                accounts::disable(&mut store, ctx, &args.account, args.reason.as_deref())?;
             let name = &outcome.account.name;
             printer.note(&if outcome.changed {
                 format!(

@@ -6,7 +6,7 @@ use crate::error::Result;
 
 pub fn list(session: &Session<'_>) -> Result<Outcome> {
     let mut store = session.open_store()?;
-    let orgs = store.read(|tx| tx.list_orgs())?;
+    let orgs = crate::domain::accounts::list_orgs(&mut store)?;
     print_orgs(session.printer, &orgs)?;
     Ok(Outcome::Success)
 }

@@ -10,7 +10,7 @@ use crate::cli::output::{
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts;
 use crate::domain::token_format;
-use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, VerifyRequest};
+use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, TokenStatus, VerifyRequest};
 use crate::error::{Error, Rejection, Result};
 use crate::store::TokenFilter;
 use crate::time::{Duration, format_timestamp};
@@ -46,11 +46,17 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
                 .transpose()?;
             let mut store = session.open_store()?;
             let rotated = tokens::rotate(&mut store, ctx, &args.id, args.expires, args.grace)?;
-            let old_fate = match rotated.old.expires_at {
-                Some(at) if args.grace.is_some() => {
+            let old_fate = match (
+                tokens::status_of(&rotated.old, ctx.now),
+                rotated.old.expires_at,
+            ) {
+                (TokenStatus::Active, Some(at)) => {
                     format!("keeps working until {}", format_timestamp(at))
                 }
-                _ => "is revoked".to_string(),
+                (TokenStatus::Disabled, Some(at)) => {
+                    format!("stays paused and expires at {}", format_timestamp(at))
+                }
+                (status, _) => format!("is {}", status.as_str()),
             };
             printer.note(&format!(
                 "rotated token `{}`: the old token {old_fate}",
@@ -89,7 +95,7 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
         TokenCommand::Revoke(args) => {
             let mut store = session.open_store()?;
             if let Some(account) = args.account.filter(|_| args.all) {
-                let found = store.read(|tx| accounts::find(tx, ctx, &account))?;
+                let found = accounts::show(&mut store, ctx, &account)?;
                 prompt::confirm(
                     &format!(
                         "revoke every token of account `{}` ({} active)",
@@ -97,20 +103,25 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
                     ),
                     args.yes,
                 )?;
-                let ids = tokens::revoke_all(&mut store, ctx, &account)?;
+                let revoked = tokens::revoke_all(&mut store, ctx, &account)?;
                 printer.note(&format!(
                     "revoked {} token(s) of account `{}`",
-                    ids.len(),
+                    revoked.len(),
                     found.name
                 ));
                 if printer.is_json() {
-                    printer.json(&ids)?;
+                    let views: Vec<_> =
+                        revoked.iter().map(|t| TokenView::new(t, ctx.now)).collect();
+                    printer.json(&views)?;
                 }
             } else {
-                if args.ids.len() > 1 {
-                    prompt::confirm(&format!("revoke {} tokens", args.ids.len()), args.yes)?;
+                let mut ids = args.ids;
+                let mut seen = std::collections::HashSet::new();
+                ids.retain(|id| seen.insert(id.clone()));
+                if ids.len() > 1 {
+                    prompt::confirm(&format!("revoke {} tokens", ids.len()), args.yes)?;
                 }
-                let revoked = tokens::revoke(&mut store, ctx, &args.ids)?;
+                let revoked = tokens::revoke(&mut store, ctx, &ids)?;
                 for (token, changed) in &revoked {
                     printer.note(&if *changed {
                         format!(
