@@ -453,15 +453,19 @@ mod tests {
         )
     }
 
-    #[test]
-    fn lifecycle_keeps_id_and_email() {
-        let config = Config::with_db_path(":memory:");
-        let ctx = Context {
+    fn context(config: &Config) -> Context<'_> {
+        Context {
             org: OrgName::default(),
             actor: "tester".into(),
             now: now(),
-            config: &config,
-        };
+            config,
+        }
+    }
+
+    #[test]
+    fn lifecycle_keeps_id_and_email() {
+        let config = Config::with_db_path(":memory:");
+        let ctx = context(&config);
         let mut store = Store::open_in_memory().unwrap();
         let a = create_named(&mut store, &ctx, "ci-bot").unwrap();
         assert_eq!(a.email, "ci-bot@default.sa.local");
@@ -507,12 +511,7 @@ mod tests {
     #[test]
     fn retention_purges_only_what_has_expired() {
         let config = Config::with_db_path(":memory:");
-        let ctx = Context {
-            org: OrgName::default(),
-            actor: "t".into(),
-            now: now(),
-            config: &config,
-        };
+        let ctx = context(&config);
         let mut store = Store::open_in_memory().unwrap();
         let a = create_named(&mut store, &ctx, "old-bot").unwrap();
         delete(&mut store, &ctx, &AccountRef::Id(a.id), false).unwrap();
@@ -535,12 +534,7 @@ mod tests {
     fn account_limit_counts_per_organization() {
         let mut config = Config::with_db_path(":memory:");
         config.limits.max_accounts = Some(1);
-        let ctx = Context {
-            org: OrgName::default(),
-            actor: "t".into(),
-            now: now(),
-            config: &config,
-        };
+        let ctx = context(&config);
         let mut store = Store::open_in_memory().unwrap();
         create_named(&mut store, &ctx, "one").unwrap();
         assert!(matches!(

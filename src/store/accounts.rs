@@ -219,29 +219,21 @@ impl Tx<'_> {
         key: AccountKey<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<Account>> {
-        let now = format_timestamp(now);
-        let raw = match key {
-            AccountKey::Id(id) => self
-                .tx
-                .query_row(
-                    &format!(
-                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.id = ?3"
-                    ),
-                    params![now, org, id],
-                    account_from_row,
-                )
-                .optional()?,
-            AccountKey::Name(name) => self
-                .tx
-                .query_row(
-                    &format!(
-                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.name = ?3"
-                    ),
-                    params![now, org, name],
-                    account_from_row,
-                )
-                .optional()?,
+        let (id, name) = match key {
+            AccountKey::Id(id) => (Some(id), None),
+            AccountKey::Name(name) => (None, Some(name)),
         };
+        let raw = self
+            .tx
+            .query_row(
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+                     WHERE a.org = ?2 AND (a.id = ?3 OR a.name = ?4)"
+                ),
+                params![format_timestamp(now), org, id, name],
+                account_from_row,
+            )
+            .optional()?;
         raw.map(RawAccount::into_account).transpose()
     }
 
