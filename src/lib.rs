@@ -77,14 +77,17 @@ impl Verifier {
         Ok(self)
     }
 
-    /// Recorded as each verified token's `last_used_source` (e.g. the service's name).
-    pub fn with_source(mut self, source: &str) -> Self {
+    /// Recorded as each verified token's `last_used_source` (e.g. the service's name): at
+    /// most 1000 characters, no control characters, no token.
+    pub fn with_source(mut self, source: &str) -> Result<Self> {
+        domain::names::check_free_text("the source", source)?;
         self.source = Some(source.to_string());
-        self
+        Ok(self)
     }
 
     /// Checks `token` (and, if given, that it holds `permission`). A refusal is
-    /// `Err(Error::Rejected(reason))`; other errors are storage failures.
+    /// `Err(Error::Rejected(reason))`; an unparseable `permission` is
+    /// `Err(Error::InvalidInput(_))`; anything else is a storage failure.
     pub fn verify(&mut self, token: &str, permission: Option<&str>) -> Result<Identity> {
         let permission = permission.map(Permission::parse).transpose()?;
         let ctx = Context {

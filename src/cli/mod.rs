@@ -73,7 +73,12 @@ pub fn main() -> ExitCode {
 
 /// A message on one line, with any token the user typed reduced to its public part.
 fn one_line(text: &str) -> String {
-    crate::domain::token_format::redact(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    crate::domain::token_format::redact(&lines.join(" "))
 }
 
 /// Prints help and version as clap does; any other parse error as one `error:` line (and a

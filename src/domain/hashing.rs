@@ -37,9 +37,12 @@ pub fn verify(phc: &str, secret: &str) -> bool {
         .is_ok()
 }
 
-/// Whether `phc` is weaker than `cost` in any parameter (so it is re-hashed on success).
-/// A stronger hash is kept: a verifier running with a cheaper config (a test setup, an old
-/// deployment) must not weaken what a stronger one stored, nor flip-flop with it.
+/// Whether `phc` was made with parameters other than `cost` (so it is re-hashed on success).
+///
+/// The config is the one source of the cost, in both directions: stored hashes converge to
+/// it, which keeps the decoy for unknown ids (made at the config's cost) as slow as a real
+/// check. Keeping stronger hashes instead would let timing tell which ids exist. Every
+/// process verifying against one database should therefore share one `[argon2]` config.
 pub fn needs_rehash(phc: &str, cost: Argon2Cost) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return true;
@@ -48,9 +51,9 @@ pub fn needs_rehash(phc: &str, cost: Argon2Cost) -> bool {
         return true;
     };
     parsed.algorithm.as_str() != "argon2id"
-        || params.m_cost() < cost.memory_kib
-        || params.t_cost() < cost.iterations
-        || params.p_cost() < cost.parallelism
+        || params.m_cost() != cost.memory_kib
+        || params.t_cost() != cost.iterations
+        || params.p_cost() != cost.parallelism
 }
 
 /// A well-formed PHC string at `cost` that no secret matches: verifying an unknown token id
@@ -87,6 +90,27 @@ mod tests {
                 ..CHEAP
             }
         ));
+        let cheaper = hash(
+            Argon2Cost {
+                memory_kib: 32,
+                ..CHEAP
+            },
+            "s3cret",
+        )
+        .unwrap();
+        assert!(needs_rehash(&cheaper, CHEAP));
+        let costlier = hash(
+            Argon2Cost {
+                iterations: 2,
+                ..CHEAP
+            },
+            "s3cret",
+        )
+        .unwrap();
+        assert!(
+            needs_rehash(&costlier, CHEAP),
+            "hashes converge to the config's cost"
+        );
         assert!(!verify("not a hash", "s3cret"));
     }
 

@@ -169,37 +169,66 @@ pub fn parse(text: &str) -> Option<ParsedToken> {
     })
 }
 
-/// Whether `text` contains a whole token (checksum and all): such text is refused wherever
-/// it would be stored or audited, e.g. a token pasted into `--description`.
+/// Whether `text` contains what looks like a token's id and secret: 12 letters or digits,
+/// `_`, then at least 38 more, whatever surrounds them (no checksum needed, since this only
+/// refuses). Such text is refused wherever it would be stored or audited, e.g. a token pasted
+/// into `--description`, with or without its prefix.
 pub fn contains_token(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|word| parse(word).is_some())
+    let bytes = text.as_bytes();
+    let alnum_run = |range: &mut dyn Iterator<Item = usize>| {
+        range
+            .take_while(|&k| bytes[k].is_ascii_alphanumeric())
+            .count()
+    };
+    bytes.iter().enumerate().any(|(at, &b)| {
+        b == b'_'
+            && alnum_run(&mut (0..at).rev()) >= ID_LEN
+            && alnum_run(&mut (at + 1..bytes.len())) >= SECRET_LEN + CHECKSUM_LEN
+    })
 }
 
-/// `text` with every long random-looking run of letters and digits (16 or more, with a digit
-/// or a capital) replaced by `***`: for messages that echo what was typed, so that a token,
-/// whole, cut or mistyped, put on argv by mistake does not reach logs. A token's prefix and
-/// 12-character id stay readable.
+/// `text` with anything that could be a token's secret replaced by `***`, for messages that
+/// echo what was typed, so that a token put on argv by mistake (whole, cut, extended, or
+/// without its prefix) does not reach logs. Masked: a run of 16 or more letters and digits
+/// right after `_` and 4 or more of them (a token's id, maybe cut), and any run of 30 or more
+/// with a digit or a capital. A token's prefix and id stay readable; ordinary names and paths
+/// are left alone.
 pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        let random_looking = run.len() >= 16
+    // Length of the letters-and-digits run just before the last `_`, if `_` was the previous
+    // character.
+    let mut after_underscore_of: Option<usize> = None;
+    let mut previous_run_len = 0;
+    let flush = |run: &mut String, out: &mut String, after: Option<usize>| {
+        let secret_after_id = after.is_some_and(|before| before >= 4) && run.len() >= 16;
+        let random_looking = run.len() >= 30
             && run
                 .bytes()
                 .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
-        out.push_str(if random_looking { "***" } else { run.as_str() });
+        out.push_str(if secret_after_id || random_looking {
+            "***"
+        } else {
+            run.as_str()
+        });
+        let len = run.len();
         run.clear();
+        len
     };
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
             run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
+            continue;
         }
+        let had_run = !run.is_empty();
+        let len = flush(&mut run, &mut out, after_underscore_of.take());
+        if had_run {
+            previous_run_len = len;
+        }
+        after_underscore_of = (c == '_' && had_run).then_some(previous_run_len);
+        out.push(c);
     }
-    flush(&mut run, &mut out);
+    flush(&mut run, &mut out, after_underscore_of);
     out
 }
 
@@ -220,6 +249,9 @@ mod tests {
         assert!(!redacted.contains(new.secret.expose()));
         let plain = "invalid token id `short`: é ok_then sa_abc, pass `--yes` non-interactively";
         assert_eq!(redact(plain), plain);
+        let names =
+            "`/tmp/my_ProductionDatabase2024.db` or `SomethingLongName2024x` in AcmeCorp2024";
+        assert_eq!(redact(names), names);
         // Cut, extended or prefix-less tokens are masked too.
         for mangled in [&token[..token.len() - 5], &format!("{token}x"), &token[5..]] {
             let redacted = redact(&format!("invalid value '{mangled}'"));
@@ -235,6 +267,14 @@ mod tests {
             new.token.expose()
         )));
         assert!(!contains_token(&format!("token {} rotated", new.id)));
+        let token = new.token.expose();
+        for hidden in [
+            format!("SA_TOKEN_{token}"),
+            format!("key={token}x"),
+            token[3..].to_string(),
+        ] {
+            assert!(contains_token(&hidden), "{hidden}");
+        }
         assert!(!contains_token(
             "commit 3f2a9c1b7e4d5a6b8c9d0e1f2a3b4c5d6e7f8a9b"
         ));

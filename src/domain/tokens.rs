@@ -437,6 +437,8 @@ pub struct Identity {
     /// The token's effective permissions: its account's, narrowed to its scopes.
     pub permissions: Vec<Permission>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The successor's token id, while a rotated token lives out its grace period.
+    pub replaced_by: Option<String>,
 }
 
 impl Identity {
@@ -515,6 +517,7 @@ pub fn verify(
         token_id: parsed.id,
         permissions: permissions::effective(&granted, &scopes),
         expires_at: row.expires_at,
+        replaced_by: row.replaced_by.clone(),
     };
     if let Some(wanted) = request.permission {
         if !identity.allows(wanted) {

@@ -65,7 +65,10 @@ impl Store {
                 create_file(path)?;
                 true
             }
-            FileState::Empty => true,
+            FileState::Empty => {
+                make_private(path)?;
+                true
+            }
             FileState::Ours { version } if version > SCHEMA_VERSION => {
                 return Err(Error::NewerSchema {
                     path: path.to_path_buf(),
@@ -81,6 +84,7 @@ impl Store {
                         why: "it is another program's SQLite database".into(),
                     });
                 }
+                make_private(path)?;
                 true
             }
             FileState::OtherSqlite { application_id } => {
@@ -259,6 +263,17 @@ fn open_error(path: &Path, err: rusqlite::Error) -> Error {
         path: path.to_path_buf(),
         why: err.to_string(),
     }
+}
+
+/// An adopted blank file is about to hold token hashes: make it 0600 like a created one.
+fn make_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+        Error::io(
+            format!("cannot restrict `{}` to mode 0600", path.display()),
+            e,
+        )
+    })
 }
 
 /// Creates the database file with mode 0600 (and its directory with 0700) before SQLite

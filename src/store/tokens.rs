@@ -98,6 +98,8 @@ pub struct TokenForVerify {
     pub account_status: AccountStatus,
     pub org: String,
     pub roles: Vec<String>,
+    /// Set while a rotated token lives out its grace period.
+    pub replaced_by: Option<String>,
 }
 
 /// Successful verifications of one token on one UTC day.
@@ -259,7 +261,8 @@ impl Tx<'_> {
             "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
              WHERE a.org = ?1 AND a.status != 'deleted' AND (?2 IS NULL OR t.account_id = ?2)
                AND {status_sql}
-               AND (?4 IS NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= ?4 AND t.expires_at > ?3))
+               AND (?4 IS NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= ?4
+                                   AND t.expires_at > ?3 AND t.replaced_by IS NULL))
              ORDER BY t.created_at, t.rowid"
         );
         let mut stmt = self.tx.prepare(&sql)?;
@@ -362,7 +365,8 @@ impl Tx<'_> {
                 "SELECT t.id, t.hash, t.status, t.expires_at,
                     (SELECT group_concat(permission, char(31)) FROM token_scopes s WHERE s.token_id = t.id),
                     a.id, a.name, a.status, a.org,
-                    (SELECT group_concat(role, char(31)) FROM account_roles r WHERE r.account_id = a.id)
+                    (SELECT group_concat(role, char(31)) FROM account_roles r WHERE r.account_id = a.id),
+                    t.replaced_by
                  FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?1",
                 [id],
                 |r| {
@@ -377,6 +381,7 @@ impl Tx<'_> {
                         r.get::<_, String>(7)?,
                         r.get::<_, String>(8)?,
                         r.get::<_, Option<String>>(9)?,
+                        r.get::<_, Option<String>>(10)?,
                     ))
                 },
             )
@@ -392,6 +397,7 @@ impl Tx<'_> {
             account_status,
             org,
             roles,
+            replaced_by,
         )) = row
         else {
             return Ok(None);
@@ -407,6 +413,7 @@ impl Tx<'_> {
             account_status: AccountStatus::from_db(&account_status)?,
             org,
             roles: split_list(roles),
+            replaced_by,
         }))
     }
 
@@ -423,7 +430,9 @@ impl Tx<'_> {
         let stamp = format_timestamp(at);
         let counted = self.tx.execute(
             "UPDATE tokens SET use_count = use_count + 1,
-                last_used_at = max(coalesce(last_used_at, ''), ?2), last_used_source = ?3
+                last_used_at = max(coalesce(last_used_at, ''), ?2),
+                last_used_source = CASE WHEN ?2 >= coalesce(last_used_at, '') THEN ?3
+                                        ELSE last_used_source END
              WHERE id = ?1 AND status = 'active' AND (expires_at IS NULL OR expires_at > ?2)
                AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = tokens.account_id AND a.status = 'active')",
             params![id, stamp, source],
@@ -462,5 +471,92 @@ impl Tx<'_> {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(days)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewAccount, Store};
+    use crate::time::now;
+
+    fn store_with_token() -> Store {
+        let mut store = Store::open_in_memory().unwrap();
+        store
+            .write(|tx| {
+                tx.ensure_org("default", now())?;
+                let account_id = tx.insert_account(&NewAccount {
+                    org: "default",
+                    name: "bot",
+                    description: None,
+                    email: "bot@default.sa.local",
+                    at: now(),
+                    by: "t",
+                })?;
+                tx.insert_token(&NewToken {
+                    id: "AAAAAAAAAAAA",
+                    account_id,
+                    name: None,
+                    hash: "$argon2id$…",
+                    scopes: &[],
+                    created_at: now(),
+                    created_by: "t",
+                    expires_at: None,
+                    replaces: None,
+                })
+            })
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn a_use_is_counted_only_while_the_token_is_usable() {
+        let mut store = store_with_token();
+        let counted = |store: &mut Store| {
+            store
+                .write(|tx| tx.record_token_use("AAAAAAAAAAAA", now(), Some("x")))
+                .unwrap()
+        };
+        assert!(counted(&mut store));
+        store
+            .write(|tx| tx.set_token_paused("AAAAAAAAAAAA", true))
+            .unwrap();
+        assert!(!counted(&mut store), "paused while argon2 ran");
+        store
+            .write(|tx| tx.set_token_paused("AAAAAAAAAAAA", false))
+            .unwrap();
+        store
+            .write(|tx| tx.revoke_token("AAAAAAAAAAAA", now(), "t"))
+            .unwrap();
+        assert!(!counted(&mut store), "revoked while argon2 ran");
+        let token = store
+            .read(|tx| tx.find_token("default", "AAAAAAAAAAAA"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(token.use_count, 1);
+        let days = store
+            .read(|tx| tx.token_usage_days("AAAAAAAAAAAA", "2000-01-01"))
+            .unwrap();
+        assert_eq!(days.iter().map(|d| d.count).sum::<u64>(), 1);
+    }
+
+    #[test]
+    fn an_older_use_does_not_move_last_used_back() {
+        let mut store = store_with_token();
+        let later = now();
+        let earlier = later - chrono::TimeDelta::minutes(5);
+        store
+            .write(|tx| tx.record_token_use("AAAAAAAAAAAA", later, Some("new")))
+            .unwrap();
+        store
+            .write(|tx| tx.record_token_use("AAAAAAAAAAAA", earlier, Some("old")))
+            .unwrap();
+        let token = store
+            .read(|tx| tx.find_token("default", "AAAAAAAAAAAA"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(token.last_used_at, Some(later));
+        assert_eq!(token.last_used_source.as_deref(), Some("new"));
+        assert_eq!(token.use_count, 2);
     }
 }

@@ -168,8 +168,16 @@ fn a_newer_schema_is_refused_untouched() {
 fn an_empty_file_is_adopted_as_a_new_database() {
     let env = TestEnv::new();
     plant_db(&env, b"");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(env.db_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
     env.create("ci-bot");
     assert_eq!(env.json(&["list"]).as_array().map(Vec::len), Some(1));
+    // It now holds token hashes: private like a database sa created itself.
+    let mode = std::fs::metadata(env.db_path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[test]

@@ -957,3 +957,37 @@ fn expiring_within_does_not_combine_with_revoked_or_expired() {
     .code(2)
     .error_contains("--expiring-within");
 }
+
+#[test]
+fn a_token_in_its_grace_period_is_not_reported_as_expiring() {
+    let env = TestEnv::new();
+    env.create("bot");
+    let old = env.add_token("bot", &[]);
+    let rotated = env
+        .run(&["token", "rotate", token_id(&old), "--grace", "1h"])
+        .ok();
+    let new = rotated.stdout.trim_end();
+    env.run(&["token", "list", "--expiring-within", "1d", "--exit-code"])
+        .ok();
+    // Verifying the old token warns with its successor's id, not a rotate that would fail.
+    let run = env
+        .run_with_stdin(&["token", "verify"], &format!("{old}\n"))
+        .ok();
+    assert!(run.stderr.contains(token_id(new)), "{run}");
+    assert!(!run.stderr.contains("sa token rotate"), "{run}");
+}
+
+#[test]
+fn a_token_without_its_prefix_in_a_description_is_refused() {
+    let env = TestEnv::new();
+    env.create("bot");
+    let token = env.add_token("bot", &[]);
+    for text in [
+        format!("SA_TOKEN_{token}"),
+        format!("key={token}x"),
+        token[3..].to_string(),
+    ] {
+        let run = env.run(&["update", "bot", "--description", &text]).code(2);
+        assert!(!run.stderr.contains(secret_part(&token)), "{run}");
+    }
+}

@@ -97,10 +97,7 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
             if let Some(account) = args.account.filter(|_| args.all) {
                 let found = accounts::show(&mut store, ctx, &account)?;
                 prompt::confirm(
-                    &format!(
-                        "revoke every token of account `{}` ({} active)",
-                        found.name, found.active_tokens
-                    ),
+                    &format!("revoke every token of account `{}`", found.name),
                     args.yes,
                 )?;
                 let revoked = tokens::revoke_all(&mut store, ctx, &account)?;
@@ -197,13 +194,16 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
             if let Some(at) = identity.expires_at {
                 let left = at - ctx.now;
                 if left <= ctx.config.tokens.warn_before.to_delta() {
+                    let next_step = match &identity.replaced_by {
+                        Some(successor) => format!("it was rotated: switch to token `{successor}`"),
+                        None => format!("rotate it with `sa token rotate {}`", identity.token_id),
+                    };
                     printer.warn(&format!(
-                        "token `{}` of account `{}` expires in {} (at {}); rotate it with `sa token rotate {}`",
+                        "token `{}` of account `{}` expires in {} (at {}); {next_step}",
                         identity.token_id,
                         identity.account,
                         Duration::from_secs(left.num_seconds()),
                         format_timestamp(at),
-                        identity.token_id
                     ));
                 }
             }
