@@ -425,6 +425,49 @@ fn help_text_of_sa_create() {
     insta::assert_snapshot!(env.run(&["create", "--help"]).ok().stdout);
 }
 
+/// Snapshots what a user reads, with the values that change from run to run masked.
+fn assert_user_output(name: &str, run: &Run) {
+    insta::with_settings!({filters => vec![
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIMESTAMP]"),
+        (r"\d{4}-\d\d-\d\d \d\d:\d\d", "[TIME]"),
+        // Token ids: 12 base62 characters at the start of a table row.
+        (r"(?m)^[0-9A-Za-z]{12}\b", "[TOKEN_ID]"),
+    ]}, {
+        insta::assert_snapshot!(name, run.to_string());
+    });
+}
+
+#[test]
+fn account_table_and_json_as_users_read_them() {
+    let env = TestEnv::new();
+    env.json(&[
+        "create",
+        "--name",
+        "ci-bot",
+        "--role",
+        "editor",
+        "--description",
+        "deploys",
+    ]);
+    env.json(&["create", "--name", "backup-bot", "--role", "viewer"]);
+    env.run(&["disable", "backup-bot", "--reason", "key exposed"])
+        .ok();
+    assert_user_output("list_table", &env.run(&["list"]));
+    assert_user_output("show_json", &env.run(&["show", "ci-bot", "--json"]));
+    assert_user_output("show_unknown", &env.run(&["show", "nobody-bot"]));
+}
+
+#[test]
+fn token_table_as_users_read_it() {
+    let env = TestEnv::new();
+    env.json(&["create", "--name", "ci-bot", "--role", "editor"]);
+    env.add_token(
+        "ci-bot",
+        &["--name", "deploy", "--scope", "dashboards:read"],
+    );
+    assert_user_output("token_list_usage", &env.run(&["token", "list", "--usage"]));
+}
+
 #[test]
 fn broken_pipe_after_the_first_line_is_quiet() {
     let env = TestEnv::new();
