@@ -234,15 +234,6 @@ pub fn show(store: &mut Store, ctx: &Context<'_>, id: &TokenId) -> Result<Token>
     store.read(|tx| find_token(tx, ctx, id))
 }
 
-/// Per-day successful verifications since `from_day` (`YYYY-MM-DD`).
-pub fn usage_days(
-    store: &mut Store,
-    id: &TokenId,
-    from_day: &str,
-) -> Result<Vec<crate::store::UsageDay>> {
-    store.read(|tx| tx.token_usage_days(id.as_str(), from_day))
-}
-
 /// Revokes tokens by id, all or none: an unknown id fails the whole command. Tokens that are
 /// already revoked are left as they are (`changed = false`).
 pub fn revoke(store: &mut Store, ctx: &Context<'_>, ids: &[TokenId]) -> Result<Vec<(Token, bool)>> {
