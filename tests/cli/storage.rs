@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::support::{BASE_CONFIG, TestEnv};
+use crate::support::{BASE_CONFIG, TestEnv, file_mode as mode};
 
 /// `env.command()` as a `std::process::Command`, which (unlike assert_cmd's) can `spawn`.
 pub(crate) fn std_command(env: &TestEnv) -> std::process::Command {
@@ -31,14 +31,6 @@ fn write_config_with_db_path(env: &TestEnv, db_path: &str) {
         format!("db_path = \"{db_path}\"\n{BASE_CONFIG}"),
     )
     .expect("write config");
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .expect("metadata")
-        .permissions()
-        .mode()
-        & 0o777
 }
 
 /// Writes `bytes` as the database file and returns them, for comparing afterwards.
@@ -301,48 +293,39 @@ fn a_database_under_a_regular_file_is_a_storage_error() {
         .error_contains("cannot");
 }
 
+/// Runs `sa create --name bot-I` for I in 0..count as simultaneous processes; all must succeed.
+fn create_concurrently(env: &TestEnv, count: usize) {
+    let children: Vec<_> = (0..count)
+        .map(|i| {
+            std_command(env)
+                .args(["create", "--name", &format!("bot-{i}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn sa")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("wait");
+        assert!(output.status.success(), "{output:?}");
+    }
+}
+
 #[test]
 fn concurrent_creates_from_several_processes_all_succeed() {
     let env = TestEnv::new();
     // The first use creates and migrates the file; the racers then contend only for writes.
     // (A separate test races the very first use.)
     env.run(&["list"]).ok();
-    let children: Vec<_> = (0..8)
-        .map(|i| {
-            std_command(&env)
-                .args(["create", "--name", &format!("bot-{i}")])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn sa")
-        })
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().expect("wait");
-        assert!(output.status.success(), "{output:?}");
-    }
+    create_concurrently(&env, 8);
     assert_eq!(env.json(&["list"]).as_array().map(Vec::len), Some(8));
 }
 
 #[test]
 fn concurrent_first_uses_create_and_migrate_the_database_once() {
     let env = TestEnv::new();
-    let children: Vec<_> = (0..8)
-        .map(|i| {
-            std_command(&env)
-                .args(["create", "--name", &format!("bot-{i}")])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn sa")
-        })
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().expect("wait");
-        assert!(output.status.success(), "{output:?}");
-    }
+    create_concurrently(&env, 8);
     let list = env.json(&["list"]);
     assert_eq!(list.as_array().map(Vec::len), Some(8));
     let mut ids: Vec<i64> = list

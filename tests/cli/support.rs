@@ -8,6 +8,16 @@ use serde_json::Value;
 /// The config every test starts from: a cheap argon2 cost, so hashing stays real but fast.
 pub const BASE_CONFIG: &str = "[argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n";
 
+/// The permission bits of a file (`0o600`, …).
+pub fn file_mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
 pub struct TestEnv {
     dir: tempfile::TempDir,
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use crate::support::TestEnv;
+use crate::support::{TestEnv, file_mode as mode};
 
 /// The length of a default-prefix token: `sa_` + id (12) + `_` + secret (32) + checksum (6).
 const TOKEN_LEN: usize = 3 + 12 + 1 + 32 + 6;
@@ -88,14 +88,6 @@ fn expiry_of(env: &TestEnv, when: &str) -> (DateTime<Utc>, Option<DateTime<Utc>>
     let minted = env.json(&["token", "add", "bot", "--expires", when]);
     let expires = (!minted["expires_at"].is_null()).then(|| time(&minted["expires_at"]));
     (time(&minted["created_at"]), expires)
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .expect("metadata")
-        .permissions()
-        .mode()
-        & 0o777
 }
 
 /// Temporary files `--output-file` may have left beside its target.
