@@ -316,9 +316,13 @@ impl Config {
             message,
         };
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e
-                .span()
-                .map(|span| text.get(..span.start).unwrap_or(text).lines().count().max(1));
+            let line = e.span().map(|span| {
+                text.get(..span.start)
+                    .unwrap_or(text)
+                    .lines()
+                    .count()
+                    .max(1)
+            });
             let message = e.message().trim().replace('\n', " ");
             match line {
                 Some(line) => err(format!("invalid TOML at line {line}: {message}")),
