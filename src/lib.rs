@@ -100,7 +100,7 @@ impl Verifier {
             &mut self.store,
             &ctx,
             &VerifyRequest {
-                token,
+                token: &domain::tokens::parse_presented(token)?,
                 permission: permission.as_ref(),
                 source: self.source.as_deref(),
             },

@@ -25,7 +25,10 @@ pub enum Format {
 /// All output of a command goes through here.
 pub struct Printer {
     pub format: Format,
+    /// Colour on stdout (tables) and on stderr (the `warning:` label), each decided once:
+    /// only on a terminal, never with `NO_COLOR`.
     color: bool,
+    color_stderr: bool,
 }
 
 fn write_err(err: std::io::Error) -> Error {
@@ -38,6 +41,7 @@ impl Printer {
         Printer {
             format,
             color: !no_color && std::io::stdout().is_terminal(),
+            color_stderr: !no_color && std::io::stderr().is_terminal(),
         }
     }
 
@@ -66,16 +70,12 @@ impl Printer {
     }
 
     pub fn warn(&self, text: &str) {
-        let label = if self.color_stderr() {
+        let label = if self.color_stderr {
             "\x1b[33mwarning\x1b[0m"
         } else {
             "warning"
         };
         let _ = writeln!(std::io::stderr(), "{label}: {text}");
-    }
-
-    fn color_stderr(&self) -> bool {
-        std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
     }
 
     /// A table with a header row, sized to the terminal.

@@ -9,7 +9,7 @@ use crate::domain::audit;
 use crate::domain::hashing;
 use crate::domain::names::{AccountRef, check_free_text};
 use crate::domain::permissions::{self, Permission, builtin_role};
-use crate::domain::token_format::{self, Secret, TokenId};
+use crate::domain::token_format::{self, ParsedToken, Secret, TokenId};
 use crate::error::{Error, Rejection, Result};
 use crate::store::{
     AccountStatus, NewToken, Store, StoredStatus, Token, TokenFilter, TokenForVerify, Tx,
@@ -439,10 +439,17 @@ impl Identity {
     }
 }
 
+/// Checks a presented token's shape and checksum, touching nothing else: a mistyped or
+/// truncated token is `malformed` before any database is opened.
+pub fn parse_presented(text: &str) -> Result<ParsedToken> {
+    token_format::parse(text.trim()).ok_or(Error::Rejected(Rejection::Malformed))
+}
+
 /// One check of a presented token.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct VerifyRequest<'a> {
-    pub token: &'a str,
+    /// From [`parse_presented`].
+    pub token: &'a ParsedToken,
     pub permission: Option<&'a Permission>,
     /// Recorded as the token's `last_used_source` (e.g. the service that asked).
     pub source: Option<&'a str>,
@@ -463,8 +470,7 @@ pub fn verify(
     if let Some(source) = request.source {
         check_free_text("the source", source)?;
     }
-    let parsed =
-        token_format::parse(request.token.trim()).ok_or(Error::Rejected(Rejection::Malformed))?;
+    let parsed = request.token;
     let found = store.read(|tx| {
         let Some(row) = tx.token_for_verify(parsed.id.as_str())? else {
             return Ok(None);
@@ -505,7 +511,7 @@ pub fn verify(
         account: row.account.clone(),
         account_id: row.account_id,
         org: row.org.clone(),
-        token_id: parsed.id,
+        token_id: parsed.id.clone(),
         permissions: permissions::effective(&granted, &scopes),
         expires_at: row.expires_at,
         replaced_by: row.replaced_by.clone(),
@@ -601,7 +607,7 @@ mod tests {
             store,
             ctx,
             &VerifyRequest {
-                token,
+                token: &parse_presented(token)?,
                 permission: permission.as_ref(),
                 source: Some("test"),
             },

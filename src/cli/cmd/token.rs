@@ -9,9 +9,8 @@ use crate::cli::output::{
 };
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts;
-use crate::domain::token_format;
 use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, TokenStatus, VerifyRequest};
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Result};
 use crate::store::TokenFilter;
 use crate::time::{Duration, format_timestamp};
 
@@ -176,19 +175,18 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
             buf
         }
     };
-    // Bytes that are not UTF-8 are not a token: `malformed`, like any other garbage.
-    let request = VerifyRequest {
-        token: std::str::from_utf8(&input).map_or("", str::trim),
-        permission: args.permission.as_ref(),
-        source: args.source.as_deref(),
-    };
-    // A mistyped or truncated token is answered without opening (or creating) the database.
-    let verdict = if token_format::parse(request.token).is_none() {
-        Err(Error::Rejected(Rejection::Malformed))
-    } else {
+    // Bytes that are not UTF-8 are not a token: `malformed`, like any other garbage. A
+    // malformed token is answered without opening (or creating) the database.
+    let text = std::str::from_utf8(&input).unwrap_or("");
+    let verdict = tokens::parse_presented(text).and_then(|token| {
         let mut store = session.open_store()?;
+        let request = VerifyRequest {
+            token: &token,
+            permission: args.permission.as_ref(),
+            source: args.source.as_deref(),
+        };
         tokens::verify(&mut store, ctx, &request)
-    };
+    });
     match verdict {
         Ok(identity) => {
             if let Some(at) = identity.expires_at {
