@@ -111,14 +111,14 @@ pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> 
     }
     store.write(|tx| {
         check_name_free(tx, ctx, &request.name)?;
-        if let Some(limit) = ctx.config.limits.max_accounts {
-            if tx.count_accounts(ctx.org.as_str())? >= limit {
-                return Err(Error::LimitReached {
-                    what: "account",
-                    limit,
-                    key: "limits.max_accounts",
-                });
-            }
+        if let Some(limit) = ctx.config.limits.max_accounts
+            && tx.count_accounts(ctx.org.as_str())? >= limit
+        {
+            return Err(Error::LimitReached {
+                what: "account",
+                limit,
+                key: "limits.max_accounts",
+            });
         }
         for role in &request.roles {
             check_role(tx, ctx, role)?;

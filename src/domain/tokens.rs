@@ -516,10 +516,10 @@ pub fn verify(
         expires_at: row.expires_at,
         replaced_by: row.replaced_by.clone(),
     };
-    if let Some(wanted) = request.permission {
-        if !identity.allows(wanted) {
-            return Err(Error::Rejected(Rejection::Forbidden));
-        }
+    if let Some(wanted) = request.permission
+        && !identity.allows(wanted)
+    {
+        return Err(Error::Rejected(Rejection::Forbidden));
     }
 
     let rehash = if hashing::needs_rehash(&row.hash, cost) {

@@ -60,40 +60,48 @@ impl Store {
     /// A file that is not SQLite, is another program's SQLite database, or was written by a
     /// newer sa is refused before anything is written to it.
     pub fn open(path: &Path) -> Result<Self> {
-        let is_new = match inspect(path)? {
-            FileState::Missing => {
-                create_file(path)?;
-                true
-            }
-            FileState::Empty => {
-                make_private(path)?;
-                true
-            }
-            FileState::Ours { version } if version > SCHEMA_VERSION => {
-                return Err(Error::NewerSchema {
-                    path: path.to_path_buf(),
-                    found: version,
-                    supported: SCHEMA_VERSION,
-                });
-            }
-            FileState::Ours { .. } => false,
-            FileState::UnmarkedSqlite => {
-                if !has_no_tables(path)? {
-                    return Err(Error::ForeignDatabase {
-                        path: path.to_path_buf(),
-                        why: "it is another program's SQLite database".into(),
-                    });
-                }
-                make_private(path)?;
-                true
-            }
+        match inspect(path)? {
+            FileState::Ours { version } => refuse_newer(path, version)?,
             FileState::OtherSqlite { application_id } => {
                 return Err(Error::ForeignDatabase {
                     path: path.to_path_buf(),
                     why: format!("it is a SQLite database of application id {application_id:#x}"),
                 });
             }
-        };
+            FileState::Missing | FileState::Empty | FileState::UnmarkedSqlite => {
+                return Self::open_first_use(path);
+            }
+        }
+        Self::open_checked(path)
+    }
+
+    /// A missing, blank or not-yet-checkpointed file: decided and, if blank, set up by one
+    /// process at a time. Without the lock, a racer could read the file half set up (WAL on,
+    /// tables not yet created) or switch the journal mode under another's migration.
+    fn open_first_use(path: &Path) -> Result<Self> {
+        let dir = create_dir(path)?;
+        let _first_use = FirstUseLock::acquire(&dir)?;
+        create_file(path)?;
+        let marks = classify(&read_only(path)?, path)?;
+        match marks {
+            Marks::Ours { version } => refuse_newer(path, version)?,
+            Marks::Blank => {
+                make_private(path)?;
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|e| open_error(path, e))?;
+                // WAL lets readers and the verifier run while a writer commits. It is set
+                // only on a file known to be blank, before anything else is in it.
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+            }
+        }
+        Self::open_checked(path)
+    }
+
+    /// Opens a file already known to be ours or blank, and migrates it.
+    fn open_checked(path: &Path) -> Result<Self> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -115,11 +123,6 @@ impl Store {
         store
             .conn
             .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
-        if is_new {
-            // WAL lets readers and the verifier run while a writer commits. It is set only
-            // once the file is known to be ours.
-            store.conn.pragma_update(None, "journal_mode", "WAL")?;
-        }
         Ok(store)
     }
 
@@ -162,13 +165,13 @@ impl Store {
     /// write lock, so a current database that is read-only can still be read; it is read
     /// again under the lock, so concurrent first uses migrate once.
     fn migrate(&mut self) -> Result<()> {
-        if checked_version(&self.path, &self.conn)? == SCHEMA_VERSION {
+        if schema_version(&self.conn, &self.path)? == SCHEMA_VERSION {
             return Ok(());
         }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version = checked_version(&self.path, &tx)?;
+        let version = schema_version(&tx, &self.path)?;
         if version == SCHEMA_VERSION {
             return Ok(());
         }
@@ -182,16 +185,55 @@ impl Store {
     }
 }
 
-/// The schema version of an sa database (0 for a blank one); refuses anything else.
-fn checked_version(path: &Path, conn: &Connection) -> Result<i64> {
-    let application_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if application_id != APPLICATION_ID && version != 0 {
-        return Err(Error::ForeignDatabase {
+/// What a database says about itself, read through SQLite (so a change still in the -wal
+/// file counts).
+enum Marks {
+    /// No application id, no version, no tables: ours to set up.
+    Blank,
+    Ours {
+        version: i64,
+    },
+}
+
+/// Reads the application id, the schema version and whether any table exists in one
+/// statement, so in one snapshot: read one at a time, a racer's migration committing in
+/// between would make our own half-set-up file look like another program's.
+fn classify(conn: &Connection, path: &Path) -> Result<Marks> {
+    let (application_id, version, tables): (i32, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id()), \
+                    (SELECT user_version FROM pragma_user_version()), \
+                    (SELECT count(*) FROM sqlite_master)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(|e| open_error(path, e))?;
+    match application_id {
+        APPLICATION_ID => Ok(Marks::Ours { version }),
+        0 if version == 0 && tables == 0 => Ok(Marks::Blank),
+        0 => Err(Error::ForeignDatabase {
             path: path.to_path_buf(),
             why: "it is another program's SQLite database".into(),
-        });
+        }),
+        id => Err(Error::ForeignDatabase {
+            path: path.to_path_buf(),
+            why: format!("it is a SQLite database of application id {:#x}", id as u32),
+        }),
     }
+}
+
+/// The schema version of an sa database (0 for a blank one); refuses anything else.
+fn schema_version(conn: &Connection, path: &Path) -> Result<i64> {
+    match classify(conn, path)? {
+        Marks::Blank => Ok(0),
+        Marks::Ours { version } => {
+            refuse_newer(path, version)?;
+            Ok(version)
+        }
+    }
+}
+
+fn refuse_newer(path: &Path, version: i64) -> Result<()> {
     if version > SCHEMA_VERSION {
         return Err(Error::NewerSchema {
             path: path.to_path_buf(),
@@ -199,7 +241,7 @@ fn checked_version(path: &Path, conn: &Connection) -> Result<i64> {
             supported: SCHEMA_VERSION,
         });
     }
-    Ok(version)
+    Ok(())
 }
 
 enum FileState {
@@ -244,13 +286,13 @@ fn inspect(path: &Path) -> Result<FileState> {
     }
 }
 
-fn has_no_tables(path: &Path) -> Result<bool> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| open_error(path, e))?;
-    let count: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-        .map_err(|e| open_error(path, e))?;
-    Ok(count == 0)
+/// A read-only connection for deciding what a file is without SQLite writing to it.
+fn read_only(path: &Path) -> Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))
 }
 
 fn open_error(path: &Path, err: rusqlite::Error) -> Error {
@@ -271,18 +313,25 @@ fn make_private(path: &Path) -> Result<()> {
     })
 }
 
-/// Creates the database file with mode 0600 (and its directory with 0700) before SQLite
-/// opens it; SQLite gives its -wal and -shm files the same mode.
-fn create_file(path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| Error::io(format!("cannot create `{}`", dir.display()), e))?;
-        }
+/// Creates the database's directory with mode 0700 if it is missing; returns it.
+fn create_dir(path: &Path) -> Result<PathBuf> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| Error::io(format!("cannot create `{}`", dir.display()), e))?;
     }
+    Ok(dir)
+}
+
+/// Creates the database file with mode 0600 before SQLite opens it, unless it exists;
+/// SQLite gives its -wal and -shm files the same mode.
+fn create_file(path: &Path) -> Result<()> {
     match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -290,12 +339,37 @@ fn create_file(path: &Path) -> Result<()> {
         .open(path)
     {
         Ok(_) => Ok(()),
-        // Another sa process created it first: fine, it is checked when opened.
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(err) => Err(Error::io(
             format!("cannot create `{}`", path.display()),
             err,
         )),
+    }
+}
+
+/// An advisory lock on the database's directory, held while a first use decides what the
+/// file is and sets it up. The directory, not the file: closing any descriptor of the
+/// database would drop SQLite's own POSIX locks on it, and a lock file would be litter.
+struct FirstUseLock {
+    _dir: Option<std::fs::File>,
+}
+
+impl FirstUseLock {
+    fn acquire(dir: &Path) -> Result<Self> {
+        use std::io::ErrorKind::{PermissionDenied, Unsupported};
+        // Without the lock only simultaneous first uses can collide, so a directory that
+        // cannot be opened for reading (mode 0300) or a file system without locks (some
+        // network mounts) is not a reason to refuse the database.
+        let file = match std::fs::File::open(dir) {
+            Ok(file) => file,
+            Err(err) if err.kind() == PermissionDenied => return Ok(FirstUseLock { _dir: None }),
+            Err(err) => return Err(Error::io(format!("cannot open `{}`", dir.display()), err)),
+        };
+        match file.lock() {
+            Ok(()) => Ok(FirstUseLock { _dir: Some(file) }),
+            Err(err) if err.kind() == Unsupported => Ok(FirstUseLock { _dir: None }),
+            Err(err) => Err(Error::io(format!("cannot lock `{}`", dir.display()), err)),
+        }
     }
 }
 
