@@ -64,6 +64,23 @@ impl Printer {
             .map_err(write_err)
     }
 
+    /// Whether stdout leads nowhere: `/dev/null`, or closed (`>&-`), which std reopens as
+    /// `/dev/null` at startup. Fine for a listing; a token shown only once would be lost.
+    pub fn stdout_is_discarded(&self) -> bool {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let Ok(stdout) = std::io::stdout().as_fd().try_clone_to_owned() else {
+            return true;
+        };
+        let (Ok(out), Ok(null)) = (
+            std::fs::File::from(stdout).metadata(),
+            std::fs::metadata("/dev/null"),
+        ) else {
+            return false;
+        };
+        out.dev() == null.dev() && out.ino() == null.ino()
+    }
+
     /// A message for the human on stderr (never data).
     pub fn note(&self, text: &str) {
         let _ = writeln!(std::io::stderr(), "{text}");

@@ -983,3 +983,64 @@ fn a_token_without_its_prefix_in_a_description_is_refused() {
         assert!(!run.stderr.contains(secret_part(&token)), "{run}");
     }
 }
+
+/// Runs `sa ARGS` with stdout sent nowhere: to `/dev/null`, or closed with `>&-`.
+fn run_with_stdout_discarded(env: &TestEnv, args: &[&str], closed: bool) -> std::process::Output {
+    let mut cmd = crate::storage::std_command(env);
+    cmd.args(args).stdin(std::process::Stdio::null());
+    if closed {
+        let sa = cmd.get_program().to_owned();
+        let mut shell = std::process::Command::new("sh");
+        shell
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" >&-")
+            .arg(sa)
+            .args(cmd.get_args());
+        for (key, value) in cmd.get_envs() {
+            if let Some(value) = value {
+                shell.env(key, value);
+            }
+        }
+        cmd = shell;
+    } else {
+        cmd.stdout(std::process::Stdio::null());
+    }
+    cmd.output().expect("run sa")
+}
+
+#[test]
+fn a_token_bound_for_a_discarded_stdout_is_never_minted() {
+    let env = TestEnv::new();
+    env.create("bot");
+    let old = env.add_token("bot", &[]);
+    let old_id = token_id(&old);
+    for closed in [false, true] {
+        for args in [
+            vec!["token", "add", "bot"],
+            vec!["token", "add", "bot", "--json"],
+            vec!["token", "rotate", old_id],
+        ] {
+            let output = run_with_stdout_discarded(&env, &args, closed);
+            assert_eq!(output.status.code(), Some(2), "{args:?} closed={closed}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("--output-file"), "{stderr}");
+        }
+    }
+    let tokens = env.json(&["token", "list"]);
+    assert_eq!(tokens.as_array().map(Vec::len), Some(1), "{tokens}");
+    assert_eq!(tokens[0]["id"], old_id);
+    // With --output-file, stdout does not matter.
+    let file = env.root().join("bot.token");
+    let file_arg = file.to_str().expect("utf-8");
+    let output = run_with_stdout_discarded(
+        &env,
+        &["token", "add", "bot", "--output-file", file_arg],
+        true,
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("token file")
+            .starts_with("sa_")
+    );
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::args::{TokenCommand, TokenStatusArg};
 use crate::cli::output::{
-    IdentityView, MintedView, TokenView, VerifyView, print_token, print_tokens,
+    IdentityView, MintedView, Printer, TokenView, VerifyView, print_token, print_tokens,
 };
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts;
@@ -22,11 +22,7 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
     let ctx = &session.ctx;
     match command {
         TokenCommand::Add(args) => {
-            let target = args
-                .output_file
-                .as_deref()
-                .map(TokenFile::prepare)
-                .transpose()?;
+            let target = prepare_delivery(printer, args.output_file.as_deref())?;
             let mut store = session.open_store()?;
             let request = MintRequest {
                 account: args.account,
@@ -38,11 +34,7 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
             deliver(session, &minted, target)?;
         }
         TokenCommand::Rotate(args) => {
-            let target = args
-                .output_file
-                .as_deref()
-                .map(TokenFile::prepare)
-                .transpose()?;
+            let target = prepare_delivery(printer, args.output_file.as_deref())?;
             let mut store = session.open_store()?;
             let rotated = tokens::rotate(&mut store, ctx, &args.id, args.expires, args.grace)?;
             let old_fate = match (
@@ -240,6 +232,18 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
         }
         Err(err) => Err(err),
     }
+}
+
+/// Checks, before anything is minted, that the token will have somewhere to go.
+fn prepare_delivery(printer: &Printer, output_file: Option<&Path>) -> Result<Option<TokenFile>> {
+    if output_file.is_none() && printer.stdout_is_discarded() {
+        return Err(Error::InvalidInput(
+            "standard output is /dev/null or closed, so the new token would be lost; \
+             nothing was stored (write it with `--output-file PATH` instead)"
+                .into(),
+        ));
+    }
+    output_file.map(TokenFile::prepare).transpose()
 }
 
 /// Shows a freshly minted token: on stdout alone (or into `--output-file`), with its id and
