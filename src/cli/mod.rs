@@ -38,6 +38,13 @@ impl Session<'_> {
     /// Opens the database and applies the retention of deleted accounts.
     pub fn open_store(&self) -> Result<Store, Error> {
         let mut store = Store::open(&self.config.db_path)?;
+        if store.was_created() {
+            // A mistyped --db or $SA_DB otherwise looks like an empty database.
+            self.printer.note(&format!(
+                "created a new sa database at `{}`",
+                self.config.db_path.display()
+            ));
+        }
         crate::domain::accounts::purge_expired(&mut store, &self.ctx)?;
         Ok(store)
     }

@@ -47,6 +47,7 @@ impl From<rusqlite::Error> for Error {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    created: bool,
 }
 
 /// A transaction: the only handle through which the domain reads and writes.
@@ -84,7 +85,10 @@ impl Store {
         create_file(path)?;
         let marks = classify(&read_only(path)?, path)?;
         match marks {
-            Marks::Ours { version } => refuse_newer(path, version)?,
+            Marks::Ours { version } => {
+                refuse_newer(path, version)?;
+                Self::open_checked(path)
+            }
             Marks::Blank => {
                 make_private(path)?;
                 let conn = Connection::open_with_flags(
@@ -95,9 +99,12 @@ impl Store {
                 // WAL lets readers and the verifier run while a writer commits. It is set
                 // only on a file known to be blank, before anything else is in it.
                 conn.pragma_update(None, "journal_mode", "WAL")?;
+                drop(conn);
+                let mut store = Self::open_checked(path)?;
+                store.created = true;
+                Ok(store)
             }
         }
-        Self::open_checked(path)
     }
 
     /// Opens a file already known to be ours or blank, and migrates it.
@@ -115,6 +122,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            created: false,
         };
         store.migrate().map_err(|err| match err {
             Error::Database(message) => Error::Database(format!("`{}`: {message}", path.display())),
@@ -133,9 +141,15 @@ impl Store {
         let mut store = Store {
             conn,
             path: PathBuf::from(":memory:"),
+            created: true,
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Whether this open set the database up: the file was missing or blank.
+    pub fn was_created(&self) -> bool {
+        self.created
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok`.

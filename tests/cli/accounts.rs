@@ -90,6 +90,7 @@ fn create_without_description_has_null_description() {
 #[test]
 fn create_with_unknown_role_is_refused_and_creates_nothing() {
     let env = TestEnv::new();
+    env.init_db();
     env.run(&["create", "--name", "ci-bot", "--role", "superuser"])
         .code(1)
         .error_contains("superuser");
@@ -243,6 +244,7 @@ fn show_table_lists_the_fields() {
 #[test]
 fn show_of_an_unknown_account_is_not_found() {
     let env = TestEnv::new();
+    env.init_db();
     env.run(&["show", "ghost-bot"])
         .code(1)
         .error_contains("`ghost-bot` not found");
@@ -334,6 +336,7 @@ fn update_without_changes_is_a_usage_error() {
 #[test]
 fn update_of_an_unknown_account_is_not_found() {
     let env = TestEnv::new();
+    env.init_db();
     env.run(&["update", "ghost-bot", "--description", "x"])
         .code(1)
         .error_contains("not found");
@@ -782,6 +785,7 @@ fn disabling_again_without_a_reason_keeps_the_reason() {
 #[test]
 fn free_text_with_control_characters_is_refused_and_changes_nothing() {
     let env = TestEnv::new();
+    env.init_db();
     env.run(&[
         "create",
         "--name",

@@ -315,6 +315,7 @@ fn refusals_are_one_error_line_with_nothing_on_stdout() {
 #[test]
 fn errors_stay_on_stderr_with_json() {
     let env = TestEnv::new();
+    env.init_db();
     assert_one_line_error(env.run(&["show", "ghost-bot", "--json"]), 1, "not found");
     assert_one_line_error(env.run(&["update", "ghost-bot", "--json"]), 2, "nothing");
 }

@@ -72,6 +72,27 @@ fn database_is_created_on_first_use_with_private_modes() {
 }
 
 #[test]
+fn creating_a_database_is_said_once_on_stderr() {
+    let env = TestEnv::new();
+    let first = env.run(&["list", "--json"]).ok();
+    let note = format!("created a new sa database at `{}`", env.db_path().display());
+    assert!(first.stderr.contains(&note), "{first}");
+    assert_eq!(first.json(), serde_json::json!([]));
+    let second = env.run(&["list", "--json"]).ok();
+    assert!(!second.stderr.contains("created"), "{second}");
+    // The note is what gives a mistyped --db away, even when the command then fails.
+    let typo = env.root().join("typo.db");
+    let typo = typo.to_str().expect("utf-8");
+    let failed = env.run(&["show", "ci-bot", "--db", typo]).code(1);
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("created a new sa database at `{typo}`")),
+        "{failed}"
+    );
+}
+
+#[test]
 fn database_uses_the_wal_journal() {
     let env = TestEnv::new();
     env.create("ci-bot");

@@ -90,6 +90,12 @@ impl TestEnv {
         env
     }
 
+    /// Creates the database, so that a test's first command does not print the
+    /// "created a new sa database" note.
+    pub fn init_db(&self) {
+        self.run(&["list"]).ok();
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
