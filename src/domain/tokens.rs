@@ -371,7 +371,11 @@ pub fn rotate(
             expires_at,
             replaces: Some(id.as_str()),
         })?;
-        let grace_until = grace.map(|g| ctx.now + g.to_delta());
+        // A grace period shortens the old token's life, never lengthens it.
+        let grace_until = grace.map(|g| {
+            let until = ctx.now + g.to_delta();
+            old.expires_at.map_or(until, |at| at.min(until))
+        });
         tx.mark_replaced(id.as_str(), new.id.as_str(), grace_until)?;
         if grace.is_none() {
             tx.revoke_token(id.as_str(), ctx.now, &ctx.actor)?;

@@ -339,8 +339,8 @@ impl Tx<'_> {
         Ok(ids)
     }
 
-    /// Records a rotation: `old` is replaced by `new`; with a grace period it expires at
-    /// `grace_until` at the latest (an earlier expiry stays).
+    /// Records a rotation: `old` is replaced by `new` and, with a grace period, expires at
+    /// `grace_until` (which the domain has already capped at its old expiry).
     pub fn mark_replaced(
         &self,
         old: &str,
@@ -348,9 +348,7 @@ impl Tx<'_> {
         grace_until: Option<DateTime<Utc>>,
     ) -> Result<()> {
         self.tx.execute(
-            "UPDATE tokens SET replaced_by = ?2,
-                expires_at = CASE WHEN ?3 IS NOT NULL AND (expires_at IS NULL OR expires_at > ?3)
-                                  THEN ?3 ELSE expires_at END
+            "UPDATE tokens SET replaced_by = ?2, expires_at = coalesce(?3, expires_at)
              WHERE id = ?1",
             params![old, new, grace_until.map(format_timestamp)],
         )?;

@@ -4,7 +4,7 @@
 //!
 //! The helpers at the top are shared with `verify`.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -386,6 +386,38 @@ fn add_output_file_that_is_a_directory_is_a_usage_error() {
 }
 
 #[test]
+fn add_output_file_that_is_a_fifo_is_refused_and_left_in_place() {
+    let env = with_bot();
+    let fifo = env.root().join("svc.token");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let fifo_arg = fifo.to_str().expect("utf-8");
+    env.run(&["token", "add", "bot", "--output-file", fifo_arg])
+        .code(2)
+        .error_contains("not a regular file");
+    let token = env.add_token("bot", &[]);
+    env.run(&[
+        "token",
+        "rotate",
+        &token_id(&token),
+        "--output-file",
+        fifo_arg,
+    ])
+    .code(2)
+    .error_contains("not a regular file");
+    assert_eq!(listed(&env, &["--status", "all"]).len(), 1);
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .expect("still there")
+            .file_type()
+            .is_fifo()
+    );
+}
+
+#[test]
 fn add_output_file_in_a_missing_directory_fails_before_storing_anything() {
     let env = with_bot();
     let run = env
@@ -734,6 +766,21 @@ fn rotate_with_grace_keeps_both_tokens_valid_and_writes_the_new_one_to_the_file(
         until >= before + TimeDelta::hours(1) - TimeDelta::seconds(1)
             && until <= after + TimeDelta::hours(1) + TimeDelta::seconds(1),
         "{until} not about an hour after {before}"
+    );
+}
+
+#[test]
+fn a_grace_period_never_outlives_the_old_token_and_the_audit_says_so() {
+    let env = with_bot();
+    let old = env.add_token("bot", &["--expires", "2h"]);
+    let old_id = token_id(&old);
+    let expires_at = show(&env, old_id)["expires_at"].clone();
+    env.run(&["token", "rotate", old_id, "--grace", "5h"]).ok();
+    assert_eq!(show(&env, old_id)["expires_at"], expires_at);
+    let events = env.json(&["audit", "--action", "token.rotate"]);
+    assert_eq!(
+        events[0]["details"]["old_token_until"], expires_at,
+        "{events}"
     );
 }
 

@@ -311,6 +311,18 @@ impl TokenFile {
                 path.display()
             )));
         }
+        // The rename would put a regular file where a device or FIFO was: refuse, so that
+        // `--output-file /dev/null` can neither replace /dev/null nor quietly lose a token.
+        if let Ok(existing) = std::fs::symlink_metadata(path) {
+            let kind = existing.file_type();
+            if !kind.is_file() && !kind.is_symlink() {
+                return Err(Error::invalid(format!(
+                    "`{}` is not a regular file (a device, FIFO or socket); \
+                     --output-file writes a regular file",
+                    path.display()
+                )));
+            }
+        }
         // NamedTempFile creates its file with mode 0600 on Unix.
         let temp = tempfile::Builder::new()
             .prefix(".sa-token-")
