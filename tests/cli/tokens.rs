@@ -402,7 +402,7 @@ fn add_output_file_that_is_a_fifo_is_refused_and_left_in_place() {
     env.run(&[
         "token",
         "rotate",
-        &token_id(&token),
+        token_id(&token),
         "--output-file",
         fifo_arg,
     ])
