@@ -188,10 +188,11 @@ impl Config {
 
     /// Finds, reads and checks the config, then settles the database path.
     pub fn load(overrides: &Overrides) -> Result<Self> {
-        let (file, explicit) = if let Some(path) = &overrides.config_flag {
-            (path.clone(), true)
+        // Which setting named the file, for an explicit one: it must exist.
+        let (file, named_by) = if let Some(path) = &overrides.config_flag {
+            (path.clone(), Some("--config"))
         } else if let Some(path) = &overrides.config_env {
-            (path.clone(), true)
+            (path.clone(), Some("$SA_CONFIG"))
         } else {
             let base = overrides
                 .xdg_config_home
@@ -201,15 +202,16 @@ impl Config {
                     path: PathBuf::from("$XDG_CONFIG_HOME"),
                     message: "neither $XDG_CONFIG_HOME nor $HOME is set".into(),
                 })?;
-            (base.join("sa").join("config.toml"), false)
+            (base.join("sa").join("config.toml"), None)
         };
-        let text = match std::fs::read_to_string(&file) {
-            Ok(text) => Some(text),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => None,
-            Err(err) => {
+        let text = match (std::fs::read_to_string(&file), named_by) {
+            (Ok(text), _) => Some(text),
+            (Err(err), None) if err.kind() == std::io::ErrorKind::NotFound => None,
+            (Err(err), named_by) => {
+                let by = named_by.map_or_else(String::new, |by| format!(" (named by {by})"));
                 return Err(Error::Config {
                     path: file,
-                    message: format!("cannot read: {err}"),
+                    message: format!("cannot read{by}: {err}"),
                 });
             }
         };
@@ -397,11 +399,20 @@ impl Config {
             }
             self.tokens.prefix = prefix;
         }
-        if let Some(d) = reader.duration("tokens.default_ttl")? {
+        let default_ttl = reader.duration("tokens.default_ttl")?;
+        if let Some(d) = default_ttl {
             self.tokens.default_ttl = d;
         }
         if let Some(d) = reader.duration("tokens.max_ttl")? {
+            if d.as_secs() == 0 {
+                return Err(reader.bad("tokens.max_ttl", "a duration of more than zero"));
+            }
             self.tokens.max_ttl = d;
+            // `max_ttl = "1d"` alone means tokens live at most a day, not "also set
+            // default_ttl": the built-in default shrinks to fit.
+            if default_ttl.is_none() && self.tokens.default_ttl > d {
+                self.tokens.default_ttl = d;
+            }
         }
         if let Some(b) = reader.boolean("tokens.require_expiry")? {
             self.tokens.require_expiry = b;
@@ -569,6 +580,20 @@ mod tests {
             Source::File("/etc/sa.toml".into())
         );
         assert_eq!(c.source("tokens.default_ttl"), Source::Default);
+    }
+
+    #[test]
+    fn a_max_ttl_below_the_built_in_default_ttl_lowers_it() {
+        let c = load("[tokens]\nmax_ttl = \"1d\"\n").unwrap();
+        assert_eq!(c.tokens.default_ttl, Duration::from_days(1));
+        // Set explicitly, a default above the maximum is a contradiction to report.
+        let m = message("[tokens]\ndefault_ttl = \"2d\"\nmax_ttl = \"1d\"\n");
+        assert!(m.contains("tokens.default_ttl"), "{m}");
+        let m = message("[tokens]\nmax_ttl = \"0d\"\n");
+        assert!(
+            m.contains("tokens.max_ttl") && m.contains("more than zero"),
+            "{m}"
+        );
     }
 
     #[test]

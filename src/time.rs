@@ -4,7 +4,7 @@
 //! small (no months, whose length varies, and no `m`/`M` ambiguity) and every refusal has to
 //! say what is accepted. All times are UTC.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, Timelike, Utc};
 
 use crate::error::{Error, Result};
 
@@ -34,6 +34,11 @@ impl Duration {
     /// Parses `30m`, `4h`, `7d`, `2w`, `1d12h`, … Zero is allowed (`0s`).
     pub fn parse(text: &str) -> Result<Self> {
         let bad = || Error::invalid(format!("invalid duration `{text}`: {DURATION_RULE}"));
+        if text.trim_start().starts_with('-') {
+            return Err(Error::invalid(format!(
+                "invalid duration `{text}`: durations count forward and cannot be negative"
+            )));
+        }
         let mut total: i64 = 0;
         let mut digits = String::new();
         let mut parts = 0;
@@ -118,9 +123,10 @@ impl ExpiryRequest {
             Ok(duration) => return Ok(ExpiryRequest::In(duration)),
             // Digits and units only, yet refused: say why (e.g. longer than 100 years).
             Err(err)
-                if text
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || "smhdw".contains(c)) =>
+                if text.starts_with('-')
+                    || text
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || "smhdw".contains(c)) =>
             {
                 return Err(err);
             }
@@ -145,7 +151,12 @@ impl std::str::FromStr for ExpiryRequest {
 /// day UTC.
 pub fn parse_instant(text: &str) -> Result<DateTime<Utc>> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&Utc));
+        // Whole seconds, as everything is stored; a leap second (`23:59:60`), which chrono
+        // keeps but most readers of our RFC 3339 output reject, becomes the next second.
+        let leap = i64::from(at.nanosecond() >= 1_000_000_000);
+        if let Some(at) = DateTime::from_timestamp(at.timestamp() + leap, 0) {
+            return Ok(at);
+        }
     }
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         let end = NaiveTime::from_hms_opt(23, 59, 59).expect("23:59:59 is a valid time");
@@ -252,6 +263,13 @@ mod tests {
             let err = Duration::parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
+        let negative = ExpiryRequest::parse("-1h").unwrap_err().to_string();
+        assert!(negative.contains("negative"), "{negative}");
+        // A date is digits and dashes too, and must still parse as a date.
+        assert!(matches!(
+            ExpiryRequest::parse("2030-01-01"),
+            Ok(ExpiryRequest::At(_))
+        ));
     }
 
     #[test]
@@ -281,6 +299,15 @@ mod tests {
         let too_long = ExpiryRequest::parse("5300w").unwrap_err().to_string();
         assert!(too_long.contains("100 years"), "{too_long}");
         assert!(ExpiryRequest::parse("2026-13-01").is_err());
+        let ExpiryRequest::At(leap) = ExpiryRequest::parse("2026-12-31T23:59:60Z").unwrap() else {
+            panic!("a time")
+        };
+        assert_eq!(format_timestamp(leap), "2027-01-01T00:00:00Z");
+        let ExpiryRequest::At(part) = ExpiryRequest::parse("2026-12-31T10:00:00.75Z").unwrap()
+        else {
+            panic!("a time")
+        };
+        assert_eq!(part.timestamp_subsec_nanos(), 0);
     }
 
     #[test]

@@ -212,7 +212,7 @@ pub struct TokenAddArgs {
     pub name: Option<String>,
     /// Expiry: a duration (30m, 4h, 7d, 2w), an RFC 3339 time, a date (end of that day, UTC),
     /// or `never` [default: `tokens.default_ttl`]
-    #[arg(long, value_name = "WHEN", value_parser = ExpiryRequest::parse)]
+    #[arg(long, value_name = "WHEN", value_parser = ExpiryRequest::parse, allow_hyphen_values = true)]
     pub expires: Option<ExpiryRequest>,
     /// Narrow the token to a permission (repeatable); it holds only what both its scopes and
     /// its account's roles allow
@@ -241,7 +241,7 @@ pub struct TokenListArgs {
     #[arg(long, value_enum)]
     pub status: Option<TokenStatusArg>,
     /// Only live tokens that expire within DUR (e.g. 14d)
-    #[arg(long, value_name = "DUR", value_parser = Duration::parse)]
+    #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true)]
     pub expiring_within: Option<Duration>,
     /// Add the columns last_used_at, use_count and last_used_source
     #[arg(long)]
@@ -280,10 +280,10 @@ pub struct TokenRotateArgs {
     #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse)]
     pub id: TokenId,
     /// Expiry of the new token [default: `tokens.default_ttl`]
-    #[arg(long, value_name = "WHEN", value_parser = ExpiryRequest::parse)]
+    #[arg(long, value_name = "WHEN", value_parser = ExpiryRequest::parse, allow_hyphen_values = true)]
     pub expires: Option<ExpiryRequest>,
     /// Keep the old token working for DUR (e.g. 1h) instead of revoking it at once
-    #[arg(long, value_name = "DUR", value_parser = Duration::parse)]
+    #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true)]
     pub grace: Option<Duration>,
     /// Write the new token to PATH (mode 0600, replaced atomically) instead of stdout
     #[arg(long, value_name = "PATH")]
@@ -323,7 +323,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "ACTION")]
     pub action: Option<String>,
     /// Only events since DUR ago (e.g. 7d), or since a date or RFC 3339 time
-    #[arg(long, value_name = "WHEN", value_parser = Since::parse)]
+    #[arg(long, value_name = "WHEN", value_parser = Since::parse, allow_hyphen_values = true)]
     pub since: Option<Since>,
     /// At most N events (the newest)
     #[arg(long, value_name = "N")]

@@ -281,8 +281,10 @@ pub fn print_accounts(printer: &Printer, accounts: &[Account]) -> Result<()> {
                 }),
                 Cell::new(a.active_tokens),
                 Cell::new(short_time(Some(a.created_at))),
-                Cell::new(match a.status {
-                    AccountStatus::Disabled => a.disabled_reason.clone().unwrap_or_default(),
+                // Why an account is disabled matters more than what it is for; the prefix
+                // keeps the two apart under one header.
+                Cell::new(match (&a.status, &a.disabled_reason) {
+                    (AccountStatus::Disabled, Some(reason)) => format!("disabled: {reason}"),
                     _ => a.description.clone().unwrap_or_default(),
                 }),
             ]

@@ -230,7 +230,8 @@ fn config_flag_pointing_to_a_missing_file_is_refused() {
     let missing = env.root().join("nope.toml");
     env.run(&["list", "--config", missing.to_str().expect("utf-8")])
         .code(3)
-        .error_contains("nope.toml");
+        .error_contains("nope.toml")
+        .error_contains("named by --config");
     assert!(!env.db_path().exists());
 }
 
@@ -238,7 +239,10 @@ fn config_flag_pointing_to_a_missing_file_is_refused() {
 fn sa_config_pointing_to_a_missing_file_is_refused() {
     let env = TestEnv::new();
     std::fs::remove_file(env.config_path()).expect("remove config");
-    env.run(&["list"]).code(3).error_contains("config.toml");
+    env.run(&["list"])
+        .code(3)
+        .error_contains("config.toml")
+        .error_contains("named by $SA_CONFIG");
 }
 
 #[test]

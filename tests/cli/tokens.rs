@@ -268,6 +268,13 @@ fn add_with_an_unparseable_expiry_is_a_usage_error() {
     env.run(&["token", "add", "bot", "--expires", "tomorrow"])
         .code(2)
         .error_contains("tomorrow");
+    // A negative value reaches the parser rather than reading as an unknown flag.
+    env.run(&["token", "add", "bot", "--expires", "-1h"])
+        .code(2)
+        .error_contains("negative");
+    env.run(&["token", "list", "--expiring-within", "-1d"])
+        .code(2)
+        .error_contains("negative");
     assert!(listed(&env, &["--status", "all"]).is_empty());
 }
 

@@ -87,7 +87,12 @@ fn a_valid_token_without_json_exits_zero_and_never_echoes_the_secret() {
     let env = with_bot();
     let token = env.add_token("bot", &[]);
     let run = verify(&env, &token, &[]).ok();
-    assert!(run.stdout.contains("valid"), "{run}");
+    let first = run.stdout.lines().next().unwrap_or_default();
+    assert_eq!(
+        first.split_whitespace().collect::<Vec<_>>(),
+        ["result", "valid"],
+        "{run}"
+    );
     assert!(run.stdout.contains(token_id(&token)), "{run}");
     assert!(!run.stdout.contains(secret_part(&token)), "{run}");
     assert_eq!(run.stderr, "", "{run}");

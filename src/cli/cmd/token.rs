@@ -206,7 +206,7 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
                 })?;
             } else {
                 printer.record(vec![
-                    ("valid", printer.status("valid")),
+                    ("result", printer.status("valid")),
                     ("account", comfy_table::Cell::new(&view.account)),
                     ("org", comfy_table::Cell::new(&view.org)),
                     ("token id", comfy_table::Cell::new(&view.token_id)),
