@@ -440,10 +440,18 @@ pub fn print_tokens(
                 } else {
                     t.scopes.join(",")
                 }),
-                Cell::new(
-                    t.expires_at
-                        .map_or_else(|| "never".into(), |at| short_time(Some(at))),
-                ),
+                Cell::new({
+                    let expires = t
+                        .expires_at
+                        .map_or_else(|| "never".into(), |at| short_time(Some(at)));
+                    // A rotated token still in its grace period: its end is the rotation's.
+                    match (&t.replaced_by, status_of(t, now)) {
+                        (Some(_), TokenStatus::Active | TokenStatus::Disabled) => {
+                            format!("{expires} (rotated)")
+                        }
+                        _ => expires,
+                    }
+                }),
             ];
             if usage {
                 row.extend([

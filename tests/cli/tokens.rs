@@ -767,6 +767,15 @@ fn rotate_with_grace_keeps_both_tokens_valid_and_writes_the_new_one_to_the_file(
     let retired = show(&env, old_id);
     assert_eq!(retired["status"], "active");
     assert_eq!(retired["replaced_by"], token_id(new));
+    let table = env.run(&["token", "list"]).ok().stdout;
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_default()
+    };
+    assert!(row(old_id).ends_with("(rotated)"), "{table}");
+    assert!(!row(token_id(new)).contains("rotated"), "{table}");
     let until = time(&retired["expires_at"]);
     // Timestamps are whole seconds, so allow one second either side.
     assert!(
