@@ -359,7 +359,12 @@ pub fn rotate(
         }
         let account = accounts::find(tx, ctx, &AccountRef::Id(old.account_id))?;
         refuse_disabled(&account)?;
-        token_limit(tx, ctx, account.id, Some(id.as_str()))?;
+        // An active token rotated without a grace period goes as the new one comes, so the
+        // count of active tokens stays; a grace period or a paused old token adds one.
+        let frees_its_place = grace.is_none() && status_of(&old, ctx.now) == TokenStatus::Active;
+        if !frees_its_place {
+            token_limit(tx, ctx, account.id, Some(id.as_str()))?;
+        }
         tx.insert_token(&NewToken {
             id: new.id.as_str(),
             account_id: account.id,

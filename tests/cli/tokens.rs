@@ -293,6 +293,28 @@ fn add_beyond_max_tokens_per_account_is_refused_naming_the_key() {
 }
 
 #[test]
+fn an_account_at_its_token_limit_can_rotate_but_overlaps_only_one_grace() {
+    let env = with_bot();
+    env.write_config("[limits]\nmax_tokens_per_account = 2\n");
+    let first = env.add_token("bot", &[]);
+    let second = env.add_token("bot", &[]);
+    env.run(&["token", "rotate", token_id(&first), "--grace", "1h"])
+        .ok();
+    env.run(&["token", "rotate", token_id(&second), "--grace", "1h"])
+        .code(1)
+        .error_contains("limits.max_tokens_per_account");
+    // Without a grace period the old token goes at once, so the rotation fits...
+    let third = env.run(&["token", "rotate", token_id(&second)]).ok().stdout;
+    assert_eq!(listed(&env, &[]).len(), 3);
+    // ...unless the old token was paused, when the new active one adds to the count.
+    env.run(&["token", "disable", token_id(third.trim_end())])
+        .ok();
+    env.run(&["token", "rotate", token_id(third.trim_end())])
+        .code(1)
+        .error_contains("limits.max_tokens_per_account");
+}
+
+#[test]
 fn add_for_a_disabled_account_is_refused() {
     let env = with_bot();
     env.run(&["disable", "bot"]).ok();
