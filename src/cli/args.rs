@@ -29,8 +29,8 @@ pub struct GlobalArgs {
     /// Config file [default: $SA_CONFIG, else $XDG_CONFIG_HOME/sa/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Organization to act in
-    #[arg(long, global = true, env = "SA_ORG", hide_env_values = true, value_name = "NAME", value_parser = OrgName::parse)]
+    /// Organization to act in [default: `default`]
+    #[arg(long, global = true, env = "SA_ORG", hide_env_values = true, value_name = "NAME", value_parser = org_or_default)]
     pub org: Option<OrgName>,
     /// Who is acting, as recorded in the audit trail [default: the OS user]
     #[arg(
@@ -328,6 +328,15 @@ pub struct AuditArgs {
     /// At most N events (the newest)
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+}
+
+/// An empty `$SA_ORG` (or `--org ""`) means the default organization, as an empty
+/// `$SA_DB`, `$SA_CONFIG` or `$SA_ACTOR` means unset.
+fn org_or_default(text: &str) -> Result<OrgName, crate::error::Error> {
+    if text.is_empty() {
+        return Ok(OrgName::default());
+    }
+    OrgName::parse(text)
 }
 
 #[cfg(test)]

@@ -657,6 +657,20 @@ fn sa_org_env_selects_the_org() {
 }
 
 #[test]
+fn an_empty_sa_org_means_the_default_org() {
+    let env = TestEnv::new();
+    let output = env
+        .command()
+        .env("SA_ORG", "")
+        .args(["create", "--name", "ci-bot", "--json"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success(), "{output:?}");
+    let created: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(created["org"], "default");
+}
+
+#[test]
 fn org_flag_beats_sa_org_env() {
     let env = TestEnv::new();
     let output = env
