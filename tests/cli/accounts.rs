@@ -685,6 +685,18 @@ fn org_flag_beats_sa_org_env() {
 }
 
 #[test]
+fn listing_an_org_that_never_had_accounts_says_so_on_stderr() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let run = env.run(&["list", "--org", "acmee", "--json"]).ok();
+    assert_eq!(run.json(), serde_json::json!([]));
+    assert!(run.stderr.contains("`acmee` has no accounts"), "{run}");
+    // An existing organization with nothing matching is just an empty list.
+    let run = env.run(&["list", "--status", "deleted"]).ok();
+    assert_eq!(run.stderr, "", "{run}");
+}
+
+#[test]
 fn invalid_org_name_is_a_usage_error() {
     let env = TestEnv::new();
     env.run(&["list", "--org", "Acme Corp"])

@@ -4,6 +4,7 @@ use crate::cli::args::{AccountCommand, AccountStatusArg};
 use crate::cli::output::{print_account, print_accounts};
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts::{self, CreateAccount, ListAccounts, UpdateAccount};
+use crate::domain::names::OrgName;
 use crate::error::Result;
 use crate::store::AccountStatus;
 
@@ -38,7 +39,18 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                 role: args.role,
                 search: args.search,
             };
-            print_accounts(printer, &accounts::list(&mut store, ctx, &query)?)?;
+            let listed = accounts::list(&mut store, ctx, &query)?;
+            print_accounts(printer, &listed)?;
+            if listed.is_empty() && ctx.org != OrgName::default() {
+                // An empty list of a mistyped --org looks like an empty organization.
+                let known = accounts::list_orgs(&mut store)?;
+                if !known.iter().any(|o| o.name == ctx.org.as_str()) {
+                    printer.note(&format!(
+                        "organization `{}` has no accounts and never had any (`sa org list` shows those that do)",
+                        ctx.org
+                    ));
+                }
+            }
         }
         AccountCommand::Show(args) => {
             let mut store = session.open_store()?;
