@@ -69,42 +69,29 @@ impl Store {
                     why: format!("it is a SQLite database of application id {application_id:#x}"),
                 });
             }
-            FileState::Missing | FileState::Empty | FileState::UnmarkedSqlite => {
+            FileState::Missing => {
+                create_file(path)?;
                 return Self::open_first_use(path);
             }
+            FileState::Empty | FileState::UnmarkedSqlite => return Self::open_first_use(path),
         }
         Self::open_checked(path)
     }
 
-    /// A missing, blank or not-yet-checkpointed file: decided and, if blank, set up by one
-    /// process at a time. Without the lock, a racer could read the file half set up (WAL on,
-    /// tables not yet created) or switch the journal mode under another's migration.
+    /// A missing, blank or not-yet-checkpointed file. Racing first uses need no lock: the
+    /// marks are read in one snapshot (so a racer sees the file blank or fully set up, never
+    /// half), the migration re-checks under the write lock, and the journal switch waits
+    /// out the others.
     fn open_first_use(path: &Path) -> Result<Self> {
-        let dir = create_dir(path)?;
-        let _first_use = FirstUseLock::acquire(&dir)?;
-        create_file(path)?;
-        let marks = classify(&read_only(path)?, path)?;
+        let marks = classify(&read_only(path)?, path).map_err(|err| at_path(path, err))?;
         match marks {
-            Marks::Ours { version } => {
-                refuse_newer(path, version)?;
-                Self::open_checked(path)
-            }
+            Marks::Ours { version } => refuse_newer(path, version)?,
             Marks::Blank => {
                 make_private(path)?;
-                let conn = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|e| open_error(path, e))?;
-                // WAL lets readers and the verifier run while a writer commits. It is set
-                // only on a file known to be blank, before anything else is in it.
-                conn.pragma_update(None, "journal_mode", "WAL")?;
-                drop(conn);
-                let mut store = Self::open_checked(path)?;
-                store.created = true;
-                Ok(store)
+                switch_to_wal(path)?;
             }
         }
+        Self::open_checked(path)
     }
 
     /// Opens a file already known to be ours or blank, and migrates it.
@@ -124,10 +111,7 @@ impl Store {
             path: path.to_path_buf(),
             created: false,
         };
-        store.migrate().map_err(|err| match err {
-            Error::Database(message) => Error::Database(format!("`{}`: {message}", path.display())),
-            other => other,
-        })?;
+        store.created = store.migrate().map_err(|err| at_path(path, err))? == Some(0);
         store
             .conn
             .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
@@ -147,7 +131,8 @@ impl Store {
         Ok(store)
     }
 
-    /// Whether this open set the database up: the file was missing or blank.
+    /// Whether this open set the database up (migrated it from blank). Exactly one of
+    /// several racing first uses sees `true`.
     pub fn was_created(&self) -> bool {
         self.created
     }
@@ -178,16 +163,17 @@ impl Store {
     /// Applies the missing migrations atomically. The version is read first without the
     /// write lock, so a current database that is read-only can still be read; it is read
     /// again under the lock, so concurrent first uses migrate once.
-    fn migrate(&mut self) -> Result<()> {
+    /// Returns the version migrated from, or `None` when the schema was current.
+    fn migrate(&mut self) -> Result<Option<i64>> {
         if schema_version(&self.conn, &self.path)? == SCHEMA_VERSION {
-            return Ok(());
+            return Ok(None);
         }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version = schema_version(&tx, &self.path)?;
         if version == SCHEMA_VERSION {
-            return Ok(());
+            return Ok(None);
         }
         for migration in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
             tx.execute_batch(migration)?;
@@ -195,7 +181,7 @@ impl Store {
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
-        Ok(())
+        Ok(Some(version))
     }
 }
 
@@ -221,7 +207,10 @@ fn classify(conn: &Connection, path: &Path) -> Result<Marks> {
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
-        .map_err(|e| open_error(path, e))?;
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => open_error(path, e),
+            _ => Error::from(e),
+        })?;
     match application_id {
         APPLICATION_ID => Ok(Marks::Ours { version }),
         0 if version == 0 && tables == 0 => Ok(Marks::Blank),
@@ -302,17 +291,68 @@ fn inspect(path: &Path) -> Result<FileState> {
 
 /// A read-only connection for deciding what a file is without SQLite writing to it.
 fn read_only(path: &Path) -> Result<Connection> {
-    Connection::open_with_flags(
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| open_error(path, e))
+    .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
 }
 
+/// Puts a blank file in WAL mode before anything is written to it. Changing the journal
+/// mode needs the file to itself, and SQLite reports a conflict at once instead of calling
+/// the busy handler, so a first use racing others retries until the busy timeout.
+fn switch_to_wal(path: &Path) -> Result<()> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = StdDuration::from_millis(1);
+    loop {
+        let mode =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0));
+        let busy = match mode {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            // Unchanged without an error: someone holds the file; wait as for a lock.
+            Ok(_) => true,
+            Err(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            Err(e) => return Err(open_error(path, e)),
+        };
+        if !busy || std::time::Instant::now() >= deadline {
+            return Err(Error::Database(format!(
+                "`{}`: database is locked (cannot switch it to WAL)",
+                path.display()
+            )));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(StdDuration::from_millis(50));
+    }
+}
+
+/// Names the file in a database error that does not yet.
+fn at_path(path: &Path, err: Error) -> Error {
+    match err {
+        Error::Database(message) => Error::Database(format!("`{}`: {message}", path.display())),
+        other => other,
+    }
+}
+
+/// SQLite's own "file is not a database" means foreign; anything else (locked, no
+/// permission, I/O) is about opening our file, and keeps its hint.
 fn open_error(path: &Path, err: rusqlite::Error) -> Error {
-    Error::ForeignDatabase {
-        path: path.to_path_buf(),
-        why: err.to_string(),
+    match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => Error::ForeignDatabase {
+            path: path.to_path_buf(),
+            why: err.to_string(),
+        },
+        _ => Error::Database(format!("`{}`: {err}", path.display())),
     }
 }
 
@@ -327,64 +367,27 @@ fn make_private(path: &Path) -> Result<()> {
     })
 }
 
-/// Creates the database's directory with mode 0700 if it is missing; returns it.
-fn create_dir(path: &Path) -> Result<PathBuf> {
-    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => dir.to_path_buf(),
-        None => PathBuf::from("."),
-    };
-    if !dir.exists() {
+/// Creates the missing database file with mode 0600 (and its directory with 0700) before
+/// SQLite opens it; SQLite gives its -wal and -shm files the same mode. Not exclusive: a
+/// racer may have created it since, and a dangling symlink is followed, as SQLite would.
+fn create_file(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(&dir)
+            .create(dir)
             .map_err(|e| Error::io(format!("cannot create `{}`", dir.display()), e))?;
     }
-    Ok(dir)
-}
-
-/// Creates the database file with mode 0600 before SQLite opens it, unless it exists;
-/// SQLite gives its -wal and -shm files the same mode.
-fn create_file(path: &Path) -> Result<()> {
-    match OpenOptions::new()
+    OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(false)
         .mode(0o600)
         .open(path)
-    {
-        Ok(_) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(err) => Err(Error::io(
-            format!("cannot create `{}`", path.display()),
-            err,
-        )),
-    }
-}
-
-/// An advisory lock on the database's directory, held while a first use decides what the
-/// file is and sets it up. The directory, not the file: closing any descriptor of the
-/// database would drop SQLite's own POSIX locks on it, and a lock file would be litter.
-struct FirstUseLock {
-    _dir: Option<std::fs::File>,
-}
-
-impl FirstUseLock {
-    fn acquire(dir: &Path) -> Result<Self> {
-        use std::io::ErrorKind::{PermissionDenied, Unsupported};
-        // Without the lock only simultaneous first uses can collide, so a directory that
-        // cannot be opened for reading (mode 0300) or a file system without locks (some
-        // network mounts) is not a reason to refuse the database.
-        let file = match std::fs::File::open(dir) {
-            Ok(file) => file,
-            Err(err) if err.kind() == PermissionDenied => return Ok(FirstUseLock { _dir: None }),
-            Err(err) => return Err(Error::io(format!("cannot open `{}`", dir.display()), err)),
-        };
-        match file.lock() {
-            Ok(()) => Ok(FirstUseLock { _dir: Some(file) }),
-            Err(err) if err.kind() == Unsupported => Ok(FirstUseLock { _dir: None }),
-            Err(err) => Err(Error::io(format!("cannot lock `{}`", dir.display()), err)),
-        }
-    }
+        .map(drop)
+        .map_err(|err| Error::io(format!("cannot create `{}`", path.display()), err))
 }
 
 #[cfg(test)]
@@ -431,6 +434,21 @@ mod tests {
         let err = Store::open(&other).err().unwrap();
         assert_eq!(err.exit_code(), 3);
         assert_eq!(std::fs::read(&other).unwrap(), before);
+    }
+
+    #[test]
+    fn only_sqlites_not_a_database_means_foreign() {
+        let path = Path::new("/tmp/sa.db");
+        let failure = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+        assert!(matches!(
+            open_error(path, failure(rusqlite::ffi::SQLITE_NOTADB)),
+            Error::ForeignDatabase { .. }
+        ));
+        // A lock held too long is about our own file, and keeps its "try again" hint.
+        let busy = open_error(path, failure(rusqlite::ffi::SQLITE_BUSY));
+        assert!(matches!(busy, Error::Database(_)), "{busy}");
+        assert!(busy.hint().is_some_and(|h| h.contains("try again")));
+        assert!(busy.to_string().contains("/tmp/sa.db"), "{busy}");
     }
 
     #[test]
