@@ -381,7 +381,7 @@ impl Config {
             }
             self.email_domain = domain;
         }
-        if let Some(n) = reader.integer("limits.max_accounts", 0)? {
+        if let Some(n) = reader.integer("limits.max_accounts", 1)? {
             self.limits.max_accounts = Some(n);
         }
         if let Some(n) = reader.integer("limits.max_tokens_per_account", 1)? {
@@ -589,6 +589,12 @@ mod tests {
         // Set explicitly, a default above the maximum is a contradiction to report.
         let m = message("[tokens]\ndefault_ttl = \"2d\"\nmax_ttl = \"1d\"\n");
         assert!(m.contains("tokens.default_ttl"), "{m}");
+        // Zero is not "unlimited" (leaving the key out is); it is refused, not a freeze.
+        let m = message("[limits]\nmax_accounts = 0\n");
+        assert!(
+            m.contains("limits.max_accounts") && m.contains("at least 1"),
+            "{m}"
+        );
         let m = message("[tokens]\nmax_ttl = \"0d\"\n");
         assert!(
             m.contains("tokens.max_ttl") && m.contains("more than zero"),

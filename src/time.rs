@@ -55,7 +55,11 @@ impl Duration {
                 'w' => 604_800,
                 _ => return Err(bad()),
             };
-            let n: i64 = digits.parse().map_err(|_| bad())?;
+            let n: i64 = match digits.parse() {
+                Ok(n) => n,
+                Err(_) if !digits.is_empty() => i64::MAX, // too many digits: too long, below
+                Err(_) => return Err(bad()),
+            };
             total = n
                 .checked_mul(unit)
                 .and_then(|secs| total.checked_add(secs))
@@ -263,6 +267,10 @@ mod tests {
             let err = Duration::parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
+        let huge = Duration::parse("99999999999999999999d")
+            .unwrap_err()
+            .to_string();
+        assert!(huge.contains("100 years"), "{huge}");
         let negative = ExpiryRequest::parse("-1h").unwrap_err().to_string();
         assert!(negative.contains("negative"), "{negative}");
         // A date is digits and dashes too, and must still parse as a date.

@@ -265,7 +265,11 @@ fn show_with_an_invalid_reference_is_a_usage_error() {
 fn rename_keeps_id_and_email() {
     let env = TestEnv::new();
     let created = env.create("old-name");
-    let renamed = env.json(&["update", "old-name", "--name", "new-name"]);
+    let run = env
+        .run(&["update", "old-name", "--name", "new-name", "--json"])
+        .ok();
+    assert!(run.stderr.contains("updated account `new-name`"), "{run}");
+    let renamed = run.json();
     assert_eq!(renamed["name"], "new-name");
     assert_eq!(renamed["id"], created["id"]);
     assert_eq!(renamed["email"], "old-name@default.sa.local");

@@ -454,6 +454,10 @@ fn add_output_file_in_a_missing_directory_fails_before_storing_anything() {
         .code(3)
         .error_contains("missing");
     assert_eq!(run.stdout, "");
+    assert!(
+        !run.stderr.contains(".sa-token-"),
+        "names no temp file: {run}"
+    );
     assert!(listed(&env, &["--status", "all"]).is_empty());
     assert!(!env.root().join("missing").exists());
 }

@@ -63,12 +63,17 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                 description: args.description.map(|d| Some(d).filter(|d| !d.is_empty())),
             };
             let outcome = accounts::update(&mut store, ctx, &args.account, &request)?;
-            if !outcome.changed {
-                printer.note(&format!(
+            printer.note(&if outcome.changed {
+                format!(
+                    "updated account `{}` (id {})",
+                    outcome.account.name, outcome.account.id
+                )
+            } else {
+                format!(
                     "account `{}` already looks like that; nothing changed",
                     outcome.account.name
-                ));
-            }
+                )
+            });
             print_account(printer, &outcome.account)?;
         }
         AccountCommand::Disable(args) => {

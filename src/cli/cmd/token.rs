@@ -327,7 +327,14 @@ impl TokenFile {
         let temp = tempfile::Builder::new()
             .prefix(".sa-token-")
             .tempfile_in(&dir)
-            .map_err(|e| Error::io(format!("cannot create a file in `{}`", dir.display()), e))?;
+            .map_err(|e| {
+                // tempfile appends ` at path "…/.sa-token-XXXX"`, a file that never came to
+                // be; the OS error alone is the news.
+                let text = e.to_string();
+                let text = text.split(" at path ").next().unwrap_or(&text);
+                let e = std::io::Error::new(e.kind(), text.to_string());
+                Error::io(format!("cannot create a file in `{}`", dir.display()), e)
+            })?;
         Ok(TokenFile {
             temp,
             path: path.to_path_buf(),
