@@ -97,6 +97,9 @@ pub enum Error {
     Config { path: PathBuf, message: String },
     #[error("database error: {0}")]
     Database(String),
+    /// Another process held the database lock past the busy timeout.
+    #[error("database error: {0}")]
+    Busy(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -125,6 +128,7 @@ impl Error {
             | Error::NewerSchema { .. }
             | Error::Config { .. }
             | Error::Database(_)
+            | Error::Busy(_)
             | Error::Io { .. } => 3,
         }
     }
@@ -145,7 +149,7 @@ impl Error {
                 "a deleted account (id {id}) still holds the name; restore it with `sa undelete {id}` or remove it with `sa delete --purge {id}`"
             )),
             Error::NewerSchema { .. } => Some("upgrade sa to open this database".into()),
-            Error::Database(msg) if msg.contains("locked") || msg.contains("busy") => {
+            Error::Busy(_) => {
                 Some("another sa process held the database too long; try again".into())
             }
             _ => None,

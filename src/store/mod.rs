@@ -39,7 +39,12 @@ const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
-        Error::Database(err.to_string())
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Error::Busy(err.to_string())
+            }
+            _ => Error::Database(err.to_string()),
+        }
     }
 }
 
@@ -64,10 +69,7 @@ impl Store {
         match inspect(path)? {
             FileState::Ours { version } => refuse_newer(path, version)?,
             FileState::OtherSqlite { application_id } => {
-                return Err(Error::ForeignDatabase {
-                    path: path.to_path_buf(),
-                    why: format!("it is a SQLite database of application id {application_id:#x}"),
-                });
+                return Err(foreign_application(path, application_id));
             }
             FileState::Missing => {
                 create_file(path)?;
@@ -96,12 +98,7 @@ impl Store {
 
     /// Opens a file already known to be ours or blank, and migrates it.
     fn open_checked(path: &Path) -> Result<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| open_error(path, e))?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         // Until the schema is known to be ours, closing must not checkpoint: a newer sa's
         // change still in the -wal file would otherwise be written into the file we refuse.
@@ -218,10 +215,7 @@ fn classify(conn: &Connection, path: &Path) -> Result<Marks> {
             path: path.to_path_buf(),
             why: "it is another program's SQLite database".into(),
         }),
-        id => Err(Error::ForeignDatabase {
-            path: path.to_path_buf(),
-            why: format!("it is a SQLite database of application id {:#x}", id as u32),
-        }),
+        id => Err(foreign_application(path, id as u32)),
     }
 }
 
@@ -257,6 +251,17 @@ enum FileState {
 
 /// Reads the 100-byte SQLite header without letting SQLite touch the file.
 fn inspect(path: &Path) -> Result<FileState> {
+    // A device, FIFO or directory is never a database: opening a FIFO would hang, and
+    // adopting /dev/null would chmod it. (Symlinks are followed, as SQLite follows them.)
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(Error::ForeignDatabase {
+                path: path.to_path_buf(),
+                why: "it is not a regular file".into(),
+            });
+        }
+        _ => {}
+    }
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
@@ -291,12 +296,15 @@ fn inspect(path: &Path) -> Result<FileState> {
 
 /// A read-only connection for deciding what a file is without SQLite writing to it.
 fn read_only(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| open_error(path, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+}
+
+/// A connection that waits up to the busy timeout for other processes' locks.
+fn connect(path: &Path, mode: OpenFlags) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| open_error(path, e))?;
     Ok(conn)
 }
 
@@ -304,35 +312,35 @@ fn read_only(path: &Path) -> Result<Connection> {
 /// mode needs the file to itself, and SQLite reports a conflict at once instead of calling
 /// the busy handler, so a first use racing others retries until the busy timeout.
 fn switch_to_wal(path: &Path) -> Result<()> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| open_error(path, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     let mut pause = StdDuration::from_millis(1);
     loop {
-        let mode =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0));
-        let busy = match mode {
+        let err = match conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+        {
             Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
-            // Unchanged without an error: someone holds the file; wait as for a lock.
-            Ok(_) => true,
-            Err(rusqlite::Error::SqliteFailure(e, _)) => matches!(
-                e.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            ),
-            Err(e) => return Err(open_error(path, e)),
+            // The old mode back without an error: this file system or VFS cannot do WAL.
+            Ok(mode) => {
+                return Err(Error::Database(format!(
+                    "`{}`: cannot use the WAL journal here (SQLite kept `{mode}`)",
+                    path.display()
+                )));
+            }
+            Err(err) => open_error(path, err),
         };
-        if !busy || std::time::Instant::now() >= deadline {
-            return Err(Error::Database(format!(
-                "`{}`: database is locked (cannot switch it to WAL)",
-                path.display()
-            )));
+        if !matches!(err, Error::Busy(_)) || std::time::Instant::now() >= deadline {
+            return Err(err);
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(StdDuration::from_millis(50));
+    }
+}
+
+fn foreign_application(path: &Path, application_id: u32) -> Error {
+    Error::ForeignDatabase {
+        path: path.to_path_buf(),
+        why: format!("it is a SQLite database of application id {application_id:#x}"),
     }
 }
 
@@ -340,6 +348,7 @@ fn switch_to_wal(path: &Path) -> Result<()> {
 fn at_path(path: &Path, err: Error) -> Error {
     match err {
         Error::Database(message) => Error::Database(format!("`{}`: {message}", path.display())),
+        Error::Busy(message) => Error::Busy(format!("`{}`: {message}", path.display())),
         other => other,
     }
 }
@@ -352,7 +361,7 @@ fn open_error(path: &Path, err: rusqlite::Error) -> Error {
             path: path.to_path_buf(),
             why: err.to_string(),
         },
-        _ => Error::Database(format!("`{}`: {err}", path.display())),
+        _ => at_path(path, Error::from(err)),
     }
 }
 
@@ -446,7 +455,7 @@ mod tests {
         ));
         // A lock held too long is about our own file, and keeps its "try again" hint.
         let busy = open_error(path, failure(rusqlite::ffi::SQLITE_BUSY));
-        assert!(matches!(busy, Error::Database(_)), "{busy}");
+        assert!(matches!(busy, Error::Busy(_)), "{busy}");
         assert!(busy.hint().is_some_and(|h| h.contains("try again")));
         assert!(busy.to_string().contains("/tmp/sa.db"), "{busy}");
     }

@@ -304,6 +304,32 @@ fn an_unreadable_database_is_a_storage_error() {
 }
 
 #[test]
+fn a_fifo_or_device_as_the_database_is_refused_at_once_and_left_alone() {
+    let env = TestEnv::new();
+    let fifo = env.root().join("sa.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    for db in [fifo.as_path(), Path::new("/dev/null")] {
+        let before = std::fs::metadata(db).expect("exists").permissions().mode();
+        // Opening a FIFO to read its header would block: the timeout catches a regression.
+        let output = env
+            .command()
+            .args(["list", "--db", db.to_str().expect("utf-8")])
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .expect("run sa");
+        assert_eq!(output.status.code(), Some(3), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+        let after = std::fs::metadata(db).expect("exists").permissions().mode();
+        assert_eq!(before, after, "{}", db.display());
+    }
+}
+
+#[test]
 fn a_database_under_a_regular_file_is_a_storage_error() {
     let env = TestEnv::new();
     let blocker = env.root().join("blocker");

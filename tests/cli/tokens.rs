@@ -437,6 +437,24 @@ fn add_output_file_that_is_a_fifo_is_refused_and_left_in_place() {
     ])
     .code(2)
     .error_contains("not a regular file");
+    // A symlink to a FIFO (like /dev/stdout) is refused too, not replaced by a file.
+    let link = env.root().join("link.token");
+    std::os::unix::fs::symlink(&fifo, &link).expect("symlink");
+    env.run(&[
+        "token",
+        "add",
+        "bot",
+        "--output-file",
+        link.to_str().expect("utf-8"),
+    ])
+    .code(2)
+    .error_contains("not a regular file");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(listed(&env, &["--status", "all"]).len(), 1);
     assert!(
         std::fs::symlink_metadata(&fifo)
@@ -1086,9 +1104,10 @@ fn run_with_stdout_discarded(env: &TestEnv, args: &[&str], closed: bool) -> std:
             .arg(sa)
             .args(cmd.get_args());
         for (key, value) in cmd.get_envs() {
-            if let Some(value) = value {
-                shell.env(key, value);
-            }
+            match value {
+                Some(value) => shell.env(key, value),
+                None => shell.env_remove(key),
+            };
         }
         cmd = shell;
     } else {

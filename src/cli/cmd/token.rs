@@ -305,23 +305,37 @@ impl TokenFile {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        if path.is_dir() {
+        // `dir/`, `dir/.` or `..` name a directory even when it does not exist yet; the
+        // rename at the end would fail after the token was stored.
+        use std::os::unix::ffi::OsStrExt;
+        let text = path.as_os_str().as_bytes();
+        let names_a_directory = text.ends_with(b"/")
+            || text.ends_with(b"/.")
+            || text.ends_with(b"/..")
+            || text == b"."
+            || text == b"..";
+        if names_a_directory || path.is_dir() {
             return Err(Error::invalid(format!(
                 "`{}` is a directory",
                 path.display()
             )));
         }
-        // The rename would put a regular file where a device or FIFO was: refuse, so that
-        // `--output-file /dev/null` can neither replace /dev/null nor quietly lose a token.
-        if let Ok(existing) = std::fs::symlink_metadata(path) {
-            let kind = existing.file_type();
-            if !kind.is_file() && !kind.is_symlink() {
-                return Err(Error::invalid(format!(
-                    "`{}` is not a regular file (a device, FIFO or socket); \
-                     --output-file writes a regular file",
-                    path.display()
-                )));
-            }
+        // The rename would put a regular file where a device or FIFO was, or where a
+        // symlink to one was (`/dev/stdout`): refuse, so that `--output-file /dev/null`
+        // can neither replace /dev/null nor quietly lose a token. A symlink to a regular
+        // file is replaced by the file, as documented.
+        let special = |meta: std::fs::Metadata| {
+            let kind = meta.file_type();
+            !kind.is_file() && !kind.is_symlink()
+        };
+        if std::fs::symlink_metadata(path).is_ok_and(special)
+            || std::fs::metadata(path).is_ok_and(special)
+        {
+            return Err(Error::invalid(format!(
+                "`{}` is not a regular file (a device, FIFO or socket); \
+                 --output-file writes a regular file",
+                path.display()
+            )));
         }
         // NamedTempFile creates its file with mode 0600 on Unix.
         let temp = tempfile::Builder::new()
