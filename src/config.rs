@@ -15,6 +15,8 @@ use crate::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Default,
+    /// The default, lowered to fit the key named (`tokens.max_ttl`).
+    DefaultCappedBy(&'static str),
     File(PathBuf),
     Env(&'static str),
     Flag(&'static str),
@@ -24,6 +26,7 @@ impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Default => f.write_str("default"),
+            Source::DefaultCappedBy(key) => write!(f, "default, lowered to {key}"),
             Source::File(path) => write!(f, "file {}", path.display()),
             Source::Env(var) => write!(f, "env ${var}"),
             Source::Flag(flag) => write!(f, "flag {flag}"),
@@ -412,6 +415,10 @@ impl Config {
             // default_ttl": the built-in default shrinks to fit.
             if default_ttl.is_none() && self.tokens.default_ttl > d {
                 self.tokens.default_ttl = d;
+                reader.sources.insert(
+                    "tokens.default_ttl",
+                    Source::DefaultCappedBy("tokens.max_ttl"),
+                );
             }
         }
         if let Some(b) = reader.boolean("tokens.require_expiry")? {
@@ -586,6 +593,10 @@ mod tests {
     fn a_max_ttl_below_the_built_in_default_ttl_lowers_it() {
         let c = load("[tokens]\nmax_ttl = \"1d\"\n").unwrap();
         assert_eq!(c.tokens.default_ttl, Duration::from_days(1));
+        assert_eq!(
+            c.source("tokens.default_ttl").to_string(),
+            "default, lowered to tokens.max_ttl"
+        );
         // Set explicitly, a default above the maximum is a contradiction to report.
         let m = message("[tokens]\ndefault_ttl = \"2d\"\nmax_ttl = \"1d\"\n");
         assert!(m.contains("tokens.default_ttl"), "{m}");

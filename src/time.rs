@@ -34,11 +34,7 @@ impl Duration {
     /// Parses `30m`, `4h`, `7d`, `2w`, `1d12h`, … Zero is allowed (`0s`).
     pub fn parse(text: &str) -> Result<Self> {
         let bad = || Error::invalid(format!("invalid duration `{text}`: {DURATION_RULE}"));
-        if text.trim_start().starts_with('-') {
-            return Err(Error::invalid(format!(
-                "invalid duration `{text}`: durations count forward and cannot be negative"
-            )));
-        }
+        refuse_sign(text)?;
         let mut total: i64 = 0;
         let mut digits = String::new();
         let mut parts = 0;
@@ -123,14 +119,14 @@ impl ExpiryRequest {
         if text == "never" {
             return Ok(ExpiryRequest::Never);
         }
+        refuse_sign(text)?;
         match Duration::parse(text) {
             Ok(duration) => return Ok(ExpiryRequest::In(duration)),
             // Digits and units only, yet refused: say why (e.g. longer than 100 years).
             Err(err)
-                if text.starts_with('-')
-                    || text
-                        .chars()
-                        .all(|c| c.is_ascii_digit() || "smhdw".contains(c)) =>
+                if text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "smhdw".contains(c)) =>
             {
                 return Err(err);
             }
@@ -154,13 +150,8 @@ impl std::str::FromStr for ExpiryRequest {
 /// A point in time given on the command line: RFC 3339, or a date meaning the end of that
 /// day UTC.
 pub fn parse_instant(text: &str) -> Result<DateTime<Utc>> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        // Whole seconds, as everything is stored; a leap second (`23:59:60`), which chrono
-        // keeps but most readers of our RFC 3339 output reject, becomes the next second.
-        let leap = i64::from(at.nanosecond() >= 1_000_000_000);
-        if let Some(at) = DateTime::from_timestamp(at.timestamp() + leap, 0) {
-            return Ok(at);
-        }
+    if let Some(at) = parse_rfc3339(text) {
+        return Ok(at);
     }
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         let end = NaiveTime::from_hms_opt(23, 59, 59).expect("23:59:59 is a valid time");
@@ -178,8 +169,34 @@ pub enum Since {
     At(DateTime<Utc>),
 }
 
+/// An RFC 3339 time in whole seconds, as everything is stored. A leap second (`23:59:60`),
+/// which chrono keeps but most readers of our RFC 3339 output reject, becomes the next one.
+fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
+    let at = DateTime::parse_from_rfc3339(text).ok()?;
+    let leap = i64::from(at.nanosecond() >= 1_000_000_000);
+    DateTime::from_timestamp(at.timestamp() + leap, 0)
+}
+
+/// Durations and times given on the command line count forward from year 0; a leading `-`
+/// is a mistake, or a flag where a value was missing (`--expires --json`), and says which.
+fn refuse_sign(text: &str) -> Result<()> {
+    let text = text.trim_start();
+    if text.starts_with("--") {
+        return Err(Error::invalid(format!(
+            "a value is missing (`{text}` is a flag)"
+        )));
+    }
+    if text.starts_with('-') {
+        return Err(Error::invalid(format!(
+            "`{text}` is negative: durations and times count forward"
+        )));
+    }
+    Ok(())
+}
+
 impl Since {
     pub fn parse(text: &str) -> Result<Self> {
+        refuse_sign(text)?;
         if let Ok(duration) = Duration::parse(text) {
             return Ok(Since::Ago(duration));
         }
@@ -187,13 +204,11 @@ impl Since {
             // A date as a lower bound means the start of that day.
             return Ok(Since::At(date.and_time(NaiveTime::MIN).and_utc()));
         }
-        DateTime::parse_from_rfc3339(text)
-            .map(|at| Since::At(at.with_timezone(&Utc)))
-            .map_err(|_| {
-                Error::invalid(format!(
-                    "invalid `--since` value `{text}`: give a duration (`7d`), a date or an RFC 3339 time"
-                ))
-            })
+        parse_rfc3339(text).map(Since::At).ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid `--since` value `{text}`: give a duration (`7d`), a date or an RFC 3339 time"
+            ))
+        })
     }
 
     pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -271,8 +286,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(huge.contains("100 years"), "{huge}");
-        let negative = ExpiryRequest::parse("-1h").unwrap_err().to_string();
-        assert!(negative.contains("negative"), "{negative}");
+        for negative in ["-1h", " -1h", "-2026-01-01"] {
+            let expiry = ExpiryRequest::parse(negative).unwrap_err().to_string();
+            assert!(expiry.contains("negative"), "{expiry}");
+            let since = Since::parse(negative).unwrap_err().to_string();
+            assert!(since.contains("negative"), "{since}");
+        }
+        let flag = ExpiryRequest::parse("--json").unwrap_err().to_string();
+        assert!(flag.contains("value is missing"), "{flag}");
+        let Since::At(leap) = Since::parse("2026-12-31T23:59:60Z").unwrap() else {
+            panic!("a time")
+        };
+        assert_eq!(format_timestamp(leap), "2027-01-01T00:00:00Z");
         // A date is digits and dashes too, and must still parse as a date.
         assert!(matches!(
             ExpiryRequest::parse("2030-01-01"),

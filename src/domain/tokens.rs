@@ -343,14 +343,12 @@ pub fn rotate(
     let (new, hash) = prepare(ctx)?;
     store.write(|tx| {
         let old = find_token(tx, ctx, id)?;
-        match status_of(&old, ctx.now) {
-            TokenStatus::Revoked | TokenStatus::Expired => {
-                return Err(Error::Refused(format!(
-                    "token `{id}` is {}; mint a new one with `sa token add`",
-                    status_of(&old, ctx.now).as_str()
-                )));
-            }
-            TokenStatus::Active | TokenStatus::Disabled => {}
+        let old_status = status_of(&old, ctx.now);
+        if matches!(old_status, TokenStatus::Revoked | TokenStatus::Expired) {
+            return Err(Error::Refused(format!(
+                "token `{id}` is {}; mint a new one with `sa token add`",
+                old_status.as_str()
+            )));
         }
         if let Some(successor) = &old.replaced_by {
             return Err(Error::Refused(format!(
@@ -361,7 +359,7 @@ pub fn rotate(
         refuse_disabled(&account)?;
         // An active token rotated without a grace period goes as the new one comes, so the
         // count of active tokens stays; a grace period or a paused old token adds one.
-        let frees_its_place = grace.is_none() && status_of(&old, ctx.now) == TokenStatus::Active;
+        let frees_its_place = grace.is_none() && old_status == TokenStatus::Active;
         if !frees_its_place {
             token_limit(tx, ctx, account.id, Some(id.as_str()))?;
         }

@@ -696,7 +696,11 @@ fn listing_an_org_that_never_had_accounts_says_so_on_stderr() {
     assert_eq!(run.json(), serde_json::json!([]));
     assert!(run.stderr.contains("`acmee` has no accounts"), "{run}");
     // An existing organization with nothing matching is just an empty list.
-    let run = env.run(&["list", "--status", "deleted"]).ok();
+    env.run(&["create", "--name", "ci-bot", "--org", "acme"])
+        .ok();
+    let run = env
+        .run(&["list", "--org", "acme", "--status", "deleted"])
+        .ok();
     assert_eq!(run.stderr, "", "{run}");
 }
 

@@ -42,9 +42,10 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             let listed = accounts::list(&mut store, ctx, &query)?;
             print_accounts(printer, &listed)?;
             if listed.is_empty() && ctx.org != OrgName::default() {
-                // An empty list of a mistyped --org looks like an empty organization.
-                let known = accounts::list_orgs(&mut store)?;
-                if !known.iter().any(|o| o.name == ctx.org.as_str()) {
+                // An empty list of a mistyped --org looks like an empty organization. Only a
+                // note: if the lookup fails, the list printed is still the answer.
+                let known = accounts::list_orgs(&mut store).unwrap_or_default();
+                if !known.is_empty() && !known.iter().any(|o| o.name == ctx.org.as_str()) {
                     printer.note(&format!(
                         "organization `{}` has no accounts and never had any (`sa org list` shows those that do)",
                         ctx.org
