@@ -644,17 +644,23 @@ fn org_flag_creates_in_that_org_with_its_email() {
     assert_eq!(listed(&env, &["--org", "acme"]), ["ci-bot"]);
 }
 
-#[test]
-fn sa_org_env_selects_the_org() {
-    let env = TestEnv::new();
+/// `sa create --name ci-bot --json ARGS` with `$SA_ORG` set to `sa_org`; the created account.
+fn create_with_sa_org(env: &TestEnv, sa_org: &str, args: &[&str]) -> Value {
     let output = env
         .command()
-        .env("SA_ORG", "acme")
+        .env("SA_ORG", sa_org)
         .args(["create", "--name", "ci-bot", "--json"])
+        .args(args)
         .output()
         .expect("run sa");
     assert!(output.status.success(), "{output:?}");
-    let created: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[test]
+fn sa_org_env_selects_the_org() {
+    let env = TestEnv::new();
+    let created = create_with_sa_org(&env, "acme", &[]);
     assert_eq!(created["org"], "acme");
     assert_eq!(listed(&env, &["--org", "acme"]), ["ci-bot"]);
     assert!(listed(&env, &[]).is_empty());
@@ -663,28 +669,14 @@ fn sa_org_env_selects_the_org() {
 #[test]
 fn an_empty_sa_org_means_the_default_org() {
     let env = TestEnv::new();
-    let output = env
-        .command()
-        .env("SA_ORG", "")
-        .args(["create", "--name", "ci-bot", "--json"])
-        .output()
-        .expect("run sa");
-    assert!(output.status.success(), "{output:?}");
-    let created: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let created = create_with_sa_org(&env, "", &[]);
     assert_eq!(created["org"], "default");
 }
 
 #[test]
 fn org_flag_beats_sa_org_env() {
     let env = TestEnv::new();
-    let output = env
-        .command()
-        .env("SA_ORG", "acme")
-        .args(["create", "--name", "ci-bot", "--org", "globex", "--json"])
-        .output()
-        .expect("run sa");
-    assert!(output.status.success(), "{output:?}");
-    let created: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let created = create_with_sa_org(&env, "acme", &["--org", "globex"]);
     assert_eq!(created["org"], "globex");
 }
 
