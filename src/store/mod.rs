@@ -75,7 +75,7 @@ impl Store {
                 create_file(path)?;
                 return Self::open_first_use(path);
             }
-            FileState::Empty | FileState::UnmarkedSqlite => return Self::open_first_use(path),
+            FileState::Unmarked => return Self::open_first_use(path),
         }
         Self::open_checked(path)
     }
@@ -243,10 +243,15 @@ fn refuse_newer(path: &Path, version: i64) -> Result<()> {
 
 enum FileState {
     Missing,
-    Empty,
-    Ours { version: i64 },
-    UnmarkedSqlite,
-    OtherSqlite { application_id: u32 },
+    /// Empty, or SQLite without an application id in its header: blank, another program's,
+    /// or ours with its setup still only in the -wal. Only SQLite itself can tell.
+    Unmarked,
+    Ours {
+        version: i64,
+    },
+    OtherSqlite {
+        application_id: u32,
+    },
 }
 
 /// Reads the 100-byte SQLite header without letting SQLite touch the file.
@@ -273,7 +278,7 @@ fn inspect(path: &Path) -> Result<FileState> {
         .read_to_end(&mut header)
         .map_err(|err| Error::io(format!("cannot read `{}`", path.display()), err))?;
     if header.is_empty() {
-        return Ok(FileState::Empty);
+        return Ok(FileState::Unmarked);
     }
     if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
         return Err(Error::ForeignDatabase {
@@ -289,7 +294,7 @@ fn inspect(path: &Path) -> Result<FileState> {
         id if id == APPLICATION_ID as u32 => Ok(FileState::Ours {
             version: i64::from(version),
         }),
-        0 => Ok(FileState::UnmarkedSqlite),
+        0 => Ok(FileState::Unmarked),
         id => Ok(FileState::OtherSqlite { application_id: id }),
     }
 }
