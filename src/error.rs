@@ -93,6 +93,9 @@ pub enum Error {
         found: i64,
         supported: i64,
     },
+    /// An sa database that SQLite cannot use as it is (cut short, or corrupt inside).
+    #[error("`{path}` is a damaged sa database ({why})")]
+    Damaged { path: PathBuf, why: String },
     #[error("config `{path}`: {message}")]
     Config { path: PathBuf, message: String },
     #[error("database error: {0}")]
@@ -126,6 +129,7 @@ impl Error {
             | Error::Cancelled => 1,
             Error::ForeignDatabase { .. }
             | Error::NewerSchema { .. }
+            | Error::Damaged { .. }
             | Error::Config { .. }
             | Error::Database(_)
             | Error::Busy(_)
@@ -149,6 +153,10 @@ impl Error {
                 "a deleted account (id {id}) still holds the name; restore it with `sa undelete {id}` or remove it with `sa delete --purge {id}`"
             )),
             Error::NewerSchema { .. } => Some("upgrade sa to open this database".into()),
+            Error::Damaged { path, .. } => Some(format!(
+                "`sa db check --db {}` lists what is wrong; restore a copy made with `sa db backup`",
+                path.display()
+            )),
             Error::Busy(_) => {
                 Some("another sa process held the database too long; try again".into())
             }

@@ -7,10 +7,10 @@
 
 mod accounts;
 mod audit;
+mod header;
 mod tokens;
 
 use std::fs::OpenOptions;
-use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
@@ -23,6 +23,7 @@ pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
 pub use tokens::{NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, UsageDay};
 
 use crate::error::{Error, Result};
+use header::FileState;
 
 /// `PRAGMA application_id` of every sa database: "sa" and a format byte, so `file(1)` and we
 /// can tell an sa database from any other SQLite file.
@@ -43,6 +44,11 @@ impl From<rusqlite::Error> for Error {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 Error::Busy(err.to_string())
             }
+            // The path is filled in by `at_path`, which every Store entry point applies.
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) => Error::Damaged {
+                path: PathBuf::new(),
+                why: err.to_string(),
+            },
             _ => Error::Database(err.to_string()),
         }
     }
@@ -63,46 +69,42 @@ pub struct Tx<'conn> {
 impl Store {
     /// Opens (creating if needed) the database at `path`.
     ///
-    /// A file that is not SQLite, is another program's SQLite database, or was written by a
-    /// newer sa is refused before anything is written to it.
+    /// A file that is not SQLite, is another program's SQLite database, is a damaged sa
+    /// database, or was written by a newer sa is refused before SQLite opens it, so nothing
+    /// (not even a `-wal` or `-shm` file beside it) is written.
     pub fn open(path: &Path) -> Result<Self> {
-        match inspect(path)? {
-            FileState::Ours { version } => refuse_newer(path, version)?,
-            FileState::OtherSqlite { application_id } => {
-                return Err(foreign_application(path, application_id));
+        match header::inspect(path)? {
+            FileState::Ours { version } => {
+                refuse_newer(path, version)?;
+                Self::open_checked(path)
             }
+            FileState::Refused(kind) => Err(kind.into_error(path)),
             FileState::Missing => {
                 create_file(path)?;
-                return Self::open_first_use(path);
+                Self::open_first_use(path)
             }
-            FileState::Unmarked => return Self::open_first_use(path),
+            FileState::Blank => Self::open_first_use(path),
         }
-        Self::open_checked(path)
     }
 
-    /// A missing, blank or not-yet-checkpointed file. Racing first uses need no lock: the
-    /// marks are read in one snapshot (so a racer sees the file blank or fully set up, never
-    /// half), the migration re-checks under the write lock, and the journal switch waits
-    /// out the others.
+    /// A missing or blank file, or one whose first use was killed halfway. Racing first uses
+    /// need no lock: the journal switch waits out the others, and the migration re-checks
+    /// the marks under the write lock, so exactly one racer sets the file up.
     fn open_first_use(path: &Path) -> Result<Self> {
-        let marks = classify(&read_only(path)?, path).map_err(|err| at_path(path, err))?;
-        match marks {
-            Marks::Ours { version } => refuse_newer(path, version)?,
-            Marks::Blank => {
-                make_private(path)?;
-                switch_to_wal(path)?;
-            }
-        }
+        make_private(path)?;
+        switch_to_wal(path)?;
         Self::open_checked(path)
     }
 
     /// Opens a file already known to be ours or blank, and migrates it.
     fn open_checked(path: &Path) -> Result<Self> {
         let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(|e| open_error(path, e))?;
         // Until the schema is known to be ours, closing must not checkpoint: a newer sa's
         // change still in the -wal file would otherwise be written into the file we refuse.
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(|e| open_error(path, e))?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -111,7 +113,8 @@ impl Store {
         store.created = store.migrate().map_err(|err| at_path(path, err))? == Some(0);
         store
             .conn
-            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
+            .map_err(|e| open_error(path, e))?;
         Ok(store)
     }
 
@@ -135,26 +138,33 @@ impl Store {
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok`.
+    /// A storage error names the database file.
     pub fn write<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let tx = Tx { tx };
-        let value = work(&tx)?;
-        tx.tx.commit()?;
-        Ok(value)
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = Tx { tx };
+            let value = work(&tx)?;
+            tx.tx.commit()?;
+            Ok(value)
+        })();
+        result.map_err(|err| at_path(&self.path, err))
     }
 
     /// Runs `work` against one consistent snapshot; never writes.
     pub fn read<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let tx = Tx { tx };
-        let value = work(&tx)?;
-        // Nothing was written; ending the read transaction cannot lose anything.
-        tx.tx.rollback()?;
-        Ok(value)
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let tx = Tx { tx };
+            let value = work(&tx)?;
+            // Nothing was written; ending the read transaction cannot lose anything.
+            tx.tx.rollback()?;
+            Ok(value)
+        })();
+        result.map_err(|err| at_path(&self.path, err))
     }
 
     /// Applies the missing migrations atomically. The version is read first without the
@@ -241,69 +251,6 @@ fn refuse_newer(path: &Path, version: i64) -> Result<()> {
     Ok(())
 }
 
-enum FileState {
-    Missing,
-    /// Empty, or SQLite without an application id in its header: blank, another program's,
-    /// or ours with its setup still only in the -wal. Only SQLite itself can tell.
-    Unmarked,
-    Ours {
-        version: i64,
-    },
-    OtherSqlite {
-        application_id: u32,
-    },
-}
-
-/// Reads the 100-byte SQLite header without letting SQLite touch the file.
-fn inspect(path: &Path) -> Result<FileState> {
-    // A device, FIFO or directory is never a database: opening a FIFO would hang, and
-    // adopting /dev/null would chmod it. (Symlinks are followed, as SQLite follows them.)
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
-            return Err(Error::ForeignDatabase {
-                path: path.to_path_buf(),
-                why: "it is not a regular file".into(),
-            });
-        }
-        _ => {}
-    }
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
-        Err(err) => return Err(Error::io(format!("cannot open `{}`", path.display()), err)),
-    };
-    let mut header = Vec::with_capacity(100);
-    file.by_ref()
-        .take(100)
-        .read_to_end(&mut header)
-        .map_err(|err| Error::io(format!("cannot read `{}`", path.display()), err))?;
-    if header.is_empty() {
-        return Ok(FileState::Unmarked);
-    }
-    if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
-        return Err(Error::ForeignDatabase {
-            path: path.to_path_buf(),
-            why: "it is not a SQLite file".into(),
-        });
-    }
-    let word = |at: usize| {
-        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
-    };
-    let (version, application_id) = (word(60), word(68));
-    match application_id {
-        id if id == APPLICATION_ID as u32 => Ok(FileState::Ours {
-            version: i64::from(version),
-        }),
-        0 => Ok(FileState::Unmarked),
-        id => Ok(FileState::OtherSqlite { application_id: id }),
-    }
-}
-
-/// A read-only connection for deciding what a file is without SQLite writing to it.
-fn read_only(path: &Path) -> Result<Connection> {
-    connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-}
-
 /// A connection that waits up to the busy timeout for other processes' locks.
 fn connect(path: &Path, mode: OpenFlags) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -313,17 +260,33 @@ fn connect(path: &Path, mode: OpenFlags) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Puts a blank file in WAL mode before anything is written to it. Changing the journal
-/// mode needs the file to itself, and SQLite reports a conflict at once instead of calling
-/// the busy handler, so a first use racing others retries until the busy timeout.
+/// Puts a blank file in WAL mode before anything is written to it.
+///
+/// The switch writes page 1 (the journal-mode bytes of the header). Done under a rollback
+/// journal, a kill in the middle would leave a hot journal beside a half-made file; with the
+/// journal off, the one page is written whole or not at all, and a blank file is nothing to
+/// roll back. A first read comes first, so a hot journal that an older sa left is rolled
+/// back before the journal is turned off. Changing the journal mode needs the file to
+/// itself, and SQLite reports a conflict at once instead of waiting, so a first use racing
+/// others retries until the busy timeout.
 fn switch_to_wal(path: &Path) -> Result<()> {
     let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     let mut pause = StdDuration::from_millis(1);
     loop {
-        let err = match conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
-        {
+        let attempt = (|| -> rusqlite::Result<String> {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if mode.eq_ignore_ascii_case("wal") {
+                // A racer got there first.
+                return Ok(mode);
+            }
+            conn.pragma_update_and_check(None, "journal_mode", "OFF", |r| r.get::<_, String>(0))?;
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        })();
+        let err = match attempt {
             Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
             // The old mode back without an error: this file system or VFS cannot do WAL.
             Ok(mode) => {
@@ -351,9 +314,21 @@ fn foreign_application(path: &Path, application_id: u32) -> Error {
 
 /// Names the file in a database error that does not yet.
 fn at_path(path: &Path, err: Error) -> Error {
+    let prefix = format!("`{}`: ", path.display());
+    let named = |message: String| {
+        if message.starts_with(&prefix) {
+            message
+        } else {
+            format!("{prefix}{message}")
+        }
+    };
     match err {
-        Error::Database(message) => Error::Database(format!("`{}`: {message}", path.display())),
-        Error::Busy(message) => Error::Busy(format!("`{}`: {message}", path.display())),
+        Error::Database(message) => Error::Database(named(message)),
+        Error::Busy(message) => Error::Busy(named(message)),
+        Error::Damaged { path: p, why } if p.as_os_str().is_empty() => Error::Damaged {
+            path: path.to_path_buf(),
+            why,
+        },
         other => other,
     }
 }
@@ -417,12 +392,12 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(path.parent().unwrap()), 0o700);
-        assert!(matches!(
-            inspect(&path).unwrap(),
+        assert_eq!(
+            header::inspect(&path).unwrap(),
             FileState::Ours {
                 version: SCHEMA_VERSION
             }
-        ));
+        );
         // Opening again is a no-op migration.
         Store::open(&path).unwrap();
     }

@@ -443,4 +443,123 @@ fn a_newer_schema_still_in_the_wal_is_refused_untouched() {
         read("sa.db-wal") == wal_before,
         "the -wal file was modified"
     );
+    assert!(
+        !copy.join("sa.db-shm").exists(),
+        "a -shm file was created beside a refused file"
+    );
+}
+
+fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    name.into()
+}
+
+#[test]
+fn a_first_use_killed_halfway_by_an_older_sa_is_recovered() {
+    // sa 0.1 switched a new file to WAL under a rollback journal; killed in that instant, it
+    // left a 4096-byte file and a hot -journal that every later command refused (exit 3,
+    // "attempt to write a readonly database"). The fixture is such a pair.
+    let env = TestEnv::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::create_dir_all(env.root().join("data")).expect("data dir");
+    for suffix in ["", "-journal"] {
+        std::fs::copy(
+            sidecar(&fixtures.join("first-use-killed-by-sa-0.1.db"), suffix),
+            sidecar(&env.db_path(), suffix),
+        )
+        .expect("copy fixture");
+    }
+    let run = env.run(&["list", "--json"]).ok();
+    assert!(run.stderr.contains("created a new sa database"), "{run}");
+    assert!(!sidecar(&env.db_path(), "-journal").exists());
+    env.create("ci-bot");
+    assert_eq!(env.json(&["list"]).as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn a_foreign_database_in_wal_mode_is_refused_without_sidecar_files() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.root().join("data")).expect("data dir");
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .expect("wal");
+    conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi');")
+        .expect("a foreign table");
+    drop(conn);
+    let before = std::fs::read(env.db_path()).expect("read");
+    assert_refused_untouched(&env, &before, "another program's SQLite database");
+}
+
+#[test]
+fn a_foreign_database_whose_tables_are_only_in_its_wal_is_refused_untouched() {
+    let env = TestEnv::new();
+    let live = env.root().join("live.db");
+    let conn = rusqlite::Connection::open(&live).expect("open");
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .expect("wal");
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .expect("no checkpoint");
+    conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi');")
+        .expect("a foreign table");
+    // The main file still looks blank; only the -wal file says it is someone's database.
+    std::fs::create_dir_all(env.root().join("data")).expect("data dir");
+    std::fs::copy(&live, env.db_path()).expect("copy db");
+    std::fs::copy(sidecar(&live, "-wal"), sidecar(&env.db_path(), "-wal")).expect("copy wal");
+    drop(conn);
+    let read = |suffix| std::fs::read(sidecar(&env.db_path(), suffix)).expect("read");
+    let (db, wal) = (read(""), read("-wal"));
+    for args in [&["list"][..], &["create", "--name", "ci-bot"]] {
+        env.run(args)
+            .code(3)
+            .error_contains("another program's SQLite database");
+    }
+    assert!(read("") == db, "the database file was modified");
+    assert!(read("-wal") == wal, "the -wal file was modified");
+    assert!(
+        !sidecar(&env.db_path(), "-shm").exists(),
+        "a -shm file was created"
+    );
+}
+
+#[test]
+fn a_truncated_sa_database_is_reported_as_damaged_and_left_untouched() {
+    let env = TestEnv::new();
+    for i in 0..40 {
+        env.create(&format!("bot-{i}"));
+    }
+    let bytes = std::fs::read(env.db_path()).expect("read");
+    assert!(bytes.len() > 8192, "the database spans several pages");
+    for cut in [bytes.len() - 1000, bytes.len() / 4096 / 2 * 4096] {
+        let before = plant_db(&env, &bytes[..cut]);
+        let run = env
+            .run(&["list"])
+            .code(3)
+            .error_contains("damaged sa database");
+        assert!(run.stderr.contains("cut short"), "{run}");
+        assert!(run.stderr.contains("hint: `sa db check"), "{run}");
+        assert_refused_untouched(&env, &before, "damaged");
+    }
+}
+
+#[test]
+fn an_sa_database_with_tables_and_no_schema_version_gets_one_line() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.pragma_update(None, "user_version", 0)
+        .expect("user_version");
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
+        .expect("journal_mode");
+    drop(conn);
+    let before = std::fs::read(env.db_path()).expect("read");
+    let run = env
+        .run(&["list"])
+        .code(3)
+        .error_contains("no schema version");
+    assert!(run.stderr.len() < 400, "{run}");
+    assert_refused_untouched(&env, &before, "no schema version");
 }
