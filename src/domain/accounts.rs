@@ -123,7 +123,11 @@ pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> 
         for role in &request.roles {
             check_role(tx, ctx, role)?;
         }
-        let email = format!("{}@{}.{}", request.name, ctx.org, ctx.config.email_domain);
+        let email = tx.free_email(
+            ctx.org.as_str(),
+            request.name.as_str(),
+            &format!("{}.{}", ctx.org, ctx.config.email_domain),
+        )?;
         tx.ensure_org(ctx.org.as_str(), ctx.now)?;
         let id = tx.insert_account(&NewAccount {
             org: ctx.org.as_str(),
@@ -133,6 +137,7 @@ pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> 
             at: ctx.now,
             by: &ctx.actor,
         })?;
+        tx.reserve_email(ctx.org.as_str(), &email, id)?;
         for role in &request.roles {
             tx.grant_role(id, role.as_str())?;
         }

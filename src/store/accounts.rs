@@ -353,6 +353,30 @@ impl Tx<'_> {
         Ok(accounts)
     }
 
+    /// The email a new account gets: `LOCAL@DOMAIN`, or, when an account (even a renamed or
+    /// purged one) ever had that, the first free `LOCAL-N@DOMAIN` for N = 2, 3, …
+    pub fn free_email(&self, org: &str, local: &str, domain: &str) -> Result<String> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT 1 FROM account_emails WHERE org = ?1 AND email = ?2")?;
+        let mut candidate = format!("{local}@{domain}");
+        let mut n = 1u64;
+        while stmt.exists(params![org, candidate])? {
+            n += 1;
+            candidate = format!("{local}-{n}@{domain}");
+        }
+        Ok(candidate)
+    }
+
+    /// Reserves `email` in `org` for the account, for good.
+    pub fn reserve_email(&self, org: &str, email: &str, account_id: i64) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO account_emails (org, email, account_id) VALUES (?1, ?2, ?3)",
+            params![org, email, account_id],
+        )?;
+        Ok(())
+    }
+
     pub fn grant_role(&self, account_id: i64, role: &str) -> Result<()> {
         self.tx.execute(
             "INSERT INTO account_roles (account_id, role) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -384,6 +408,76 @@ impl Tx<'_> {
     }
 }
 
+/// The actor of the changes a schema migration makes.
+pub const MIGRATION_ACTOR: &str = "sa:migration";
+
+/// Schema version 2: reserves every email in use or named by an `account.create` event, and
+/// gives the newer of two accounts that shared an email (sa 0.1 handed a renamed account's
+/// email to the next account of its old name) the first free `NAME-N@…`, with an
+/// `account.update` event saying why. Accounts come before purged ones, and older accounts
+/// before newer, so the account that had an email first keeps it.
+pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
+    let accounts: Vec<(i64, String, String, String)> = {
+        let mut stmt = tx
+            .tx
+            .prepare("SELECT id, org, name, email FROM accounts ORDER BY id")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let now = crate::time::now();
+    for (id, org, name, email) in accounts {
+        let reserved = tx.tx.execute(
+            "INSERT INTO account_emails (org, email, account_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+            params![org, email, id],
+        )?;
+        if reserved == 1 {
+            continue;
+        }
+        let holder: i64 = tx.tx.query_row(
+            "SELECT account_id FROM account_emails WHERE org = ?1 AND email = ?2",
+            params![org, email],
+            |r| r.get(0),
+        )?;
+        let (local, domain) = email
+            .rsplit_once('@')
+            .unwrap_or((email.as_str(), "sa.local"));
+        let fresh = tx.free_email(&org, local, domain)?;
+        tx.reserve_email(&org, &fresh, id)?;
+        tx.tx.execute(
+            "UPDATE accounts SET email = ?2 WHERE id = ?1",
+            params![id, fresh],
+        )?;
+        tx.insert_audit_event(&super::NewAuditEvent {
+            at: now,
+            actor: MIGRATION_ACTOR,
+            action: "account.update",
+            org: &org,
+            target: &name,
+            account_id: Some(id),
+            details: &[
+                ("old_email", email.clone()),
+                ("new_email", fresh),
+                ("reason", format!("account {holder} had this email first")),
+            ],
+        })?;
+    }
+    tx.tx.execute(
+        "INSERT INTO account_emails (org, email, account_id)
+         SELECT e.org, d.value, e.account_id FROM audit_events e
+         JOIN audit_details d ON d.event_id = e.id AND d.key = 'email'
+         WHERE e.action = 'account.create' AND e.account_id IS NOT NULL
+         ORDER BY e.id
+         ON CONFLICT DO NOTHING",
+        [],
+    )?;
+    tx.tx.execute(
+        "CREATE UNIQUE INDEX accounts_email ON accounts (org, email)",
+        [],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,7 +489,7 @@ mod tests {
             org: "default",
             name,
             description: Some("d"),
-            email: "e@x",
+            email: name,
             at: now(),
             by: "me",
         }

@@ -29,8 +29,23 @@ use header::FileState;
 /// can tell an sa database from any other SQLite file.
 pub const APPLICATION_ID: i32 = 0x7361_0001;
 
+/// One schema change: SQL, then (rarely) a step that fixes existing rows in code.
+struct Migration {
+    sql: &'static str,
+    then: Option<fn(&Tx<'_>) -> Result<()>>,
+}
+
 /// The migrations, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: include_str!("migrations/0001_init.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("migrations/0002_account_emails.sql"),
+        then: Some(accounts::reserve_existing_emails),
+    },
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -175,19 +190,38 @@ impl Store {
         if schema_version(&self.conn, &self.path)? == SCHEMA_VERSION {
             return Ok(None);
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version = schema_version(&tx, &self.path)?;
+        let tx = Tx {
+            tx: self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?,
+        };
+        let version = schema_version(&tx.tx, &self.path)?;
         if version == SCHEMA_VERSION {
             return Ok(None);
         }
-        for migration in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
-            tx.execute_batch(migration)?;
+        for (applied, migration) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
+            // SQLite's message alone: the statement itself would be a screenful of SQL.
+            let failed = |err: Error| {
+                Error::Database(format!(
+                    "cannot upgrade the schema from version {version} (step {} of {SCHEMA_VERSION}): {err}",
+                    applied + 1
+                ))
+            };
+            tx.tx
+                .execute_batch(migration.sql)
+                .map_err(|e| failed(e.into()))?;
+            if let Some(step) = migration.then {
+                step(&tx).map_err(failed)?;
+            }
         }
-        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        tx.commit()?;
+        tx.tx
+            .pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.tx.commit()?;
         Ok(Some(version))
     }
 }

@@ -352,16 +352,19 @@ fn add_output_file_writes_the_token_with_mode_0600_and_leaves_stdout_empty() {
 }
 
 #[test]
-fn add_output_file_replaces_an_existing_file() {
+fn add_output_file_replaces_an_existing_file_keeping_its_mode() {
     let env = with_bot();
     let path = env.root().join("svc.token");
     std::fs::write(&path, "old token\n").expect("write");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    env.run(&["token", "add", "bot", "--output-file", "svc.token"])
+    // Group-readable on purpose (the service's group reads it): the new token stays so.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let run = env
+        .run(&["token", "add", "bot", "--output-file", "svc.token"])
         .ok();
+    assert!(run.stderr.contains("mode 0640"), "{run}");
     let written = std::fs::read_to_string(&path).expect("the token file");
     assert!(looks_like_token(written.trim_end()), "{written:?}");
-    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&path), 0o640);
     assert!(
         leftovers(env.root()).is_empty(),
         "{:?}",

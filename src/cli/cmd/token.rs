@@ -1,12 +1,13 @@
 //! `sa token add|list|show|revoke|rotate|verify|disable|enable`
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 use crate::cli::args::{TokenCommand, TokenStatusArg};
 use crate::cli::output::{
-    IdentityView, MintedView, Printer, TokenView, VerifyView, print_token, print_tokens,
+    IdentityView, MintedView, TokenView, VerifyView, print_token, print_tokens,
 };
+use crate::cli::token_file::{Protected, TokenFile};
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts;
 use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, TokenStatus, VerifyRequest};
@@ -22,7 +23,7 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
     let ctx = &session.ctx;
     match command {
         TokenCommand::Add(args) => {
-            let target = prepare_delivery(printer, args.output_file.as_deref())?;
+            let target = prepare_delivery(session, args.output_file.as_deref())?;
             let mut store = session.open_store()?;
             let request = MintRequest {
                 account: args.account,
@@ -34,7 +35,7 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
             deliver(session, &minted, target)?;
         }
         TokenCommand::Rotate(args) => {
-            let target = prepare_delivery(printer, args.output_file.as_deref())?;
+            let target = prepare_delivery(session, args.output_file.as_deref())?;
             let mut store = session.open_store()?;
             let rotated = tokens::rotate(&mut store, ctx, &args.id, args.expires, args.grace)?;
             let old_fate = match (
@@ -235,15 +236,30 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
 }
 
 /// Checks, before anything is minted, that the token will have somewhere to go.
-fn prepare_delivery(printer: &Printer, output_file: Option<&Path>) -> Result<Option<TokenFile>> {
-    if output_file.is_none() && printer.stdout_is_discarded() {
+fn prepare_delivery(
+    session: &Session<'_>,
+    output_file: Option<&Path>,
+) -> Result<Option<TokenFile>> {
+    if output_file.is_none() && session.printer.stdout_is_discarded() {
         return Err(Error::InvalidInput(
             "standard output is /dev/null or closed, so the new token would be lost; \
              nothing was stored (write it with `--output-file PATH` instead)"
                 .into(),
         ));
     }
-    output_file.map(TokenFile::prepare).transpose()
+    let protected = [
+        Protected {
+            path: &session.config.db_path,
+            what: "the sa database",
+        },
+        Protected {
+            path: &session.config.file,
+            what: "the sa config file",
+        },
+    ];
+    output_file
+        .map(|path| TokenFile::prepare(path, &protected))
+        .transpose()
 }
 
 /// Shows a freshly minted token: on stdout alone (or into `--output-file`), with its id and
@@ -259,8 +275,12 @@ fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) ->
         "token id `{}` for account `{}`, expires {expires}",
         token.id, token.account
     ));
+    let mut resolved = None;
     let written_to = match target {
-        Some(file) => Some(file.commit(minted.secret.expose(), &token.id)?),
+        Some(file) => {
+            resolved = file.resolved_target().map(Path::to_path_buf);
+            Some(file.commit(minted.secret.expose(), &token.id)?)
+        }
         None => None,
     };
     let shown = if printer.is_json() {
@@ -285,90 +305,18 @@ fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) ->
         source: std::io::Error::other(err.to_string()),
     })?;
     match written_to {
-        Some(path) => printer.note(&format!("token written to {} (mode 0600)", path.display())),
+        Some(path) => {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).map_or(0o600, |m| m.permissions().mode() & 0o777);
+            let through = resolved.map_or_else(String::new, |real| {
+                format!(" (the file `{}`)", real.display())
+            });
+            printer.note(&format!(
+                "token written to {}{through}, mode {mode:04o}",
+                path.display()
+            ));
+        }
         None => printer.note("store it now: it will not be shown again"),
     }
     Ok(())
-}
-
-/// `--output-file`: a temporary file beside the target, created (mode 0600) before minting
-/// so an unwritable directory fails before anything is stored, then filled and renamed into
-/// place, so a reader of PATH never sees a half-written or empty token.
-struct TokenFile {
-    temp: tempfile::NamedTempFile,
-    path: PathBuf,
-}
-
-impl TokenFile {
-    fn prepare(path: &Path) -> Result<Self> {
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        // `dir/`, `dir/.` or `..` name a directory even when it does not exist yet; the
-        // rename at the end would fail after the token was stored.
-        use std::os::unix::ffi::OsStrExt;
-        let text = path.as_os_str().as_bytes();
-        let names_a_directory = text.ends_with(b"/")
-            || text.ends_with(b"/.")
-            || text.ends_with(b"/..")
-            || text == b"."
-            || text == b"..";
-        if names_a_directory || path.is_dir() {
-            return Err(Error::invalid(format!(
-                "`{}` is a directory",
-                path.display()
-            )));
-        }
-        // The rename would put a regular file where a device or FIFO was, or where a
-        // symlink to one was (`/dev/stdout`): refuse, so that `--output-file /dev/null`
-        // can neither replace /dev/null nor quietly lose a token. A symlink to a regular
-        // file is replaced by the file, as documented.
-        let special = |meta: std::fs::Metadata| {
-            let kind = meta.file_type();
-            !kind.is_file() && !kind.is_symlink()
-        };
-        if std::fs::symlink_metadata(path).is_ok_and(special)
-            || std::fs::metadata(path).is_ok_and(special)
-        {
-            return Err(Error::invalid(format!(
-                "`{}` is not a regular file (a device, FIFO or socket); \
-                 --output-file writes a regular file",
-                path.display()
-            )));
-        }
-        // NamedTempFile creates its file with mode 0600 on Unix.
-        let temp = tempfile::Builder::new()
-            .prefix(".sa-token-")
-            .tempfile_in(&dir)
-            .map_err(|e| {
-                // tempfile appends ` at path "…/.sa-token-XXXX"`, a file that never came to
-                // be; the OS error alone is the news.
-                let text = e.to_string();
-                let text = text.split(" at path ").next().unwrap_or(&text);
-                let e = std::io::Error::new(e.kind(), text.to_string());
-                Error::io(format!("cannot create a file in `{}`", dir.display()), e)
-            })?;
-        Ok(TokenFile {
-            temp,
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn commit(mut self, token: &str, token_id: &str) -> Result<PathBuf> {
-        let path = self.path.clone();
-        let failed = |e: std::io::Error| {
-            Error::io(
-                format!(
-                    "token `{token_id}` was stored but could not be written to `{}` (revoke it with `sa token revoke {token_id}`)",
-                    path.display()
-                ),
-                e,
-            )
-        };
-        writeln!(self.temp, "{token}").map_err(failed)?;
-        self.temp.as_file().sync_all().map_err(failed)?;
-        self.temp.persist(&path).map_err(|e| failed(e.error))?;
-        Ok(path)
-    }
 }

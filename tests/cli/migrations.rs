@@ -1,0 +1,113 @@
+//! Upgrading databases written by older versions of sa: every older schema version is built
+//! here from its own released migration files, filled as that version would have filled it,
+//! and opened by this sa.
+
+use rusqlite::{Connection, params};
+
+use crate::support::TestEnv;
+
+const V1: &str = include_str!("../../src/store/migrations/0001_init.sql");
+const APPLICATION_ID: i32 = 0x7361_0001;
+
+/// A schema-version-1 database as sa 0.1 left it, including its email bug: `alpha` (id 1)
+/// was renamed to `alpha2` and a new `alpha` (id 2) got the same email; `beta` (id 3) was
+/// purged, so only its `account.create` event remembers its email.
+fn version_1_database(env: &TestEnv) {
+    std::fs::create_dir_all(env.db_path().parent().expect("a parent")).expect("mkdir");
+    let conn = Connection::open(env.db_path()).expect("open");
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .expect("wal");
+    conn.execute_batch(V1).expect("schema 1");
+    conn.pragma_update(None, "application_id", APPLICATION_ID)
+        .expect("application id");
+    conn.pragma_update(None, "user_version", 1)
+        .expect("version");
+    let at = "2026-11-01T00:00:00Z";
+    conn.execute("INSERT INTO orgs VALUES ('default', ?1)", [at])
+        .expect("org");
+    for (id, name) in [(1, "alpha2"), (2, "alpha"), (4, "gamma")] {
+        let email = if id == 4 { "gamma" } else { "alpha" };
+        conn.execute(
+            "INSERT INTO accounts (id, org, name, email, status, created_at, created_by, updated_at)
+             VALUES (?1, 'default', ?2, ?3, 'active', ?4, 'old-sa', ?4)",
+            params![id, name, format!("{email}@default.sa.local"), at],
+        )
+        .expect("account");
+    }
+    for (event, account, target, email) in [
+        (1, 1, "alpha", "alpha"),
+        (2, 3, "beta", "beta"),
+        (3, 2, "alpha", "alpha"),
+        (4, 4, "gamma", "gamma"),
+    ] {
+        conn.execute(
+            "INSERT INTO audit_events (id, at, actor, action, org, target, account_id)
+             VALUES (?1, ?2, 'old-sa', 'account.create', 'default', ?3, ?4)",
+            params![event, at, target, account],
+        )
+        .expect("event");
+        conn.execute(
+            "INSERT INTO audit_details (event_id, position, key, value) VALUES (?1, 0, 'email', ?2)",
+            params![event, format!("{email}@default.sa.local")],
+        )
+        .expect("details");
+    }
+}
+
+#[test]
+fn version_1_upgrades_and_an_email_shared_by_two_accounts_is_made_unique() {
+    let env = TestEnv::new();
+    version_1_database(&env);
+    let accounts = env.json(&["list"]);
+    let email_of = |name: &str| {
+        accounts
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|a| a["name"] == name)
+            .map(|a| a["email"].as_str().expect("email").to_string())
+            .expect("listed")
+    };
+    assert_eq!(
+        email_of("alpha2"),
+        "alpha@default.sa.local",
+        "the first holder keeps it"
+    );
+    assert_eq!(email_of("alpha"), "alpha-2@default.sa.local");
+    assert_eq!(email_of("gamma"), "gamma@default.sa.local");
+    let events = env.json(&["audit", "--action", "account.update"]);
+    let event = &events.as_array().expect("array")[0];
+    assert_eq!(event["actor"], "sa:migration");
+    assert_eq!(event["target"], "alpha");
+    assert_eq!(event["details"]["old_email"], "alpha@default.sa.local");
+    assert_eq!(event["details"]["new_email"], "alpha-2@default.sa.local");
+    // The purged beta's email stays reserved.
+    let beta = env.create("beta");
+    assert_eq!(beta["email"], "beta-2@default.sa.local");
+    let conn = Connection::open(env.db_path()).expect("open");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert!(version >= 2);
+    let duplicate = conn.execute(
+        "UPDATE accounts SET email = 'alpha@default.sa.local' WHERE name = 'gamma'",
+        [],
+    );
+    assert!(duplicate.is_err(), "a unique index guards emails");
+}
+
+#[test]
+fn a_renamed_or_purged_accounts_email_is_never_given_out_again() {
+    let env = TestEnv::new();
+    env.create("alpha");
+    env.run(&["update", "alpha", "--name", "alpha2"]).ok();
+    let second = env.create("alpha");
+    assert_eq!(second["email"], "alpha-2@default.sa.local");
+    env.run(&["delete", "alpha", "--purge", "--yes"]).ok();
+    let third = env.create("alpha");
+    assert_eq!(third["email"], "alpha-3@default.sa.local");
+    // Another organization has its own emails.
+    let elsewhere = env.json(&["create", "--name", "alpha", "--org", "acme"]);
+    assert_eq!(elsewhere["email"], "alpha@acme.sa.local");
+}

@@ -1,0 +1,290 @@
+//! Token files (`--output-file`): what they may never replace, how they replace what they
+//! may, and that an interrupted write leaves no secret behind.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::storage::std_command;
+use crate::support::{TestEnv, file_mode};
+
+fn with_bot() -> TestEnv {
+    let env = TestEnv::new();
+    env.json(&["create", "--name", "bot", "--role", "editor"]);
+    env
+}
+
+fn token_count(env: &TestEnv) -> usize {
+    env.json(&["token", "list", "--status", "all"])
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+/// `.sa-token-*` files in `dir`.
+fn temps(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".sa-token-"))
+        })
+        .collect()
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn the_database_its_sidecars_and_the_config_are_never_replaced() {
+    let env = with_bot();
+    let db = env.db_path();
+    let link = env.root().join("innocent.token");
+    std::os::unix::fs::symlink(&db, &link).expect("symlink");
+    let config_before = std::fs::read(env.config_path()).expect("read config");
+    let mut wal = db.clone().into_os_string();
+    wal.push("-wal");
+    let targets = [
+        db.clone(),
+        PathBuf::from(wal),
+        env.root().join("data/../data/sa.db-shm"),
+        env.root().join("data/sa.db-journal"),
+        link.clone(),
+        env.config_path(),
+    ];
+    for target in &targets {
+        for command in [
+            &["token", "add", "bot"][..],
+            &["token", "add", "bot", "--json"],
+        ] {
+            let mut args = command.to_vec();
+            args.extend(["--output-file", arg(target)]);
+            env.run(&args).code(2).error_contains("never replaces it");
+        }
+    }
+    let token = env.add_token("bot", &[]);
+    let id = &token[3..15];
+    env.run(&["token", "rotate", id, "--output-file", arg(&db)])
+        .code(2)
+        .error_contains("the sa database");
+    assert_eq!(
+        std::fs::read(env.config_path()).expect("read"),
+        config_before
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        token_count(&env),
+        1,
+        "only the token minted to stdout exists"
+    );
+    env.run(&["list"]).ok();
+}
+
+#[test]
+fn paths_inside_dev_proc_and_sys_are_refused_before_minting() {
+    let env = with_bot();
+    for target in [
+        "/dev/stdout",
+        "/dev/null",
+        "/dev/shm/sa-test.token",
+        "/proc/self/fd/1",
+    ] {
+        env.run(&["token", "add", "bot", "--output-file", target])
+            .code(2)
+            .error_contains("/dev, /proc or /sys");
+    }
+    assert!(
+        std::fs::symlink_metadata("/dev/stdout")
+            .expect("/dev/stdout")
+            .file_type()
+            .is_symlink(),
+        "/dev/stdout is still the system's symlink"
+    );
+    assert!(!Path::new("/dev/shm/sa-test.token").exists());
+    // A symlink elsewhere that leads into /dev is followed, then refused.
+    let link = env.root().join("tty.token");
+    std::os::unix::fs::symlink("/dev/null", &link).expect("symlink");
+    env.run(&["token", "add", "bot", "--output-file", arg(&link)])
+        .code(2);
+    assert_eq!(token_count(&env), 0);
+}
+
+#[test]
+fn a_symlink_to_a_regular_file_is_followed_and_the_links_stay() {
+    // The layout Kubernetes gives a mounted secret: token -> ..data/token,
+    // ..data -> ..2026_12_01, and the file itself in the versioned directory.
+    let env = with_bot();
+    let secret = env.root().join("secret");
+    let versioned = secret.join("..2026_12_01");
+    std::fs::create_dir_all(&versioned).expect("mkdir");
+    std::fs::write(versioned.join("token"), "old\n").expect("write");
+    std::os::unix::fs::symlink("..2026_12_01", secret.join("..data")).expect("symlink");
+    std::os::unix::fs::symlink("..data/token", secret.join("token")).expect("symlink");
+    let run = env
+        .run(&[
+            "token",
+            "add",
+            "bot",
+            "--output-file",
+            arg(&secret.join("token")),
+        ])
+        .ok();
+    assert!(run.stderr.contains("..2026_12_01/token"), "{run}");
+    for link in ["token", "..data"] {
+        assert!(
+            std::fs::symlink_metadata(secret.join(link))
+                .expect("link")
+                .file_type()
+                .is_symlink(),
+            "{link} is still a symlink"
+        );
+    }
+    let written = std::fs::read_to_string(secret.join("token")).expect("read through the link");
+    assert!(
+        written.starts_with("sa_") && written.ends_with('\n'),
+        "{written:?}"
+    );
+    assert!(temps(&versioned).is_empty() && temps(&secret).is_empty());
+}
+
+#[test]
+fn a_symlink_to_nothing_is_refused() {
+    let env = with_bot();
+    let link = env.root().join("svc.token");
+    std::os::unix::fs::symlink(env.root().join("elsewhere/token"), &link).expect("symlink");
+    env.run(&["token", "add", "bot", "--output-file", arg(&link)])
+        .code(2)
+        .error_contains("does not exist");
+    assert_eq!(token_count(&env), 0);
+    assert!(!env.root().join("elsewhere").exists());
+}
+
+#[test]
+fn replacing_a_file_keeps_its_owner_group_and_mode() {
+    let env = with_bot();
+    let path = env.root().join("svc.token");
+    std::fs::write(&path, "old\n").expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    // As root, hand the file to `nobody`, as a service running as nobody would have it.
+    let is_root = std::fs::metadata("/proc/self").expect("proc").uid() == 0;
+    if is_root {
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).expect("chown");
+    }
+    let before = std::fs::metadata(&path).expect("meta");
+    env.run(&["token", "add", "bot", "--output-file", arg(&path)])
+        .ok();
+    let after = std::fs::metadata(&path).expect("meta");
+    assert_ne!(
+        before.ino(),
+        after.ino(),
+        "replaced, not rewritten in place"
+    );
+    assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+    assert_eq!(file_mode(&path), 0o640);
+    // A new file is 0600 and the caller's.
+    env.run(&["token", "add", "bot", "--output-file", "new.token"])
+        .ok();
+    assert_eq!(file_mode(&env.root().join("new.token")), 0o600);
+}
+
+/// Holds the database's write lock, so that a `token add` started now waits (after it has
+/// prepared its token file, before it stores anything) until the lock is dropped.
+fn hold_write_lock(env: &TestEnv) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    conn
+}
+
+fn spawn_add(env: &TestEnv, target: &str, named_temp: bool) -> Child {
+    let mut cmd = std_command(env);
+    cmd.args(["token", "add", "bot", "--output-file", target]);
+    if named_temp {
+        cmd.env("SA_TOKEN_FILE_NO_TMPFILE", "1");
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sa")
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args(["-s", name, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// Waits until `ready` holds, or fails the test after 20 s.
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_named_temp_file_is_removed_when_a_signal_ends_the_write() {
+    let env = with_bot();
+    for name in ["TERM", "INT", "HUP"] {
+        let lock = hold_write_lock(&env);
+        let mut child = spawn_add(&env, "svc.token", true);
+        wait_for("the temp file", || !temps(env.root()).is_empty());
+        signal(&child, name);
+        let status = child.wait().expect("wait");
+        assert!(!status.success(), "SIG{name} ended it");
+        drop(lock);
+        assert!(
+            temps(env.root()).is_empty(),
+            "SIG{name}: {:?}",
+            temps(env.root())
+        );
+        assert!(!env.root().join("svc.token").exists());
+    }
+    assert_eq!(token_count(&env), 0);
+}
+
+#[test]
+fn an_unnamed_temp_file_leaves_nothing_even_after_sigkill() {
+    let env = with_bot();
+    let lock = hold_write_lock(&env);
+    let mut child = spawn_add(&env, "svc.token", false);
+    // Give it time to prepare its file and reach the lock.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(temps(env.root()).is_empty(), "O_TMPFILE has no name");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    drop(lock);
+    assert!(temps(env.root()).is_empty());
+    assert_eq!(token_count(&env), 0);
+}
+
+#[test]
+fn temp_files_a_killed_writer_left_over_a_minute_ago_are_removed_by_the_next_write() {
+    let env = with_bot();
+    let old = env.root().join(".sa-token-killed");
+    let young = env.root().join(".sa-token-busy");
+    for path in [&old, &young] {
+        std::fs::write(path, "sa_leftover\n").expect("write");
+    }
+    let two_minutes_ago = std::time::SystemTime::now() - Duration::from_secs(120);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .and_then(|f| f.set_modified(two_minutes_ago))
+        .expect("age the file");
+    env.run(&["token", "add", "bot", "--output-file", "svc.token"])
+        .ok();
+    assert!(!old.exists(), "the stale temp file was removed");
+    assert!(young.exists(), "a writer still at work keeps its file");
+}
