@@ -93,6 +93,9 @@ pub enum Error {
         found: i64,
         supported: i64,
     },
+    /// A command that only reads (or copies) found no database to read.
+    #[error("there is no sa database at `{0}`")]
+    NoDatabase(PathBuf),
     /// An sa database that SQLite cannot use as it is (cut short, or corrupt inside).
     #[error("`{path}` is a damaged sa database ({why})")]
     Damaged { path: PathBuf, why: String },
@@ -130,6 +133,7 @@ impl Error {
             Error::ForeignDatabase { .. }
             | Error::NewerSchema { .. }
             | Error::Damaged { .. }
+            | Error::NoDatabase(_)
             | Error::Config { .. }
             | Error::Database(_)
             | Error::Busy(_)
@@ -157,6 +161,9 @@ impl Error {
                 "`sa db check --db {}` lists what is wrong; restore a copy made with `sa db backup`",
                 path.display()
             )),
+            Error::NoDatabase(_) => Some(
+                "check `--db`, $SA_DB and `db_path` (`sa config path` shows which is used)".into(),
+            ),
             Error::Busy(_) => {
                 Some("another sa process held the database too long; try again".into())
             }

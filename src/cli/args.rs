@@ -73,6 +73,27 @@ pub enum Command {
     Config(ConfigCommand),
     /// Read the audit trail, oldest first
     Audit(AuditArgs),
+    /// Check the database file, or copy it while it is in use
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Check the database without changing it: SQLite's integrity check, foreign keys, the
+    /// schema version, and that every token has an account and an argon2id hash. Exit 1 when
+    /// anything is wrong
+    Check,
+    /// Copy the database into a new file (mode 0600) with SQLite's online backup: a
+    /// consistent snapshot, safe while other sa processes write. Never replaces a file
+    Backup(DbBackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbBackupArgs {
+    /// Where to write the copy; must not exist yet
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

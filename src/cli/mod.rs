@@ -177,5 +177,6 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         Command::Org(args::OrgCommand::List) => cmd::org::list(&session),
         Command::Config(command) => cmd::config::run(&session, command),
         Command::Audit(args) => cmd::audit::run(&session, args),
+        Command::Db(command) => cmd::db::run(&session, command),
     }
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
+use crate::domain::database::CheckReport;
 use crate::domain::tokens::{Identity, TokenStatus, status_of};
 use crate::error::{Error, Result};
 use crate::store::{Account, AccountStatus, AuditEvent, OrgSummary, Token};
@@ -162,7 +163,7 @@ impl Printer {
             return cell;
         }
         match status {
-            "active" | "valid" => cell.fg(Color::Green),
+            "active" | "valid" | "ok" => cell.fg(Color::Green),
             "disabled" | "expiring" => cell.fg(Color::Yellow),
             _ => cell.fg(Color::Red),
         }
@@ -596,4 +597,62 @@ pub fn print_orgs(printer: &Printer, orgs: &[OrgSummary]) -> Result<()> {
         })
         .collect();
     printer.table(&["org", "active", "disabled", "deleted", "created"], rows)
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckView {
+    pub name: &'static str,
+    pub ok: bool,
+    pub summary: String,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckReportView {
+    pub database: String,
+    pub schema_version: Option<i64>,
+    pub ok: bool,
+    pub checks: Vec<CheckView>,
+}
+
+pub fn print_check_report(
+    printer: &Printer,
+    database: &std::path::Path,
+    report: &CheckReport,
+) -> Result<()> {
+    if printer.is_json() {
+        return printer.json(&CheckReportView {
+            database: database.display().to_string(),
+            schema_version: report.schema_version,
+            ok: report.passed(),
+            checks: report
+                .checks
+                .iter()
+                .map(|c| CheckView {
+                    name: c.name,
+                    ok: c.passed(),
+                    summary: c.summary.clone(),
+                    problems: c.problems.clone(),
+                })
+                .collect(),
+        });
+    }
+    let mut rows = Vec::new();
+    for check in &report.checks {
+        if check.passed() {
+            rows.push(vec![
+                Cell::new(check.name),
+                printer.status("ok"),
+                Cell::new(&check.summary),
+            ]);
+        }
+        for (n, problem) in check.problems.iter().enumerate() {
+            rows.push(vec![
+                Cell::new(if n == 0 { check.name } else { "" }),
+                printer.status(if n == 0 { "problem" } else { "" }),
+                Cell::new(problem),
+            ]);
+        }
+    }
+    printer.table(&["check", "result", "details"], rows)
 }

@@ -34,6 +34,31 @@ pub struct Protected<'a> {
     pub what: &'static str,
 }
 
+/// The files of `config` that sa writes to a path must never land on: the database (and,
+/// through it, its `-wal`, `-shm` and `-journal`) and the config file.
+pub fn protected_by(config: &crate::config::Config) -> [Protected<'_>; 2] {
+    [
+        Protected {
+            path: &config.db_path,
+            what: "the sa database",
+        },
+        Protected {
+            path: &config.file,
+            what: "the sa config file",
+        },
+    ]
+}
+
+/// Refuses `path` if it names (or leads through symlinks to) one of the `protected` files.
+pub fn refuse_if_protected(path: &Path, protected: &[Protected<'_>]) -> Result<()> {
+    refuse_protected(path, &lexical_absolute(path), None, protected)?;
+    if let Some(target) = resolved(path) {
+        let meta = std::fs::metadata(&target).ok();
+        refuse_protected(path, &target, meta.as_ref(), protected)?;
+    }
+    Ok(())
+}
+
 /// Temporary files older than this beside a token file are a killed writer's leftovers.
 const STALE_AFTER: Duration = Duration::from_secs(60);
 const TEMP_PREFIX: &str = ".sa-token-";
@@ -139,7 +164,7 @@ fn refuse_protected(
                     format!("the `{suffix}` file of {}", item.what)
                 };
                 return Err(refused(format!(
-                    "`{}` is {which} (`{}`); a token file never replaces it",
+                    "`{}` is {which} (`{}`); sa never writes over it",
                     requested.display(),
                     guarded.display()
                 )));
@@ -524,7 +549,7 @@ mod tests {
         for path in [&db, &link, &wal, &dir.path().join("./sub/../sa.db-shm")] {
             let err = TokenFile::prepare(path, &protected_db(&db)).err().unwrap();
             assert_eq!(err.exit_code(), 2, "{}: {err}", path.display());
-            assert!(err.to_string().contains("never replaces"), "{err}");
+            assert!(err.to_string().contains("never writes over"), "{err}");
         }
         assert_eq!(std::fs::read(&db).unwrap(), b"db");
     }

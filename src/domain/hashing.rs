@@ -37,6 +37,15 @@ pub fn verify(phc: &str, secret: &str) -> bool {
         .is_ok()
 }
 
+/// Whether `phc` is a well-formed argon2id PHC string (what every stored hash must be).
+pub fn is_argon2id_phc(phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|parsed| {
+        parsed.algorithm.as_str() == "argon2id"
+            && parsed.hash.is_some()
+            && Params::try_from(&parsed).is_ok()
+    })
+}
+
 /// Whether `phc` was made with parameters other than `cost` (so it is re-hashed on success).
 ///
 /// The config is the one source of the cost, in both directions: stored hashes converge to

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod database;
 pub mod hashing;
 pub mod names;
 pub mod permissions;

@@ -8,6 +8,7 @@
 mod accounts;
 mod audit;
 mod header;
+mod maintenance;
 mod tokens;
 
 use std::fs::OpenOptions;
@@ -20,6 +21,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use accounts::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount, OrgSummary};
 pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
+pub use maintenance::FileReport;
 pub use tokens::{NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, UsageDay};
 
 use crate::error::{Error, Result};
@@ -100,6 +102,15 @@ impl Store {
             }
             FileState::Blank => Self::open_first_use(path),
         }
+    }
+
+    /// Opens an existing database as [`Store::open`] does, but refuses (exit 3) instead of
+    /// creating one: for commands that only read or copy.
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        if header::inspect(path)? == FileState::Missing {
+            return Err(Error::NoDatabase(path.to_path_buf()));
+        }
+        Self::open(path)
     }
 
     /// A missing or blank file, or one whose first use was killed halfway. Racing first uses

@@ -62,7 +62,9 @@ fn the_database_its_sidecars_and_the_config_are_never_replaced() {
         ] {
             let mut args = command.to_vec();
             args.extend(["--output-file", arg(target)]);
-            env.run(&args).code(2).error_contains("never replaces it");
+            env.run(&args)
+                .code(2)
+                .error_contains("sa never writes over it");
         }
     }
     let token = env.add_token("bot", &[]);

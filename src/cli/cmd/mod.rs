@@ -4,5 +4,6 @@
 pub mod account;
 pub mod audit;
 pub mod config;
+pub mod db;
 pub mod org;
 pub mod token;

@@ -7,7 +7,7 @@ use crate::cli::args::{TokenCommand, TokenStatusArg};
 use crate::cli::output::{
     IdentityView, MintedView, TokenView, VerifyView, print_token, print_tokens,
 };
-use crate::cli::token_file::{Protected, TokenFile};
+use crate::cli::token_file::{TokenFile, protected_by};
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts;
 use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, TokenStatus, VerifyRequest};
@@ -247,16 +247,7 @@ fn prepare_delivery(
                 .into(),
         ));
     }
-    let protected = [
-        Protected {
-            path: &session.config.db_path,
-            what: "the sa database",
-        },
-        Protected {
-            path: &session.config.file,
-            what: "the sa config file",
-        },
-    ];
+    let protected = protected_by(session.config);
     output_file
         .map(|path| TokenFile::prepare(path, &protected))
         .transpose()

@@ -1,0 +1,123 @@
+//! `sa db check` and `sa db backup`: whether a database is sound, and a consistent copy.
+
+use std::path::Path;
+
+use crate::domain::hashing;
+use crate::error::Result;
+use crate::store::{SCHEMA_VERSION, Store};
+
+/// The most problems one check lists; the rest are counted.
+const LISTED: usize = 20;
+
+/// One check and what it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    /// What was looked at, when all is well (`1000 tokens`).
+    pub summary: String,
+    /// What is wrong; empty when the check passed.
+    pub problems: Vec<String>,
+}
+
+impl Check {
+    fn new(name: &'static str, summary: String, mut problems: Vec<String>) -> Self {
+        if problems.len() > LISTED {
+            let more = problems.len() - LISTED;
+            problems.truncate(LISTED);
+            problems.push(format!("… and {more} more"));
+        }
+        Check {
+            name,
+            summary,
+            problems,
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// What `sa db check` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The schema version from the file's header (`None` when it could not be read).
+    pub schema_version: Option<i64>,
+    pub checks: Vec<Check>,
+}
+
+impl CheckReport {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(Check::passed)
+    }
+}
+
+/// Checks the database at `path` without changing it: the file itself, SQLite's integrity
+/// check, foreign keys, and that every token has an account and an argon2id hash. A file
+/// that is not an sa database, or from a newer sa, is an error (exit 3) as everywhere; a
+/// damaged sa database is a report of what is wrong.
+pub fn check(path: &Path) -> Result<CheckReport> {
+    let (mut store, file) = Store::open_for_check(path)?;
+    let mut checks = Vec::new();
+    let version_note = match file.version {
+        Some(v) if v < SCHEMA_VERSION => format!(
+            "schema version {v}; the next command that opens it upgrades it to {SCHEMA_VERSION}"
+        ),
+        Some(v) => format!("schema version {v}"),
+        None => "schema version unknown".into(),
+    };
+    checks.push(Check::new(
+        "file",
+        format!("sa database, {version_note}"),
+        file.damage.into_iter().collect(),
+    ));
+    // Each check reports its own failure instead of ending the command: a damaged file is
+    // what this command exists to describe.
+    let problems_or_error = |found: Result<Vec<String>>| match found {
+        Ok(problems) => problems,
+        Err(err) => vec![err.to_string()],
+    };
+    let integrity = store.read(|tx| tx.integrity_problems(100));
+    checks.push(Check::new(
+        "integrity",
+        "SQLite's integrity check".into(),
+        problems_or_error(integrity),
+    ));
+    let foreign_keys = store.read(|tx| tx.foreign_key_problems());
+    checks.push(Check::new(
+        "foreign keys",
+        "every reference leads to a row".into(),
+        problems_or_error(foreign_keys),
+    ));
+    let mut problems = Vec::new();
+    let tokens = store.read(|tx| {
+        for (token, account) in tx.tokens_without_account()? {
+            problems.push(format!(
+                "token `{token}` belongs to account {account}, which does not exist"
+            ));
+        }
+        tx.for_each_token_hash(|id, hash| {
+            if !hashing::is_argon2id_phc(hash) {
+                problems.push(format!("token `{id}` has no argon2id PHC hash"));
+            }
+        })
+    });
+    let summary = match &tokens {
+        Ok(count) => format!("{count} tokens, each with an account and an argon2id hash"),
+        Err(_) => "tokens".into(),
+    };
+    if let Err(err) = tokens {
+        problems.push(err.to_string());
+    }
+    checks.push(Check::new("tokens", summary, problems));
+    Ok(CheckReport {
+        schema_version: file.version,
+        checks,
+    })
+}
+
+/// Copies the database at `path` into a new file `dest`; returns the copy's size in bytes.
+pub fn backup(path: &Path, dest: &Path) -> Result<u64> {
+    let store = Store::open_existing(path)?;
+    store.backup_to(dest)
+}
