@@ -26,7 +26,7 @@ impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Default => f.write_str("default"),
-            Source::DefaultCappedBy(key) => write!(f, "default, lowered to {key}"),
+            Source::DefaultCappedBy(key) => write!(f, "default, lowered to fit {key}"),
             Source::File(path) => write!(f, "file {}", path.display()),
             Source::Env(var) => write!(f, "env ${var}"),
             Source::Flag(flag) => write!(f, "flag {flag}"),
@@ -96,6 +96,25 @@ pub struct Config {
     sources: BTreeMap<&'static str, Source>,
 }
 
+/// OWASP's argon2id configurations (memory KiB, iterations), each as strong as the others:
+/// a cost weaker than all of them is below the recommended minimum.
+const OWASP_ARGON2ID: [(u32, u32); 5] = [
+    (47_104, 1),
+    (19_456, 2),
+    (12_288, 3),
+    (9_216, 4),
+    (7_168, 5),
+];
+
+impl Argon2Cost {
+    /// Whether this cost is below every configuration OWASP recommends for argon2id.
+    pub fn below_owasp_minimum(&self) -> bool {
+        !OWASP_ARGON2ID
+            .iter()
+            .any(|&(memory, iterations)| self.memory_kib >= memory && self.iterations >= iterations)
+    }
+}
+
 /// A value as `sa config show` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
@@ -133,13 +152,16 @@ impl Overrides {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         };
+        // The XDG base directory spec: a relative path in these variables is invalid and
+        // is ignored, so a stray `XDG_DATA_HOME=data` does not scatter databases about.
+        let xdg = |name: &str| var(name).filter(|p| p.is_absolute());
         Overrides {
             config_flag,
             config_env: var("SA_CONFIG"),
             db_flag,
             db_env: var("SA_DB"),
-            xdg_config_home: var("XDG_CONFIG_HOME"),
-            xdg_data_home: var("XDG_DATA_HOME"),
+            xdg_config_home: xdg("XDG_CONFIG_HOME"),
+            xdg_data_home: xdg("XDG_DATA_HOME"),
             home: var("HOME"),
         }
     }
@@ -207,6 +229,15 @@ impl Config {
                 })?;
             (base.join("sa").join("config.toml"), None)
         };
+        // A FIFO or device would block the read or feed it endless bytes.
+        if let Ok(meta) = std::fs::metadata(&file)
+            && !meta.is_file()
+        {
+            return Err(Error::Config {
+                path: file,
+                message: "not a regular file".into(),
+            });
+        }
         let text = match (std::fs::read_to_string(&file), named_by) {
             (Ok(text), _) => Some(text),
             (Err(err), None) if err.kind() == std::io::ErrorKind::NotFound => None,
@@ -227,6 +258,22 @@ impl Config {
         }
         config.settle_db_path(overrides, file_db_path)?;
         Ok(config)
+    }
+
+    /// A warning when `[argon2]` is below OWASP's minimum, naming the keys and where they
+    /// were set: hashes made at this cost are cheaper to attack if the database leaks.
+    pub fn weak_argon2_warning(&self) -> Option<String> {
+        if !self.argon2.below_owasp_minimum() {
+            return None;
+        }
+        Some(format!(
+            "`argon2.memory_kib` = {} with `argon2.iterations` = {} ({}) is below OWASP's minimum \
+             for argon2id (19456 KiB with 2 iterations, or an equivalent such as 47104 with 1): \
+             token hashes are cheaper to attack",
+            self.argon2.memory_kib,
+            self.argon2.iterations,
+            self.source("argon2.memory_kib")
+        ))
     }
 
     /// Where a key's value came from.
@@ -330,7 +377,11 @@ impl Config {
             });
             let message = e.message().trim().replace('\n', " ");
             match line {
-                Some(line) => err(format!("invalid TOML at line {line}: {message}")),
+                Some(line) => {
+                    let key = key_at_line(text, line)
+                        .map_or_else(String::new, |key| format!(" (`{key}`)"));
+                    err(format!("invalid TOML at line {line}{key}: {message}"))
+                }
                 None => err(format!("invalid TOML: {message}")),
             }
         })?;
@@ -425,7 +476,32 @@ impl Config {
             self.tokens.require_expiry = b;
         }
         if let Some(d) = reader.duration("tokens.warn_before")? {
+            if d >= self.tokens.max_ttl {
+                return Err(reader.bad(
+                    "tokens.warn_before",
+                    &format!(
+                        "shorter than `tokens.max_ttl` ({}), or every token would warn from its \
+                         first use",
+                        self.tokens.max_ttl
+                    ),
+                ));
+            }
             self.tokens.warn_before = d;
+        } else {
+            // The built-in 7 days would make every short-lived token warn from its first
+            // use: lowered to a fifth of the shortest lifetime when it does not fit.
+            let lifetime = self.tokens.default_ttl.min(self.tokens.max_ttl);
+            if self.tokens.warn_before >= lifetime {
+                self.tokens.warn_before = Duration::from_secs(lifetime.as_secs() / 5);
+                let key = if self.tokens.default_ttl < self.tokens.max_ttl {
+                    "tokens.default_ttl"
+                } else {
+                    "tokens.max_ttl"
+                };
+                reader
+                    .sources
+                    .insert("tokens.warn_before", Source::DefaultCappedBy(key));
+            }
         }
         if self.tokens.default_ttl > self.tokens.max_ttl || self.tokens.default_ttl.as_secs() == 0 {
             return Err(err(format!(
@@ -459,6 +535,31 @@ impl Config {
                 })?;
         }
         Ok(db_path)
+    }
+}
+
+/// The dotted key assigned on line `line` (1-based) of a TOML text, if that line is a plain
+/// `key = value` under a plain `[section]`: enough to name the key a value error is about.
+fn key_at_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (key, _) = lines.get(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if !plain(key) {
+        return None;
+    }
+    let section = lines[..line - 1].iter().rev().find_map(|l| {
+        let l = l.trim();
+        l.strip_prefix('[')?.strip_suffix(']').map(str::trim)
+    });
+    match section {
+        Some(section) if plain(section) => Some(format!("{section}.{key}")),
+        Some(_) => None,
+        None => Some(key.to_string()),
     }
 }
 
@@ -595,7 +696,7 @@ mod tests {
         assert_eq!(c.tokens.default_ttl, Duration::from_days(1));
         assert_eq!(
             c.source("tokens.default_ttl").to_string(),
-            "default, lowered to tokens.max_ttl"
+            "default, lowered to fit tokens.max_ttl"
         );
         // Set explicitly, a default above the maximum is a contradiction to report.
         let m = message("[tokens]\ndefault_ttl = \"2d\"\nmax_ttl = \"1d\"\n");
@@ -629,6 +730,50 @@ mod tests {
         assert!(message("[argon2]\nmemory_kib = 4").contains("argon2.memory_kib"));
         assert!(message("limits = 3").contains("[limits]"));
         assert!(message("[limits\n").contains("line 1"));
+        let m = message("[limits]\nmax_accounts = 99999999999999999999\n");
+        assert!(
+            m.contains("line 2") && m.contains("`limits.max_accounts`"),
+            "{m}"
+        );
+        let m = message("[tokens]\nwarn_before = \"400d\"\n");
+        assert!(
+            m.contains("tokens.warn_before") && m.contains("tokens.max_ttl"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn warn_before_fits_the_lifetimes() {
+        assert_eq!(load("").unwrap().tokens.warn_before, Duration::from_days(7));
+        let c = load("[tokens]\nmax_ttl = \"1d\"\n").unwrap();
+        assert_eq!(c.tokens.warn_before, Duration::from_secs(86_400 / 5));
+        assert_eq!(
+            c.source("tokens.warn_before").to_string(),
+            "default, lowered to fit tokens.max_ttl"
+        );
+        let c = load("[tokens]\ndefault_ttl = \"2d\"\n").unwrap();
+        assert_eq!(c.tokens.warn_before, Duration::from_secs(2 * 86_400 / 5));
+        let c = load("[tokens]\nmax_ttl = \"1d\"\nwarn_before = \"1h\"\n").unwrap();
+        assert_eq!(c.tokens.warn_before, Duration::from_secs(3_600));
+    }
+
+    #[test]
+    fn owasp_minimum() {
+        assert!(!Argon2Cost::default().below_owasp_minimum());
+        for (memory_kib, iterations) in [(64, 1), (19_456, 1), (9_216, 3)] {
+            let cost = Argon2Cost {
+                memory_kib,
+                iterations,
+                parallelism: 1,
+            };
+            assert!(cost.below_owasp_minimum(), "{cost:?}");
+        }
+        let equivalent = Argon2Cost {
+            memory_kib: 7_168,
+            iterations: 5,
+            parallelism: 1,
+        };
+        assert!(!equivalent.below_owasp_minimum());
     }
 
     #[test]

@@ -75,6 +75,12 @@ pub enum Error {
     Refused(String),
     #[error("token `{0}` not found")]
     TokenNotFound(String),
+    #[error("token `{token}` not found: its account `{account}` (id {account_id}) is deleted")]
+    TokenOfDeletedAccount {
+        token: String,
+        account: String,
+        account_id: i64,
+    },
     #[error("role `{0}` does not exist")]
     RoleNotFound(String),
     #[error("token rejected: {0}")]
@@ -127,6 +133,7 @@ impl Error {
             | Error::LimitReached { .. }
             | Error::Refused(_)
             | Error::TokenNotFound(_)
+            | Error::TokenOfDeletedAccount { .. }
             | Error::RoleNotFound(_)
             | Error::Rejected(_)
             | Error::Cancelled => 1,
@@ -149,6 +156,9 @@ impl Error {
             }
             Error::AccountDeleted { id, .. } => Some(format!(
                 "it can be restored with `sa undelete {id}` until its retention ends"
+            )),
+            Error::TokenOfDeletedAccount { account_id, .. } => Some(format!(
+                "the account can be restored with `sa undelete {account_id}` until its retention ends (its tokens stay revoked)"
             )),
             Error::NameTaken {
                 deleted_id: Some(id),

@@ -99,6 +99,17 @@ pub fn check_free_text(what: &str, value: &str) -> Result<()> {
             "{what} must not contain control characters (newlines, tabs, escapes)"
         )));
     }
+    // Bidirectional overrides and isolates reorder what a terminal shows, so `sa list` could
+    // display one name while another is stored (the "Trojan Source" trick).
+    if value
+        .chars()
+        .any(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(Error::invalid(format!(
+            "{what} must not contain bidirectional override characters (U+202A–U+202E, \
+             U+2066–U+2069)"
+        )));
+    }
     if crate::domain::token_format::contains_token(value) {
         return Err(Error::invalid(format!(
             "{what} contains a token; secrets are never stored or audited (name a token by its id)"
@@ -200,6 +211,10 @@ mod tests {
         assert!(check_free_text("the description", "GitHub Actions: deploys (prod) é").is_ok());
         assert!(check_free_text("the description", "evil\u{1b}[31m").is_err());
         assert!(check_free_text("the description", "two\nlines").is_err());
+        for bidi in ['\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}'] {
+            assert!(check_free_text("the description", &format!("abc{bidi}def")).is_err());
+        }
+        assert!(check_free_text("the description", "עברית and العربية").is_ok());
         assert!(check_free_text("the description", &"x".repeat(MAX_TEXT_CHARS + 1)).is_err());
         let token = crate::domain::token_format::generate("sa_").unwrap();
         let err = check_free_text("the token name", token.token.expose()).unwrap_err();

@@ -134,9 +134,20 @@ fn refuse_disabled(account: &crate::store::Account) -> Result<()> {
     Ok(())
 }
 
+/// A token of the organization; one whose account is deleted is "not found" with the hint
+/// that `sa undelete` names (SPEC §3), so an admin learns where it went.
 fn find_token(tx: &Tx<'_>, ctx: &Context<'_>, id: &TokenId) -> Result<Token> {
-    tx.find_token(ctx.org.as_str(), id.as_str())?
-        .ok_or_else(|| Error::TokenNotFound(id.to_string()))
+    let token = tx
+        .find_token(ctx.org.as_str(), id.as_str())?
+        .ok_or_else(|| Error::TokenNotFound(id.to_string()))?;
+    if token.account_status == AccountStatus::Deleted {
+        return Err(Error::TokenOfDeletedAccount {
+            token: token.id,
+            account: token.account,
+            account_id: token.account_id,
+        });
+    }
+    Ok(token)
 }
 
 /// The argon2 work of minting happens before the write lock is taken.

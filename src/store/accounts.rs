@@ -244,22 +244,16 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<Vec<Account>> {
         let status = filter.status.map(AccountStatus::as_str);
-        let search = filter.search.map(|s| {
-            let escaped = s
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        // instr, not LIKE: no wildcards to escape, and no length limit on the pattern.
+        let search = filter.search.map(str::to_lowercase);
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a
              WHERE a.org = ?2
                AND (CASE WHEN ?3 IS NULL THEN a.status != 'deleted' ELSE a.status = ?3 END)
                AND (?4 IS NULL OR EXISTS (SELECT 1 FROM account_roles r WHERE r.account_id = a.id AND r.role = ?4))
-               AND (?5 IS NULL OR lower(a.name) LIKE ?5 ESCAPE '\\'
-                    OR lower(coalesce(a.description, '')) LIKE ?5 ESCAPE '\\'
-                    OR lower(a.email) LIKE ?5 ESCAPE '\\')
+               AND (?5 IS NULL OR instr(lower(a.name), ?5) > 0
+                    OR instr(lower(coalesce(a.description, '')), ?5) > 0
+                    OR instr(lower(a.email), ?5) > 0)
              ORDER BY a.name"
         );
         let mut stmt = self.tx.prepare(&sql)?;

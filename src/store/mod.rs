@@ -486,6 +486,24 @@ mod tests {
     }
 
     #[test]
+    fn storage_errors_name_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sa.db");
+        drop(Store::open(&path).unwrap());
+        // A read-only handle, as on a read-only mount: the write fails, naming the file.
+        let (mut store, _) = Store::open_for_check(&path).unwrap();
+        let err = store
+            .write(|tx| tx.ensure_org("acme", crate::time::now()))
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    #[test]
     fn a_newer_schema_is_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sa.db");

@@ -219,11 +219,11 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// A token of `org` whose account is not deleted.
+    /// A token of `org`, whatever its account's status (`account_status` says).
     pub fn find_token(&self, org: &str, id: &str) -> Result<Option<Token>> {
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE t.id = ?1 AND a.org = ?2 AND a.status != 'deleted'"
+             WHERE t.id = ?1 AND a.org = ?2"
         );
         let raw = self
             .tx

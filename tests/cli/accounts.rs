@@ -846,3 +846,35 @@ fn an_empty_description_at_creation_is_no_description() {
     let created = env.json(&["create", "--name", "ci-bot", "--description", ""]);
     assert_eq!(created["description"], Value::Null);
 }
+
+#[test]
+fn a_search_longer_than_sqlites_like_limit_is_answered() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let long = "x".repeat(60_000);
+    let run = env.run(&["list", "--search", &long, "--json"]).ok();
+    assert_eq!(run.json(), serde_json::json!([]));
+    // Wildcards of LIKE mean nothing in a search.
+    assert_eq!(env.json(&["list", "--search", "%"]), serde_json::json!([]));
+    assert_eq!(
+        env.json(&["list", "--search", "I-B"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn bidirectional_override_characters_are_refused_in_free_text() {
+    let env = TestEnv::new();
+    env.init_db();
+    for text in ["deploys\u{202e}toor", "a\u{2066}b\u{2069}"] {
+        env.run(&["create", "--name", "ci-bot", "--description", text])
+            .code(2)
+            .error_contains("bidirectional");
+    }
+    env.create("ci-bot");
+    env.run(&["disable", "ci-bot", "--reason", "\u{202d}leak"])
+        .code(2)
+        .error_contains("bidirectional");
+}

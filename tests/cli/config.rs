@@ -220,6 +220,7 @@ fn invalid_toml_is_one_error_line_with_the_line_number() {
     let env = TestEnv::new();
     env.write_config("[limits\nmax_accounts = 2\n");
     let run = env.run(&["list"]).code(3).error_contains("invalid TOML");
+    // The base config takes four lines, `[limits]` the fifth.
     assert!(run.stderr.contains("line 5"), "{run}");
     assert!(run.stdout.is_empty(), "{run}");
 }
@@ -345,4 +346,78 @@ fn an_empty_db_path_is_refused_naming_the_key() {
     let env = TestEnv::new();
     std::fs::write(env.config_path(), "db_path = \"\"\n").unwrap();
     env.run(&["list"]).code(3).error_contains("`db_path`");
+}
+
+#[test]
+fn a_fifo_as_the_config_file_is_refused_at_once() {
+    let env = TestEnv::new();
+    let fifo = env.root().join("config.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    // Reading a FIFO with no writer blocks forever: the timeout catches a regression.
+    let output = env
+        .command()
+        .env("SA_CONFIG", &fifo)
+        .args(["list"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .expect("run sa");
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert!(!env.db_path().exists());
+}
+
+#[test]
+fn warn_before_as_long_as_max_ttl_is_refused_naming_the_key() {
+    let env = TestEnv::new();
+    env.write_config("[tokens]\nmax_ttl = \"30d\"\nwarn_before = \"30d\"\n");
+    env.run(&["list"])
+        .code(3)
+        .error_contains("`tokens.warn_before` must be shorter than `tokens.max_ttl`");
+    // Left to its default, it is lowered to fit short lifetimes instead.
+    env.write_config("[tokens]\nmax_ttl = \"1d\"\n");
+    let config = env.json(&["config", "show"]);
+    assert_eq!(config["tokens"]["warn_before"], "4h48m");
+    assert_eq!(
+        config["sources"]["tokens.warn_before"],
+        "default, lowered to fit tokens.max_ttl"
+    );
+}
+
+#[test]
+fn an_out_of_range_integer_names_its_key_and_line() {
+    let env = TestEnv::new();
+    env.write_config("[limits]\nmax_accounts = 99999999999999999999\n");
+    let run = env
+        .run(&["list"])
+        .code(3)
+        .error_contains("`limits.max_accounts`");
+    // The base config takes four lines, `[limits]` the fifth.
+    assert!(run.stderr.contains("line 6"), "{run}");
+}
+
+#[test]
+fn argon2_below_the_owasp_minimum_is_warned_about_when_hashing() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    // The tests' own config lowers the cost on purpose, so it warns.
+    let weak = env.run(&["token", "add", "ci-bot"]).ok();
+    assert!(
+        weak.stderr
+            .contains("warning: `argon2.memory_kib` = 64 with `argon2.iterations` = 1"),
+        "{weak}"
+    );
+    assert!(weak.stderr.contains("OWASP"), "{weak}");
+    let shown = env.run(&["config", "show"]).ok();
+    assert!(shown.stderr.contains("below OWASP's minimum"), "{shown}");
+    // The defaults (OWASP's own) do not; nor does an equivalent trade of memory for time.
+    for config in ["", "memory_kib = 7168\niterations = 5\n"] {
+        std::fs::write(env.config_path(), format!("[argon2]\n{config}")).expect("config");
+        let strong = env.run(&["token", "add", "ci-bot"]).ok();
+        assert!(!strong.stderr.contains("warning"), "{strong}");
+    }
 }

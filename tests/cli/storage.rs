@@ -563,3 +563,28 @@ fn an_sa_database_with_tables_and_no_schema_version_gets_one_line() {
     assert!(run.stderr.len() < 400, "{run}");
     assert_refused_untouched(&env, &before, "no schema version");
 }
+
+#[test]
+fn relative_xdg_paths_are_ignored_as_the_xdg_spec_says() {
+    let env = TestEnv::new();
+    let output = env
+        .command()
+        .env_remove("SA_DB")
+        .env_remove("SA_CONFIG")
+        .env("XDG_DATA_HOME", "relative-data")
+        .env("XDG_CONFIG_HOME", "relative-config")
+        .args(["config", "path", "--json"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success(), "{output:?}");
+    let paths: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let home = env.home();
+    assert_eq!(
+        paths["database"],
+        home.join(".local/share/sa/sa.db").to_str().expect("utf-8")
+    );
+    assert_eq!(
+        paths["config"],
+        home.join(".config/sa/config.toml").to_str().expect("utf-8")
+    );
+}

@@ -1155,3 +1155,29 @@ fn a_token_bound_for_a_discarded_stdout_is_never_minted() {
             .starts_with("sa_")
     );
 }
+
+#[test]
+fn token_commands_on_a_deleted_accounts_token_name_undelete() {
+    let env = with_bot();
+    let token = env.add_token("bot", &[]);
+    let id = token_id(&token).to_string();
+    let account_id = env.json(&["show", "bot"])["id"].as_i64().expect("id");
+    env.run(&["delete", "bot", "--yes"]).ok();
+    for command in [
+        &["token", "show"][..],
+        &["token", "revoke"],
+        &["token", "rotate"],
+        &["token", "disable"],
+        &["token", "enable"],
+    ] {
+        let mut args = command.to_vec();
+        args.push(&id);
+        let run = env.run(&args).code(1).error_contains("its account `bot`");
+        assert!(
+            run.stderr.contains(&format!(
+                "hint: the account can be restored with `sa undelete {account_id}`"
+            )),
+            "{run}"
+        );
+    }
+}

@@ -22,6 +22,9 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
     let config = session.config;
     match command {
         ConfigCommand::Show => {
+            if let Some(warning) = config.weak_argon2_warning() {
+                printer.warn(&warning);
+            }
             let entries = config.entries();
             if printer.is_json() {
                 // Shaped like the file (`.tokens.max_ttl`), with each key's source beside it.

@@ -309,5 +309,8 @@ fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) ->
         }
         None => printer.note("store it now: it will not be shown again"),
     }
+    if let Some(warning) = session.config.weak_argon2_warning() {
+        printer.warn(&warning);
+    }
     Ok(())
 }
