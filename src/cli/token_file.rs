@@ -408,20 +408,29 @@ impl TokenFile {
             .map_err(failed)?;
         match self.temp {
             Temp::Unnamed(file) => {
-                // Give it a name for the instant between link and rename; the guard removes
-                // it if a signal ends the process in that instant.
+                let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+                let link_to = |name: &Path| {
+                    rustix::fs::linkat(
+                        rustix::fs::CWD,
+                        proc_path.as_str(),
+                        rustix::fs::CWD,
+                        name,
+                        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+                    )
+                };
+                // A new file is linked straight into place: it never has another name.
+                match link_to(&self.target) {
+                    Ok(()) => return finish(&self.dir, self.requested, failed),
+                    Err(rustix::io::Errno::EXIST) => {}
+                    Err(errno) => return Err(failed(errno.into())),
+                }
+                // Replacing needs a rename, so a name for the instant between link and
+                // rename; the guard removes it if a signal ends the process in that instant
+                // (a SIGKILL's leftover goes with the next write, a minute on).
                 let name = self
                     .dir
                     .join(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
-                let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-                rustix::fs::linkat(
-                    rustix::fs::CWD,
-                    proc_path.as_str(),
-                    rustix::fs::CWD,
-                    &name,
-                    rustix::fs::AtFlags::SYMLINK_FOLLOW,
-                )
-                .map_err(|e| failed(e.into()))?;
+                link_to(&name).map_err(|e| failed(e.into()))?;
                 let _on_signal = signal_cleanup::Guard::new(&name);
                 if let Err(e) = std::fs::rename(&name, &self.target) {
                     let _ = std::fs::remove_file(&name);
@@ -433,17 +442,23 @@ impl TokenFile {
                 drop(_on_signal);
             }
         }
-        // The rename is durable only once the directory is.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(failed)?;
-        Ok(self.requested)
+        finish(&self.dir, self.requested, failed)
     }
 
     /// The file that receives the token, when it differs from the path named (a symlink).
     pub fn resolved_target(&self) -> Option<&Path> {
         (lexical_absolute(&self.requested) != self.target).then_some(self.target.as_path())
     }
+}
+
+/// Makes the new name durable (a rename or link is, only once its directory is).
+fn finish(
+    dir: &Path,
+    requested: PathBuf,
+    failed: impl Fn(std::io::Error) -> Error,
+) -> Result<PathBuf> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(failed)?;
+    Ok(requested)
 }
 
 /// Removes one named temporary file if SIGINT, SIGTERM or SIGHUP ends the process, then lets

@@ -58,6 +58,17 @@ impl CheckReport {
 /// damaged sa database is a report of what is wrong.
 pub fn check(path: &Path) -> Result<CheckReport> {
     let (mut store, file) = Store::open_for_check(path)?;
+    if file.version == Some(0) && file.damage.is_none() {
+        // Empty, or a first use that was interrupted: nothing to check, nothing wrong.
+        return Ok(CheckReport {
+            schema_version: Some(0),
+            checks: vec![Check::new(
+                "file",
+                "blank: the next command that opens it sets it up".into(),
+                vec![],
+            )],
+        });
+    }
     let mut checks = Vec::new();
     let version_note = match file.version {
         Some(v) if v < SCHEMA_VERSION => format!(

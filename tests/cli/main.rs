@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 mod audit;
 mod config;
+mod crash;
 mod database;
 mod migrations;
 mod output;
