@@ -5,6 +5,7 @@ pub mod args;
 mod cmd;
 pub mod output;
 mod prompt;
+pub mod table;
 mod token_file;
 
 use std::io::Write;

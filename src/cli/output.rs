@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
+use crate::cli::table::{Column, Field, List, cut, keep};
 use crate::domain::database::CheckReport;
 use crate::domain::tokens::{Identity, TokenStatus, status_of};
 use crate::error::{Error, Result};
@@ -30,6 +31,8 @@ pub struct Printer {
     /// only on a terminal, never with `NO_COLOR`.
     color: bool,
     color_stderr: bool,
+    /// The width tables fit in: `$COLUMNS`, else the terminal's; `None` when neither says.
+    width: Option<usize>,
 }
 
 fn write_err(err: std::io::Error) -> Error {
@@ -39,11 +42,48 @@ fn write_err(err: std::io::Error) -> Error {
 impl Printer {
     pub fn new(format: Format) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        // A width of 0 — `COLUMNS=0`, or a pty that reports no size — would squeeze every
+        // column to nothing: ignored.
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|w| *w > 0)
+            .or_else(|| Table::new().width().filter(|w| *w > 0))
+            .map(usize::from);
         Printer {
             format,
             color: !no_color && std::io::stdout().is_terminal(),
             color_stderr: !no_color && std::io::stderr().is_terminal(),
+            width,
         }
+    }
+
+    /// Whether tables are coloured (a terminal, no `NO_COLOR`).
+    pub fn colors(&self) -> bool {
+        self.color
+    }
+
+    /// The width tables fit in, if known.
+    pub fn width(&self) -> Option<usize> {
+        self.width
+    }
+
+    /// A list, streamed: JSON array or table, by the format.
+    pub fn list(&self, columns: &'static [Column]) -> List<'_> {
+        List::new(self, columns)
+    }
+
+    /// A small table of rows already at hand (never JSON).
+    pub fn table(&self, columns: &'static [Column], rows: Vec<Vec<Field>>) -> Result<()> {
+        let as_table = Printer {
+            format: Format::Table,
+            ..*self
+        };
+        let mut list = List::new(&as_table, columns);
+        for row in rows {
+            list.push(|| (), || row)?;
+        }
+        list.finish().map(drop)
     }
 
     pub fn is_json(&self) -> bool {
@@ -96,23 +136,6 @@ impl Printer {
         let _ = writeln!(std::io::stderr(), "{label}: {text}");
     }
 
-    /// A table with a header row, sized to the terminal.
-    pub fn table(&self, header: &[&str], rows: Vec<Vec<Cell>>) -> Result<()> {
-        let mut table = self.new_table();
-        table.set_header(header.iter().map(|h| {
-            let cell = Cell::new(h.to_uppercase());
-            if self.color {
-                cell.add_attribute(comfy_table::Attribute::Bold)
-            } else {
-                cell
-            }
-        }));
-        for row in rows {
-            table.add_row(row);
-        }
-        self.print_table(&table)
-    }
-
     /// A vertical key/value table for one thing.
     pub fn record(&self, pairs: Vec<(&str, Cell)>) -> Result<()> {
         let mut table = self.new_table();
@@ -125,15 +148,7 @@ impl Printer {
     fn new_table(&self) -> Table {
         let mut table = Table::new();
         table.load_style(presets::NOTHING);
-        // `$COLUMNS`, else the terminal's width (asked before `force_no_tty` hides the
-        // terminal, so NO_COLOR does not change the layout). A width of 0 — `COLUMNS=0`, or a
-        // pty that reports no size — would squeeze every column to one character: ignored.
-        let width = std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.parse::<u16>().ok())
-            .filter(|w| *w > 0)
-            .or_else(|| table.width().filter(|w| *w > 0));
-        if let Some(width) = width {
+        if let Some(width) = self.width.and_then(|w| u16::try_from(w).ok()) {
             table.set_content_arrangement(ContentArrangement::Dynamic);
             table.set_width(width);
         }
@@ -264,45 +279,37 @@ pub fn print_account(printer: &Printer, account: &Account) -> Result<()> {
     printer.record(pairs)
 }
 
-pub fn print_accounts(printer: &Printer, accounts: &[Account]) -> Result<()> {
-    if printer.is_json() {
-        return printer.json(&accounts.iter().map(AccountView::from).collect::<Vec<_>>());
-    }
-    let rows = accounts
-        .iter()
-        .map(|a| {
-            vec![
-                Cell::new(a.id),
-                Cell::new(&a.name),
-                printer.status(a.status.as_str()),
-                Cell::new(if a.roles.is_empty() {
-                    "-".into()
-                } else {
-                    a.roles.join(",")
-                }),
-                Cell::new(a.active_tokens),
-                Cell::new(short_time(Some(a.created_at))),
-                // Why an account is disabled matters more than what it is for; the prefix
-                // keeps the two apart under one header.
-                Cell::new(match (&a.status, &a.disabled_reason) {
-                    (AccountStatus::Disabled, Some(reason)) => format!("disabled: {reason}"),
-                    _ => a.description.clone().unwrap_or_default(),
-                }),
-            ]
-        })
-        .collect();
-    printer.table(
-        &[
-            "id",
-            "name",
-            "status",
-            "roles",
-            "tokens",
-            "created",
-            "description",
-        ],
-        rows,
-    )
+/// The columns of `sa list`.
+pub const ACCOUNT_COLUMNS: &[Column] = &[
+    keep("id"),
+    cut("name"),
+    keep("status"),
+    cut("roles"),
+    keep("tokens"),
+    keep("created"),
+    cut("description"),
+];
+
+/// One account as a row of `sa list`.
+pub fn account_row(printer: &Printer, a: &Account) -> Vec<Field> {
+    vec![
+        Field::new(a.id.to_string()),
+        Field::new(a.name.as_str()),
+        Field::status(printer, a.status.as_str()),
+        Field::new(if a.roles.is_empty() {
+            "-".into()
+        } else {
+            a.roles.join(",")
+        }),
+        Field::new(a.active_tokens.to_string()),
+        Field::new(short_time(Some(a.created_at))),
+        // Why an account is disabled matters more than what it is for; the prefix keeps the
+        // two apart under one header.
+        Field::new(match (&a.status, &a.disabled_reason) {
+            (AccountStatus::Disabled, Some(reason)) => format!("disabled: {reason}"),
+            _ => a.description.clone().unwrap_or_default(),
+        }),
+    ]
 }
 
 #[derive(Debug, Serialize)]
@@ -410,61 +417,59 @@ pub fn print_token(printer: &Printer, token: &Token, now: DateTime<Utc>) -> Resu
     printer.record(pairs)
 }
 
-pub fn print_tokens(
-    printer: &Printer,
-    tokens: &[Token],
-    usage: bool,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    if printer.is_json() {
-        return printer.json(
-            &tokens
-                .iter()
-                .map(|t| TokenView::new(t, now))
-                .collect::<Vec<_>>(),
-        );
-    }
-    let mut header = vec!["id", "account", "name", "status", "scopes", "expires"];
-    if usage {
-        header.extend(["last_used_at", "use_count", "last_used_source"]);
-    }
-    let rows = tokens
-        .iter()
-        .map(|t| {
-            let mut row = vec![
-                Cell::new(&t.id),
-                Cell::new(&t.account),
-                Cell::new(t.name.as_deref().unwrap_or("-")),
-                printer.status(status_of(t, now).as_str()),
-                Cell::new(if t.scopes.is_empty() {
-                    "-".into()
-                } else {
-                    t.scopes.join(",")
-                }),
-                Cell::new({
-                    let expires = t
-                        .expires_at
-                        .map_or_else(|| "never".into(), |at| short_time(Some(at)));
-                    // A rotated token still in its grace period: its end is the rotation's.
-                    match (&t.replaced_by, status_of(t, now)) {
-                        (Some(_), TokenStatus::Active | TokenStatus::Disabled) => {
-                            format!("{expires} (rotated)")
-                        }
-                        _ => expires,
-                    }
-                }),
-            ];
-            if usage {
-                row.extend([
-                    Cell::new(short_time(t.last_used_at)),
-                    Cell::new(t.use_count),
-                    Cell::new(t.last_used_source.as_deref().unwrap_or("-")),
-                ]);
+/// The columns of `sa token list`, and with `--usage`.
+pub const TOKEN_COLUMNS: &[Column] = &[
+    keep("id"),
+    cut("account"),
+    cut("name"),
+    keep("status"),
+    cut("scopes"),
+    keep("expires"),
+];
+pub const TOKEN_USAGE_COLUMNS: &[Column] = &[
+    keep("id"),
+    cut("account"),
+    cut("name"),
+    keep("status"),
+    cut("scopes"),
+    keep("expires"),
+    keep("last_used_at"),
+    keep("use_count"),
+    cut("last_used_source"),
+];
+
+/// One token as a row of `sa token list`.
+pub fn token_row(printer: &Printer, t: &Token, usage: bool, now: DateTime<Utc>) -> Vec<Field> {
+    let status = status_of(t, now);
+    let expires = t
+        .expires_at
+        .map_or_else(|| "never".into(), |at| short_time(Some(at)));
+    let mut row = vec![
+        Field::new(t.id.as_str()),
+        Field::new(t.account.as_str()),
+        Field::new(t.name.as_deref().unwrap_or("-")),
+        Field::status(printer, status.as_str()),
+        Field::new(if t.scopes.is_empty() {
+            "-".into()
+        } else {
+            t.scopes.join(",")
+        }),
+        // A rotated token still in its grace period: its end is the rotation's.
+        Field::new(match (&t.replaced_by, status) {
+            (Some(_), TokenStatus::Active | TokenStatus::Disabled) => {
+                format!("{expires} (rotated)")
             }
-            row
-        })
-        .collect();
-    printer.table(&header, rows)
+            _ => expires,
+        }),
+    ];
+    if usage {
+        row.extend([
+            Field::new(short_time(t.last_used_at)),
+            Field::new(t.use_count.to_string()),
+            Field::new(t.last_used_source.as_deref().unwrap_or("-")),
+        ]);
+    }
+    row
 }
 
 /// `sa token add --json` and `rotate --json`: the token's metadata plus the token itself
@@ -527,38 +532,42 @@ pub struct AuditEventView {
     pub details: BTreeMap<String, String>,
 }
 
-pub fn print_audit(printer: &Printer, events: &[AuditEvent]) -> Result<()> {
-    if printer.is_json() {
-        let views: Vec<_> = events
-            .iter()
-            .map(|e| AuditEventView {
-                id: e.id,
-                at: format_timestamp(e.at),
-                actor: e.actor.clone(),
-                action: e.action.clone(),
-                org: e.org.clone(),
-                target: e.target.clone(),
-                account_id: e.account_id,
-                details: e.details.iter().cloned().collect(),
-            })
-            .collect();
-        return printer.json(&views);
+impl From<&AuditEvent> for AuditEventView {
+    fn from(e: &AuditEvent) -> Self {
+        AuditEventView {
+            id: e.id,
+            at: format_timestamp(e.at),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            org: e.org.clone(),
+            target: e.target.clone(),
+            account_id: e.account_id,
+            details: e.details.iter().cloned().collect(),
+        }
     }
-    let rows = events
-        .iter()
-        .map(|e| {
-            let details: Vec<String> = e.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            vec![
-                Cell::new(e.id),
-                Cell::new(format_timestamp(e.at)),
-                Cell::new(&e.actor),
-                Cell::new(&e.action),
-                Cell::new(&e.target),
-                Cell::new(details.join(" ")),
-            ]
-        })
-        .collect();
-    printer.table(&["id", "at", "actor", "action", "target", "details"], rows)
+}
+
+/// The columns of `sa audit`.
+pub const AUDIT_COLUMNS: &[Column] = &[
+    keep("id"),
+    keep("at"),
+    cut("actor"),
+    keep("action"),
+    keep("target"),
+    cut("details"),
+];
+
+/// One event as a row of `sa audit`.
+pub fn audit_row(e: &AuditEvent) -> Vec<Field> {
+    let details: Vec<String> = e.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    vec![
+        Field::new(e.id.to_string()),
+        Field::new(format_timestamp(e.at)),
+        Field::new(e.actor.as_str()),
+        Field::new(e.action.as_str()),
+        Field::new(e.target.as_str()),
+        Field::new(details.join(" ")),
+    ]
 }
 
 #[derive(Debug, Serialize)]
@@ -584,19 +593,26 @@ pub fn print_orgs(printer: &Printer, orgs: &[OrgSummary]) -> Result<()> {
             .collect();
         return printer.json(&views);
     }
+    const COLUMNS: &[Column] = &[
+        keep("org"),
+        keep("active"),
+        keep("disabled"),
+        keep("deleted"),
+        keep("created"),
+    ];
     let rows = orgs
         .iter()
         .map(|o| {
             vec![
-                Cell::new(&o.name),
-                Cell::new(o.active_accounts),
-                Cell::new(o.disabled_accounts),
-                Cell::new(o.deleted_accounts),
-                Cell::new(short_time(Some(o.created_at))),
+                Field::new(o.name.as_str()),
+                Field::new(o.active_accounts.to_string()),
+                Field::new(o.disabled_accounts.to_string()),
+                Field::new(o.deleted_accounts.to_string()),
+                Field::new(short_time(Some(o.created_at))),
             ]
         })
         .collect();
-    printer.table(&["org", "active", "disabled", "deleted", "created"], rows)
+    printer.table(COLUMNS, rows)
 }
 
 #[derive(Debug, Serialize)]
@@ -637,22 +653,23 @@ pub fn print_check_report(
                 .collect(),
         });
     }
+    const COLUMNS: &[Column] = &[keep("check"), keep("result"), cut("details")];
     let mut rows = Vec::new();
     for check in &report.checks {
         if check.passed() {
             rows.push(vec![
-                Cell::new(check.name),
-                printer.status("ok"),
-                Cell::new(&check.summary),
+                Field::new(check.name),
+                Field::status(printer, "ok"),
+                Field::new(check.summary.as_str()),
             ]);
         }
         for (n, problem) in check.problems.iter().enumerate() {
             rows.push(vec![
-                Cell::new(if n == 0 { check.name } else { "" }),
-                printer.status(if n == 0 { "problem" } else { "" }),
-                Cell::new(problem),
+                Field::new(if n == 0 { check.name } else { "" }),
+                Field::status(printer, if n == 0 { "problem" } else { "" }),
+                Field::new(problem.as_str()),
             ]);
         }
     }
-    printer.table(&["check", "result", "details"], rows)
+    printer.table(COLUMNS, rows)
 }

@@ -165,13 +165,19 @@ pub fn show(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) -> Res
     store.read(|tx| find(tx, ctx, reference))
 }
 
-pub fn list(store: &mut Store, ctx: &Context<'_>, query: &ListAccounts) -> Result<Vec<Account>> {
+/// Calls `each` with the accounts `query` selects, by name, as they are read.
+pub fn list(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    query: &ListAccounts,
+    each: &mut dyn FnMut(Account) -> Result<()>,
+) -> Result<()> {
     store.read(|tx| {
         // A misspelt role would otherwise look like "nobody holds it".
         if let Some(role) = &query.role {
             check_role(tx, ctx, role)?;
         }
-        tx.list_accounts(
+        tx.for_each_account(
             ctx.org.as_str(),
             &AccountFilter {
                 status: query.status,
@@ -179,6 +185,7 @@ pub fn list(store: &mut Store, ctx: &Context<'_>, query: &ListAccounts) -> Resul
                 search: query.search.as_deref(),
             },
             ctx.now,
+            each,
         )
     })
 }
@@ -402,10 +409,7 @@ pub const RETENTION_ACTOR: &str = "sa:retention";
 /// each command, so "after the retention has passed" needs no daemon.
 pub fn purge_expired(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
     let cutoff = ctx.now - ctx.config.retention.deleted_accounts.to_delta();
-    if store
-        .read(|tx| tx.deleted_accounts_before(cutoff, ctx.now))?
-        .is_empty()
-    {
+    if !store.read(|tx| tx.any_deleted_before(cutoff))? {
         return Ok(0);
     }
     store.write(|tx| {
@@ -500,8 +504,12 @@ mod tests {
         ));
         let back = undelete(&mut store, &ctx, &AccountRef::Id(a.id)).unwrap();
         assert_eq!(back.status, AccountStatus::Active);
-        let events = crate::domain::audit::list(&mut store, &ctx, &Default::default()).unwrap();
-        let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
+        let mut actions = Vec::new();
+        crate::domain::audit::list(&mut store, &ctx, &Default::default(), &mut |e| {
+            actions.push(e.action);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(
             actions,
             [

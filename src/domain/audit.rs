@@ -37,8 +37,14 @@ pub struct AuditQuery {
     pub limit: Option<u64>,
 }
 
-/// Events of the context's organization, oldest first.
-pub fn list(store: &mut Store, ctx: &Context<'_>, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+/// Calls `each` with the events of the context's organization that `query` selects, oldest
+/// first, as they are read.
+pub fn list(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    query: &AuditQuery,
+    each: &mut dyn FnMut(AuditEvent) -> Result<()>,
+) -> Result<()> {
     store.read(|tx| {
         // An account is followed by id through renames and deletion; one purged for good is
         // found by the name it last had.
@@ -52,13 +58,14 @@ pub fn list(store: &mut Store, ctx: &Context<'_>, query: &AuditQuery) -> Result<
                 }
             }
         };
-        tx.list_audit_events(&AuditFilter {
+        let filter = AuditFilter {
             org: ctx.org.as_str(),
             account_id,
             target,
             action: query.action.as_deref(),
             since: query.since.map(|s| s.resolve(ctx.now)),
             limit: query.limit,
-        })
+        };
+        tx.for_each_audit_event(&filter, each)
     })
 }

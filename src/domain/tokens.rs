@@ -220,7 +220,13 @@ pub struct TokenQuery {
     pub expiring_within: Option<Duration>,
 }
 
-pub fn list(store: &mut Store, ctx: &Context<'_>, query: &TokenQuery) -> Result<Vec<Token>> {
+/// Calls `each` with the tokens `query` selects, oldest first, as they are read.
+pub fn list(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    query: &TokenQuery,
+    each: &mut dyn FnMut(Token) -> Result<()>,
+) -> Result<()> {
     store.read(|tx| {
         let account_id = match &query.account {
             Some(reference) => Some(accounts::find(tx, ctx, reference)?.id),
@@ -237,7 +243,7 @@ pub fn list(store: &mut Store, ctx: &Context<'_>, query: &TokenQuery) -> Result<
             (Some(within), status) => (status, Some(ctx.now + within.to_delta())),
             (None, status) => (status, None),
         };
-        tx.list_tokens(ctx.org.as_str(), account_id, status, before, ctx.now)
+        tx.for_each_token(ctx.org.as_str(), account_id, status, before, ctx.now, each)
     })
 }
 

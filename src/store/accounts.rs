@@ -172,7 +172,7 @@ impl Tx<'_> {
 
     pub fn list_orgs(&self) -> Result<Vec<OrgSummary>> {
         let mut stmt = self.tx.prepare(
-            "SELECT o.name, o.created_at,
+            "SELECT /* report: organizations */ o.name, o.created_at,
                 (SELECT count(*) FROM accounts a WHERE a.org = o.name AND a.status = 'active'),
                 (SELECT count(*) FROM accounts a WHERE a.org = o.name AND a.status = 'disabled'),
                 (SELECT count(*) FROM accounts a WHERE a.org = o.name AND a.status = 'deleted')
@@ -212,71 +212,93 @@ impl Tx<'_> {
         Ok(self.tx.last_insert_rowid())
     }
 
-    /// Any account of `org` by id or name, whatever its status.
+    /// Any account of `org` by id or name, whatever its status. One statement per key, so
+    /// each is a primary-key or unique-index lookup (an `OR` of the two made SQLite read the
+    /// whole organization).
     pub fn find_account(
         &self,
         org: &str,
         key: AccountKey<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<Account>> {
-        let (id, name) = match key {
-            AccountKey::Id(id) => (Some(id), None),
-            AccountKey::Name(name) => (None, Some(name)),
-        };
-        let raw = self
-            .tx
-            .query_row(
-                &format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a
-                     WHERE a.org = ?2 AND (a.id = ?3 OR a.name = ?4)"
-                ),
-                params![format_timestamp(now), org, id, name],
-                account_from_row,
-            )
-            .optional()?;
+        let now = format_timestamp(now);
+        let raw = match key {
+            AccountKey::Id(id) => self
+                .tx
+                .prepare_cached(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ?2 AND a.org = ?3"
+                ))?
+                .query_row(params![now, id, org], account_from_row),
+            AccountKey::Name(name) => self
+                .tx
+                .prepare_cached(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.name = ?3"
+                ))?
+                .query_row(params![now, org, name], account_from_row),
+        }
+        .optional()?;
         raw.map(RawAccount::into_account).transpose()
     }
 
-    pub fn list_accounts(
+    /// Calls `each` with the accounts of `org` that pass `filter`, by name, as they are read.
+    pub fn for_each_account(
         &self,
         org: &str,
         filter: &AccountFilter<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Account>> {
+        each: &mut dyn FnMut(Account) -> Result<()>,
+    ) -> Result<()> {
         let status = filter.status.map(AccountStatus::as_str);
         // instr, not LIKE: no wildcards to escape, and no length limit on the pattern.
         let search = filter.search.map(str::to_lowercase);
         let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+            "SELECT {ACCOUNT_COLUMNS} /* report: accounts */ FROM accounts a
              WHERE a.org = ?2
                AND (CASE WHEN ?3 IS NULL THEN a.status != 'deleted' ELSE a.status = ?3 END)
                AND (?4 IS NULL OR EXISTS (SELECT 1 FROM account_roles r WHERE r.account_id = a.id AND r.role = ?4))
                AND (?5 IS NULL OR instr(lower(a.name), ?5) > 0
                     OR instr(lower(coalesce(a.description, '')), ?5) > 0
                     OR instr(lower(a.email), ?5) > 0)
-             ORDER BY a.name"
+             ORDER BY a.org, a.name"
         );
         let mut stmt = self.tx.prepare(&sql)?;
-        let rows = stmt.query_map(
-            params![format_timestamp(now), org, status, filter.role, search],
-            account_from_row,
-        )?;
-        let mut accounts = Vec::new();
-        for row in rows {
-            accounts.push(row?.into_account()?);
+        let mut rows = stmt.query(params![
+            format_timestamp(now),
+            org,
+            status,
+            filter.role,
+            search
+        ])?;
+        while let Some(row) = rows.next()? {
+            each(account_from_row(row)?.into_account()?)?;
         }
+        Ok(())
+    }
+
+    /// The accounts of `org` that pass `filter`, by name (for tests and small lists).
+    pub fn list_accounts(
+        &self,
+        org: &str,
+        filter: &AccountFilter<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Account>> {
+        let mut accounts = Vec::new();
+        self.for_each_account(org, filter, now, &mut |a| {
+            accounts.push(a);
+            Ok(())
+        })?;
         Ok(accounts)
     }
 
     /// Accounts in `org` that count against `limits.max_accounts` (deleted ones hold their
-    /// name, so they count until purged).
+    /// name, so they count until purged): a counter the schema's triggers keep.
     pub fn count_accounts(&self, org: &str) -> Result<u64> {
-        let n: i64 =
-            self.tx
-                .query_row("SELECT count(*) FROM accounts WHERE org = ?1", [org], |r| {
-                    r.get(0)
-                })?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let n: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT account_count FROM orgs WHERE name = ?1")?
+            .query_row([org], |r| r.get(0))
+            .optional()?;
+        Ok(n.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 
     pub fn rename_account(&self, id: i64, name: &str, at: DateTime<Utc>) -> Result<()> {
@@ -325,7 +347,19 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Deleted accounts (of every organization) whose retention ended at or before `cutoff`.
+    /// Whether any deleted account's retention ended at or before `cutoff`: the check that
+    /// runs before every command, a search of the partial index `accounts_deleted`.
+    pub fn any_deleted_before(&self, cutoff: DateTime<Utc>) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM accounts WHERE status = 'deleted' AND deleted_at <= ?1 LIMIT 1",
+            )?
+            .exists([format_timestamp(cutoff)])?)
+    }
+
+    /// Deleted accounts (of every organization) whose retention ended at or before `cutoff`,
+    /// oldest deletion first (the order of the partial index, so no table scan).
     pub fn deleted_accounts_before(
         &self,
         cutoff: DateTime<Utc>,
@@ -333,7 +367,7 @@ impl Tx<'_> {
     ) -> Result<Vec<Account>> {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a
-             WHERE a.status = 'deleted' AND a.deleted_at <= ?2 ORDER BY a.id"
+             WHERE a.status = 'deleted' AND a.deleted_at <= ?2 ORDER BY a.deleted_at, a.id"
         );
         let mut stmt = self.tx.prepare(&sql)?;
         let rows = stmt.query_map(

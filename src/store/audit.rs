@@ -71,71 +71,124 @@ impl Tx<'_> {
         Ok(id)
     }
 
-    pub fn list_audit_events(&self, filter: &AuditFilter<'_>) -> Result<Vec<AuditEvent>> {
-        let (exact, prefix) = match filter.action {
-            Some(action) if action.ends_with('.') => (None, Some(action)),
-            Some(action) => (Some(action), None),
-            None => (None, None),
-        };
-        let limit = filter
-            .limit
-            .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-        let mut stmt = self.tx.prepare(
-            "SELECT id, at, actor, action, org, target, account_id FROM (
-                SELECT * FROM audit_events
-                WHERE org = ?1
-                  AND (?2 IS NULL OR account_id = ?2)
-                  AND (?3 IS NULL OR target = ?3 OR account_id IN (
-                        SELECT account_id FROM audit_events
-                        WHERE org = ?1 AND target = ?3 AND account_id IS NOT NULL))
-                  AND (?4 IS NULL OR action = ?4)
-                  AND (?5 IS NULL OR substr(action, 1, length(?5)) = ?5)
-                  AND (?6 IS NULL OR at >= ?6)
-                ORDER BY id DESC LIMIT ?7
-             ) ORDER BY id",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                filter.org,
-                filter.account_id,
-                filter.target,
-                exact,
-                prefix,
-                filter.since.map(format_timestamp),
-                limit
-            ],
-            |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, Option<i64>>(6)?,
-                ))
-            },
-        )?;
-        let mut details_stmt = self.tx.prepare_cached(
-            "SELECT key, value FROM audit_details WHERE event_id = ?1 ORDER BY position",
-        )?;
-        let mut events = Vec::new();
-        for row in rows {
-            let (id, at, actor, action, org, target, account_id) = row?;
-            let details = details_stmt
-                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
-            events.push(AuditEvent {
-                id,
-                at: parse_timestamp(&at)?,
-                actor,
-                action,
-                org,
-                target,
-                account_id,
-                details,
-            });
+    /// Calls `each` with the events `filter` selects, oldest first, each with its details,
+    /// as they are read: one statement for the page, details joined in (not one query per
+    /// event). Only the filters given appear in the statement, so SQLite can pick the index
+    /// that serves them: the account's, the organization's (newest first for `limit`), its
+    /// time range, or its actions.
+    pub fn for_each_audit_event(
+        &self,
+        filter: &AuditFilter<'_>,
+        each: &mut dyn FnMut(AuditEvent) -> Result<()>,
+    ) -> Result<()> {
+        let mut conditions = vec!["e.org = :org"];
+        let mut values: Vec<(&str, rusqlite::types::Value)> =
+            vec![(":org", filter.org.to_string().into())];
+        if let Some(id) = filter.account_id {
+            conditions.push("e.account_id = :account");
+            values.push((":account", id.into()));
         }
-        Ok(events)
+        if let Some(target) = filter.target {
+            // An account purged for good: the events naming it, and every event of the
+            // accounts that ever had this name (so renames are followed).
+            // As a list of ids, so SQLite looks them up through the target and account
+            // indexes instead of walking the organization's events for matches.
+            conditions.push(
+                "e.id IN (SELECT id FROM audit_events WHERE org = :org AND target = :target \
+                  UNION SELECT id FROM audit_events WHERE account_id IN (SELECT account_id \
+                  FROM audit_events WHERE org = :org AND target = :target \
+                  AND account_id IS NOT NULL))",
+            );
+            values.push((":target", target.to_string().into()));
+        }
+        match filter.action {
+            Some(family) if family.ends_with('.') => {
+                // `token.` is every action from `token.` up to (not including) `token/`.
+                conditions.push("e.action >= :action AND e.action < :action_end");
+                let end = format!("{}/", &family[..family.len() - 1]);
+                values.push((":action", family.to_string().into()));
+                values.push((":action_end", end.into()));
+            }
+            Some(action) => {
+                conditions.push("e.action = :action");
+                values.push((":action", action.to_string().into()));
+            }
+            None => {}
+        }
+        if let Some(since) = filter.since {
+            conditions.push("e.at >= :since");
+            values.push((":since", format_timestamp(since).into()));
+        }
+        // The whole trail of the organization, or a time or action slice of it: read in
+        // full by design (`sa audit` without `--account` or `--limit`).
+        let whole_trail =
+            filter.limit.is_none() && filter.account_id.is_none() && filter.target.is_none();
+        let report = if whole_trail {
+            "/* report: audit trail */"
+        } else {
+            ""
+        };
+        let conditions = conditions.join(" AND ");
+        let columns = |t: &str| {
+            format!(
+                "{t}.id, {t}.at, {t}.actor, {t}.action, {t}.org, {t}.target, {t}.account_id, \
+                 d.key, d.value"
+            )
+        };
+        let sql = match filter.limit {
+            // The newest `limit` events (a walk down an index that stops early), then put
+            // back in order with their details.
+            Some(limit) => {
+                values.push((":limit", i64::try_from(limit).unwrap_or(i64::MAX).into()));
+                format!(
+                    "SELECT {} FROM (SELECT * FROM audit_events e WHERE {conditions}
+                        ORDER BY e.id DESC LIMIT :limit) page
+                     LEFT JOIN audit_details d ON d.event_id = page.id
+                     ORDER BY page.id, d.position",
+                    columns("page")
+                )
+            }
+            // In index order, details joined in order: rows stream out with nothing sorted.
+            None => format!(
+                "SELECT {} {report} FROM audit_events e
+                 LEFT JOIN audit_details d ON d.event_id = e.id
+                 WHERE {conditions} ORDER BY e.id, d.position",
+                columns("e")
+            ),
+        };
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let params: Vec<(&str, &dyn rusqlite::ToSql)> = values
+            .iter()
+            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+            .collect();
+        let mut rows = stmt.query(params.as_slice())?;
+        let mut current: Option<AuditEvent> = None;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            if current.as_ref().is_some_and(|e| e.id != id)
+                && let Some(done) = current.take()
+            {
+                each(done)?;
+            }
+            if current.is_none() {
+                current = Some(AuditEvent {
+                    id,
+                    at: parse_timestamp(&row.get::<_, String>(1)?)?,
+                    actor: row.get(2)?,
+                    action: row.get(3)?,
+                    org: row.get(4)?,
+                    target: row.get(5)?,
+                    account_id: row.get(6)?,
+                    details: Vec::new(),
+                });
+            }
+            if let (Some(event), Some(key)) = (current.as_mut(), row.get::<_, Option<String>>(7)?) {
+                event.details.push((key, row.get(8)?));
+            }
+        }
+        if let Some(done) = current {
+            each(done)?;
+        }
+        Ok(())
     }
 }

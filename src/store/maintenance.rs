@@ -174,7 +174,7 @@ impl Tx<'_> {
     /// Tokens whose account row does not exist: (token id, account id).
     pub fn tokens_without_account(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self.tx.prepare(
-            "SELECT t.id, t.account_id FROM tokens t
+            "SELECT /* report: token invariants */ t.id, t.account_id FROM tokens t
              WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.account_id)",
         )?;
         let rows = stmt
@@ -185,7 +185,9 @@ impl Tx<'_> {
 
     /// Calls `each` with every token's id and stored hash, streaming; returns how many.
     pub fn for_each_token_hash(&self, mut each: impl FnMut(&str, &str)) -> Result<u64> {
-        let mut stmt = self.tx.prepare("SELECT id, hash FROM tokens")?;
+        let mut stmt = self
+            .tx
+            .prepare("SELECT /* report: token invariants */ id, hash FROM tokens")?;
         let mut rows = stmt.query([])?;
         let mut count = 0;
         while let Some(row) = rows.next()? {

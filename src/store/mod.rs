@@ -9,6 +9,8 @@ mod accounts;
 mod audit;
 mod header;
 mod maintenance;
+#[cfg(test)]
+mod query_plans;
 mod tokens;
 
 use std::fs::OpenOptions;
@@ -46,6 +48,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("migrations/0002_account_emails.sql"),
         then: Some(accounts::reserve_existing_emails),
+    },
+    Migration {
+        sql: include_str!("migrations/0003_indexes.sql"),
+        then: None,
     },
 ];
 

@@ -232,15 +232,18 @@ impl Tx<'_> {
         raw.map(RawToken::into_token).transpose()
     }
 
-    /// Tokens of `org` (or of one account), oldest first.
-    pub fn list_tokens(
+    /// Calls `each` with the tokens of `org` (or of one account) that pass `filter`, oldest
+    /// first, as they are read. One account's tokens are found through `tokens_account`;
+    /// the organization's through its accounts.
+    pub fn for_each_token(
         &self,
         org: &str,
         account_id: Option<i64>,
         filter: TokenFilter,
         expiring_before: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Token>> {
+        each: &mut dyn FnMut(Token) -> Result<()>,
+    ) -> Result<()> {
         let status_sql = match filter {
             TokenFilter::Live => {
                 "t.status != 'revoked' AND (t.expires_at IS NULL OR t.expires_at > ?3)"
@@ -257,29 +260,35 @@ impl Tx<'_> {
             TokenFilter::Revoked => "t.status = 'revoked'",
             TokenFilter::All => "?3 IS NOT NULL",
         };
+        // ?1 is the organization, or the account: a plain equality either way, which SQLite
+        // can serve from an index (`?2 IS NULL OR …` made it walk the whole organization).
+        let (scope, report) = if account_id.is_some() {
+            ("t.account_id = ?1 AND a.org = ?2", "")
+        } else {
+            ("a.org = ?1 AND ?2 IS NOT NULL", "/* report: tokens */")
+        };
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE a.org = ?1 AND a.status != 'deleted' AND (?2 IS NULL OR t.account_id = ?2)
-               AND {status_sql}
+            "SELECT {TOKEN_COLUMNS} {report} FROM tokens t JOIN accounts a ON a.id = t.account_id
+             WHERE {scope} AND a.status != 'deleted' AND {status_sql}
                AND (?4 IS NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= ?4
                                    AND t.expires_at > ?3 AND t.replaced_by IS NULL))
              ORDER BY t.created_at, t.rowid"
         );
-        let mut stmt = self.tx.prepare(&sql)?;
-        let rows = stmt.query_map(
-            params![
-                org,
-                account_id,
-                format_timestamp(now),
-                expiring_before.map(format_timestamp)
-            ],
-            raw_token,
-        )?;
-        let mut tokens = Vec::new();
-        for row in rows {
-            tokens.push(row?.into_token()?);
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let key: rusqlite::types::Value = match account_id {
+            Some(id) => id.into(),
+            None => org.to_string().into(),
+        };
+        let mut rows = stmt.query(params![
+            key,
+            org,
+            format_timestamp(now),
+            expiring_before.map(format_timestamp)
+        ])?;
+        while let Some(row) = rows.next()? {
+            each(raw_token(row)?.into_token()?)?;
         }
-        Ok(tokens)
+        Ok(())
     }
 
     /// Active, unexpired tokens of an account, except `except` (the one being rotated).

@@ -49,7 +49,9 @@ fn seed() -> u64 {
         .unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(1, |d| u64::try_from(d.as_nanos() % u128::from(u64::MAX)).unwrap_or(1))
+                .map_or(1, |d| {
+                    u64::try_from(d.as_nanos() % u128::from(u64::MAX)).unwrap_or(1)
+                })
                 | 1
         })
 }
@@ -119,14 +121,20 @@ fn assert_sound(env: &TestEnv, db: &Path, context: &str) {
     let check = env.run(&["db", "check", "--db", arg(db)]);
     assert_eq!(check.code, 0, "{context}: db check failed\n{check}");
     let list = env.run(&["list", "--db", arg(db)]);
-    assert_eq!(list.code, 0, "{context}: the database does not open\n{list}");
+    assert_eq!(
+        list.code, 0,
+        "{context}: the database does not open\n{list}"
+    );
 }
 
 /// A token that must verify.
 #[track_caller]
 fn assert_verifies(env: &TestEnv, token: &str, context: &str) {
     let run = env.run_with_stdin(&["token", "verify"], token);
-    assert_eq!(run.code, 0, "{context}: a delivered token does not verify\n{run}");
+    assert_eq!(
+        run.code, 0,
+        "{context}: a delivered token does not verify\n{run}"
+    );
 }
 
 fn temps(dir: &Path) -> Vec<PathBuf> {
@@ -176,7 +184,11 @@ fn kills_during_first_use_never_leave_an_unopenable_database() {
     let mut rng = Rng(seed());
     let env = TestEnv::new();
     let probe = env.root().join("probe/sa.db");
-    let limit = window(&env, &["create", "--name", "bot", "--db", arg(&probe)], None);
+    let limit = window(
+        &env,
+        &["create", "--name", "bot", "--db", arg(&probe)],
+        None,
+    );
     let mut tally = Tally::default();
     for n in 0..kills_per_kind() {
         let db = env.root().join(format!("first-{n}/sa.db"));

@@ -297,10 +297,15 @@ fn table_fits_in_columns() {
         .output()
         .expect("run sa");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.lines().count() > 2, "expected wrapping\n{stdout}");
+    // Cut, not wrapped: one line per account, the description ending in `…`.
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
     for line in stdout.lines() {
         assert!(line.chars().count() <= 80, "{line:?}");
     }
+    assert!(
+        stdout.contains("ci-bot") && stdout.trim_end().ends_with('…'),
+        "{stdout}"
+    );
 }
 
 #[test]

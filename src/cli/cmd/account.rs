@@ -1,7 +1,7 @@
 //! `sa create|list|show|update|disable|enable|delete|undelete` (also under `sa account`).
 
 use crate::cli::args::{AccountCommand, AccountStatusArg};
-use crate::cli::output::{print_account, print_accounts};
+use crate::cli::output::{ACCOUNT_COLUMNS, AccountView, account_row, print_account};
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts::{self, CreateAccount, ListAccounts, UpdateAccount};
 use crate::domain::names::OrgName;
@@ -39,9 +39,14 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                 role: args.role,
                 search: args.search,
             };
-            let listed = accounts::list(&mut store, ctx, &query)?;
-            print_accounts(printer, &listed)?;
-            if listed.is_empty() && ctx.org != OrgName::default() {
+            let mut list = printer.list(ACCOUNT_COLUMNS);
+            accounts::list(&mut store, ctx, &query, &mut |account| {
+                list.push(
+                    || AccountView::from(&account),
+                    || account_row(printer, &account),
+                )
+            })?;
+            if list.finish()? == 0 && ctx.org != OrgName::default() {
                 // An empty list of a mistyped --org looks like an empty organization. Only a
                 // note: if the lookup fails, the list printed is still the answer.
                 let known = accounts::list_orgs(&mut store).unwrap_or_default();

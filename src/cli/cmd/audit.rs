@@ -1,7 +1,7 @@
 //! `sa audit`
 
 use crate::cli::args::AuditArgs;
-use crate::cli::output::print_audit;
+use crate::cli::output::{AUDIT_COLUMNS, AuditEventView, audit_row};
 use crate::cli::{Outcome, Session};
 use crate::domain::audit::{AuditQuery, list};
 use crate::error::Result;
@@ -14,6 +14,10 @@ pub fn run(session: &Session<'_>, args: AuditArgs) -> Result<Outcome> {
         since: args.since,
         limit: args.limit,
     };
-    print_audit(session.printer, &list(&mut store, &session.ctx, &query)?)?;
+    let mut events = session.printer.list(AUDIT_COLUMNS);
+    list(&mut store, &session.ctx, &query, &mut |event| {
+        events.push(|| AuditEventView::from(&event), || audit_row(&event))
+    })?;
+    events.finish()?;
     Ok(Outcome::Success)
 }

@@ -4,6 +4,7 @@ use comfy_table::Cell;
 use serde_json::{Map, Value as Json, json};
 
 use crate::cli::args::ConfigCommand;
+use crate::cli::table::{Column, Field, cut, keep};
 use crate::cli::{Outcome, Session};
 use crate::config::Value;
 use crate::error::Result;
@@ -52,6 +53,7 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
                 root.insert("sources".into(), Json::Object(sources));
                 printer.json(&root)?;
             } else {
+                const COLUMNS: &[Column] = &[keep("key"), cut("value"), cut("source")];
                 let rows = entries
                     .iter()
                     .map(|e| {
@@ -62,13 +64,13 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
                             Value::Unset => "(unlimited)".into(),
                         };
                         vec![
-                            Cell::new(e.key),
-                            Cell::new(value),
-                            Cell::new(e.source.to_string()),
+                            Field::new(e.key),
+                            Field::new(value),
+                            Field::new(e.source.to_string()),
                         ]
                     })
                     .collect();
-                printer.table(&["key", "value", "source"], rows)?;
+                printer.table(COLUMNS, rows)?;
             }
         }
         ConfigCommand::Path => {

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use crate::cli::args::{TokenCommand, TokenStatusArg};
 use crate::cli::output::{
-    IdentityView, MintedView, TokenView, VerifyView, print_token, print_tokens,
+    IdentityView, MintedView, TOKEN_COLUMNS, TOKEN_USAGE_COLUMNS, TokenView, VerifyView,
+    print_token, token_row,
 };
 use crate::cli::token_file::{TokenFile, protected_by};
 use crate::cli::{Outcome, Session, prompt};
@@ -71,12 +72,23 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
                 status,
                 expiring_within: args.expiring_within,
             };
-            let list = tokens::list(&mut store, ctx, &query)?;
+            let columns = if args.usage {
+                TOKEN_USAGE_COLUMNS
+            } else {
+                TOKEN_COLUMNS
+            };
+            let mut list = printer.list(columns);
             // A passing `--exit-code` check prints no table header: cron mails any output.
-            if !(args.exit_code && list.is_empty() && !printer.is_json()) {
-                print_tokens(printer, &list, args.usage, ctx.now)?;
+            if args.exit_code {
+                list = list.quiet_when_empty();
             }
-            if args.exit_code && !list.is_empty() {
+            tokens::list(&mut store, ctx, &query, &mut |token| {
+                list.push(
+                    || TokenView::new(&token, ctx.now),
+                    || token_row(printer, &token, args.usage, ctx.now),
+                )
+            })?;
+            if list.finish()? > 0 && args.exit_code {
                 return Ok(Outcome::Failure);
             }
         }

@@ -1,0 +1,520 @@
+//! Scale: what `sa` costs on a database of 100,000 accounts, 1,000,000 tokens and 100,001 audit
+//! events, as ratios to the same commands on a database of 12 accounts, measured interleaved in
+//! one run; plus list memory, list speed against the `sqlite3` shell, and a whole-process
+//! `sa token verify` against one in-process argon2 verification and Debian's `argon2` CLI.
+//!
+//! ```text
+//! cargo bench --bench scale                 # about 3 minutes here, building included
+//! SA_BENCH_RUNS=41 cargo bench --bench scale
+//! cargo bench --bench scale -- --keep DIR   # leave the databases in DIR to poke at
+//! ```
+//!
+//! Rows are inserted with SQL (one real argon2id hash, of the one real token, reused), so the
+//! large database takes seconds to build. Every command runs as a process with the default
+//! (OWASP) argon2 cost, as a user would run it; each case alternates large and small runs and
+//! takes the median of each. Figures and the machine are in docs/benchmarks.md.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, params};
+
+const SA: &str = env!("CARGO_BIN_EXE_sa");
+
+struct Db {
+    dir: PathBuf,
+    accounts: usize,
+    token: String,
+    /// A token id of an account in the middle of the table.
+    token_id: String,
+    account: String,
+}
+
+impl Db {
+    fn path(&self) -> PathBuf {
+        self.dir.join("sa.db")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(SA);
+        cmd.args(args)
+            .env_clear()
+            .env("SA_DB", self.path())
+            .env("SA_CONFIG", self.dir.join("config.toml"))
+            .env("HOME", &self.dir)
+            .env("USER", "bench")
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        cmd
+    }
+
+    /// Runs `sa ARGS` (stdin `input`), asserts success, returns stdout.
+    fn run(&self, args: &[&str], input: Option<&str>) -> String {
+        let (ok, out, err) = run(self.command(args), input);
+        assert!(ok, "sa {args:?} failed: {err}");
+        out
+    }
+}
+
+fn run(mut cmd: Command, input: Option<&str>) -> (bool, String, String) {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    if let Some(input) = input {
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A token id from a counter: 12 base62 digits.
+fn token_id(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    // Spread the counter over the id space, as random ids are.
+    n = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5bd1_e995;
+    let mut id = [b'0'; 12];
+    for slot in id.iter_mut().rev() {
+        *slot = DIGITS[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(id.to_vec()).expect("ascii")
+}
+
+/// Builds a database of `accounts` accounts with `tokens_each` tokens each, one `account.create`
+/// event per account, and `adders` accounts without tokens for `token add` runs.
+fn build(dir: &Path, accounts: usize, tokens_each: usize, adders: usize) -> Db {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    std::fs::write(dir.join("config.toml"), "").expect("config");
+    let mut db = Db {
+        dir: dir.to_path_buf(),
+        accounts,
+        token: String::new(),
+        token_id: String::new(),
+        account: String::new(),
+    };
+    db.run(
+        &["create", "--name", "bench-real", "--role", "editor"],
+        None,
+    );
+    db.token = db
+        .run(&["token", "add", "bench-real"], None)
+        .trim()
+        .to_string();
+    let mut conn = Connection::open(db.path()).expect("open");
+    let hash: String = conn
+        .query_row("SELECT hash FROM tokens", [], |r| r.get(0))
+        .expect("the real hash");
+    let at = "2026-11-01T00:00:00Z";
+    let expires = "2027-06-01T00:00:00Z";
+    let tx = conn.transaction().expect("tx");
+    {
+        let mut account = tx
+            .prepare(
+                "INSERT INTO accounts (id, org, name, description, email, status, created_at, created_by, updated_at)
+                 VALUES (?1, 'default', ?2, ?3, ?4, 'active', ?5, 'bench', ?5)",
+            )
+            .expect("prepare");
+        let mut email = tx
+            .prepare(
+                "INSERT INTO account_emails (org, email, account_id) VALUES ('default', ?1, ?2)",
+            )
+            .expect("prepare");
+        let mut role = tx
+            .prepare("INSERT INTO account_roles (account_id, role) VALUES (?1, 'viewer')")
+            .expect("prepare");
+        let mut token = tx
+            .prepare(
+                "INSERT INTO tokens (id, account_id, name, hash, status, created_at, created_by, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, 'active', ?5, 'bench', ?6)",
+            )
+            .expect("prepare");
+        let mut event = tx
+            .prepare(
+                "INSERT INTO audit_events (at, actor, action, org, target, account_id)
+                 VALUES (?1, 'bench', 'account.create', 'default', ?2, ?3)",
+            )
+            .expect("prepare");
+        let mut detail = tx
+            .prepare(
+                "INSERT INTO audit_details (event_id, position, key, value) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .expect("prepare");
+        let mut counter = 0u64;
+        let total = accounts + adders;
+        for i in 0..total {
+            let id = i64::try_from(i + 2).expect("id");
+            let name = if i < accounts {
+                format!("acct-{i:06}")
+            } else {
+                format!("adder-{:04}", i - accounts)
+            };
+            let mail = format!("{name}@default.sa.local");
+            account
+                .execute(params![id, name, "made by benches/scale.rs", mail, at])
+                .expect("account");
+            email.execute(params![mail, id]).expect("email");
+            role.execute(params![id]).expect("role");
+            event.execute(params![at, name, id]).expect("event");
+            let event_id = tx.last_insert_rowid();
+            detail
+                .execute(params![event_id, 0, "id", id.to_string()])
+                .expect("detail");
+            detail
+                .execute(params![event_id, 1, "email", mail])
+                .expect("detail");
+            if i >= accounts {
+                continue;
+            }
+            for t in 0..tokens_each {
+                let tid = token_id(counter);
+                counter += 1;
+                token
+                    .execute(params![tid, id, format!("deploy-{t}"), hash, at, expires])
+                    .expect("token");
+                if i == accounts / 2 && t == tokens_each / 2 {
+                    db.token_id = tid;
+                    db.account = name.clone();
+                }
+            }
+        }
+    }
+    tx.commit().expect("commit");
+    drop(conn);
+    // As a long-used database would be: checkpointed, with the planner's statistics.
+    let conn = Connection::open(db.path()).expect("open");
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .expect("checkpoint");
+    db
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn time_once(db: &Db, args: &[&str], input: Option<&str>) -> Duration {
+    let started = Instant::now();
+    let (ok, _, err) = run(db.command(args), input);
+    let took = started.elapsed();
+    assert!(ok, "sa {args:?} failed: {err}");
+    took
+}
+
+/// Peak resident memory of one run, in KiB, through GNU time.
+fn peak_rss_kib(db: &Db, args: &[&str]) -> Option<u64> {
+    let report = db.dir.join("time.out");
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(SA)
+        .args(args);
+    let inner = db.command(args);
+    for (key, value) in inner.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let status = cmd.status().ok()?;
+    if !status.success() {
+        return None;
+    }
+    std::fs::read_to_string(&report).ok()?.trim().parse().ok()
+}
+
+fn runs() -> usize {
+    std::env::var("SA_BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(21)
+}
+
+/// The per-account and per-token commands compared across the two databases.
+#[derive(Clone, Copy)]
+enum Case {
+    Verify,
+    Show,
+    TokenShow,
+    TokenList,
+    AuditPage,
+    AuditAccount,
+    Create,
+    TokenAdd,
+}
+
+const CASES: [Case; 8] = [
+    Case::Verify,
+    Case::Show,
+    Case::TokenShow,
+    Case::TokenList,
+    Case::AuditPage,
+    Case::AuditAccount,
+    Case::Create,
+    Case::TokenAdd,
+];
+
+impl Case {
+    fn name(self) -> &'static str {
+        match self {
+            Case::Verify => "token verify",
+            Case::Show => "show NAME",
+            Case::TokenShow => "token show ID",
+            Case::TokenList => "token list ACCOUNT",
+            Case::AuditPage => "audit --limit 10",
+            Case::AuditAccount => "audit --account NAME",
+            Case::Create => "create",
+            Case::TokenAdd => "token add",
+        }
+    }
+
+    /// The arguments of run number `run` (creates and adds need a fresh name or account).
+    fn args(self, db: &Db, run: usize) -> Vec<String> {
+        let owned = |args: &[&str]| args.iter().map(|a| a.to_string()).collect();
+        match self {
+            Case::Verify => owned(&["token", "verify"]),
+            Case::Show => owned(&["show", &db.account]),
+            Case::TokenShow => owned(&["token", "show", &db.token_id]),
+            Case::TokenList => owned(&["token", "list", &db.account]),
+            Case::AuditPage => owned(&["audit", "--limit", "10"]),
+            Case::AuditAccount => owned(&["audit", "--account", &db.account]),
+            Case::Create => owned(&["create", "--name", &format!("new-{run:05}")]),
+            // Ten tokens an account (`limits.max_tokens_per_account`).
+            Case::TokenAdd => owned(&["token", "add", &format!("adder-{:04}", run / 10)]),
+        }
+    }
+}
+
+/// Accounts without tokens, for `token add` runs.
+fn adders() -> usize {
+    runs() / 10 + 1
+}
+
+struct Row {
+    case: String,
+    large: Duration,
+    small: Duration,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let keep = args
+        .iter()
+        .position(|a| a == "--keep")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    let temp = tempfile::tempdir().expect("temp dir");
+    let root = keep.clone().unwrap_or_else(|| temp.path().to_path_buf());
+
+    let started = Instant::now();
+    let large = build(&root.join("large"), 100_000, 10, adders());
+    let built_large = started.elapsed();
+    let small = build(&root.join("small"), 12, 10, adders());
+    let medium = build(&root.join("medium"), 10_000, 10, 0);
+    println!(
+        "built: large ({} accounts, {} tokens) in {:.1} s; small ({} accounts); medium ({} accounts)",
+        large.accounts + adders() + 1,
+        large.accounts * 10 + 1,
+        built_large.as_secs_f64(),
+        small.accounts + adders() + 1,
+        medium.accounts + 1
+    );
+
+    let n = runs();
+    let mut rows = Vec::new();
+    for case in CASES {
+        let mut l = Vec::with_capacity(n);
+        let mut s = Vec::with_capacity(n);
+        for run in 0..n {
+            for (db, samples) in [(&large, &mut l), (&small, &mut s)] {
+                let args = case.args(db, run);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let input = matches!(case, Case::Verify).then_some(db.token.as_str());
+                samples.push(time_once(db, &args, input));
+            }
+        }
+        rows.push(Row {
+            case: case.name().to_string(),
+            large: median(l),
+            small: median(s),
+        });
+    }
+
+    println!("\n### Large (100k accounts, 1M tokens) against small (12 accounts), median of {n}\n");
+    println!("| command | large | small | large / small |");
+    println!("|---|---|---|---|");
+    for row in &rows {
+        println!(
+            "| `sa {}` | {} | {} | {:.2} |",
+            row.case,
+            ms(row.large),
+            ms(row.small),
+            row.large.as_secs_f64() / row.small.as_secs_f64()
+        );
+    }
+
+    println!("\n### Peak memory of whole lists (GNU time, max RSS)\n");
+    println!("| command | large | small | medium (10k accounts) |");
+    println!("|---|---|---|---|");
+    for args in [
+        &["list", "--json"][..],
+        &["token", "list", "--json"],
+        &["list"],
+        &["token", "list"],
+    ] {
+        let kib = |db: &Db| {
+            peak_rss_kib(db, args).map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+        };
+        println!(
+            "| `sa {}` | {} | {} | {} |",
+            args.join(" "),
+            kib(&large),
+            kib(&small),
+            kib(&medium)
+        );
+    }
+
+    println!(
+        "\n### Lists of 10,000 accounts against the sqlite3 shell reading the same rows, median of {n}\n"
+    );
+    let sqlite3 = which("sqlite3");
+    let query = "SELECT a.id, a.org, a.name, a.description, a.email, a.status, a.disabled_reason, \
+        (SELECT group_concat(role) FROM account_roles r WHERE r.account_id = a.id), \
+        (SELECT count(*) FROM tokens t WHERE t.account_id = a.id AND t.status = 'active'), \
+        a.created_at, a.created_by, a.updated_at, a.deleted_at \
+        FROM accounts a WHERE a.org = 'default' AND a.status != 'deleted' ORDER BY a.name";
+    println!("| command | sa | sqlite3 | sa / sqlite3 |");
+    println!("|---|---|---|---|");
+    for (sa_args, mode) in [(&["list", "--json"][..], "-json"), (&["list"], "-table")] {
+        let Some(sqlite3) = &sqlite3 else {
+            println!("| `sa {}` | sqlite3 not installed | | |", sa_args.join(" "));
+            continue;
+        };
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for _ in 0..n {
+            a.push(time_once(&medium, sa_args, None));
+            let started = Instant::now();
+            let out = Command::new(sqlite3)
+                .arg(mode)
+                .arg(medium.path())
+                .arg(query)
+                .stdout(Stdio::null())
+                .status()
+                .expect("sqlite3");
+            b.push(started.elapsed());
+            assert!(out.success());
+        }
+        let (a, b) = (median(a), median(b));
+        println!(
+            "| `sa {}` vs `sqlite3 {mode}` | {} | {} | {:.2} |",
+            sa_args.join(" "),
+            ms(a),
+            ms(b),
+            a.as_secs_f64() / b.as_secs_f64()
+        );
+    }
+
+    println!(
+        "\n### `sa token verify` as a process against one argon2id verification, median of {n}\n"
+    );
+    let secret = &small.token[16..48];
+    let hash: String = Connection::open(small.path())
+        .expect("open")
+        .query_row("SELECT hash FROM tokens WHERE account_id = 1", [], |r| {
+            r.get(0)
+        })
+        .expect("hash");
+    let in_process = median(
+        (0..n)
+            .map(|_| {
+                use argon2::password_hash::PasswordVerifier;
+                let parsed = argon2::password_hash::phc::PasswordHash::new(&hash).expect("phc");
+                let started = Instant::now();
+                argon2::Argon2::default()
+                    .verify_password(secret.as_bytes(), &parsed)
+                    .expect("verifies");
+                started.elapsed()
+            })
+            .collect(),
+    );
+    let process = median(
+        (0..n)
+            .map(|_| time_once(&small, &["token", "verify"], Some(&small.token)))
+            .collect(),
+    );
+    println!("| what | median | ratio to in-process argon2 |");
+    println!("|---|---|---|");
+    println!(
+        "| one in-process argon2id verification (argon2 crate) | {} | 1.00 |",
+        ms(in_process)
+    );
+    println!(
+        "| `sa token verify`, whole process | {} | {:.2} |",
+        ms(process),
+        process.as_secs_f64() / in_process.as_secs_f64()
+    );
+    match which("argon2") {
+        Some(cli) => {
+            let debian = median(
+                (0..n)
+                    .map(|_| {
+                        let mut cmd = Command::new(&cli);
+                        cmd.args([
+                            "saltsaltsalt",
+                            "-id",
+                            "-t",
+                            "2",
+                            "-k",
+                            "19456",
+                            "-p",
+                            "1",
+                            "-l",
+                            "32",
+                            "-r",
+                        ]);
+                        let started = Instant::now();
+                        let (ok, _, _) = run(cmd, Some(secret));
+                        assert!(ok);
+                        started.elapsed()
+                    })
+                    .collect(),
+            );
+            println!(
+                "| Debian's `argon2` CLI, same cost, whole process | {} | {:.2} |",
+                ms(debian),
+                debian.as_secs_f64() / in_process.as_secs_f64()
+            );
+        }
+        None => println!("| Debian's `argon2` CLI | not installed (`apt install argon2`) | |"),
+    }
+    if keep.is_some() {
+        println!("\ndatabases kept in {}", root.display());
+        std::mem::forget(temp);
+    }
+    let _ = std::io::stdout().flush();
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    })
+}
