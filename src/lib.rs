@@ -62,7 +62,8 @@ pub struct Verifier {
 impl Verifier {
     /// Opens the database named by `config.db_path`, in the `default` organization.
     pub fn open(config: Config) -> Result<Self> {
-        let store = Store::open(&config.db_path)?;
+        let mut store = Store::open(&config.db_path)?;
+        store.count_uses_without_fsync()?;
         Ok(Verifier {
             store,
             config,

@@ -163,6 +163,17 @@ impl Store {
         Ok(store)
     }
 
+    /// For a connection that only counts token uses (`sa token verify`, [`crate::Verifier`]):
+    /// its commits skip the fsync (`PRAGMA synchronous = NORMAL`), which in WAL mode keeps the
+    /// database consistent and loses at most the last uses counted before a power failure.
+    /// Checkpoints still sync, and every other command's commits stay fully durable: a
+    /// revocation is never undone by a crash.
+    pub fn count_uses_without_fsync(&mut self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| at_path(&self.path, e.into()))
+    }
+
     /// Whether this open set the database up (migrated it from blank). Exactly one of
     /// several racing first uses sees `true`.
     pub fn was_created(&self) -> bool {
