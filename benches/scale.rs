@@ -473,7 +473,7 @@ fn main() {
     println!("| what | median | ratio to in-process argon2 |");
     println!("|---|---|---|");
     println!(
-        "| one in-process argon2id verification (argon2 crate) | {} | 1.00 |",
+        "| one in-process argon2id verification (argon2 crate), interleaved with the processes | {} | 1.00 |",
         ms(in_process)
     );
     println!(
