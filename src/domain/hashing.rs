@@ -32,7 +32,8 @@ pub fn hash(cost: Argon2Cost, secret: &str) -> Result<String> {
 /// The same computation as `Argon2::verify_password`, but in memory that [`Blocks`] maps
 /// straight from the kernel: already zero (no second zero-fill) and in huge pages where the
 /// kernel allows, so a `sa token verify` process faults in a dozen pages instead of
-/// thousands. The result is identical; the comparison is constant-time.
+/// thousands; a long-lived verifier reuses it on each thread. The result is identical; the
+/// comparison is constant-time.
 pub fn verify(phc: &str, secret: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
@@ -51,20 +52,15 @@ pub fn verify(phc: &str, secret: &str) -> bool {
     let Ok(params) = Params::try_from(&parsed) else {
         return false;
     };
-    let Some(mut memory) = Blocks::new(params.block_count()) else {
-        return false;
-    };
     let mut computed = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
+    let block_count = params.block_count();
     let argon2 = Argon2::new(algorithm, version, params);
-    if argon2
-        .hash_password_into_with_memory(
-            secret.as_bytes(),
-            salt.as_ref(),
-            &mut computed,
-            memory.as_mut_slice(),
-        )
-        .is_err()
-    {
+    let computed_ok = with_blocks(block_count, |blocks| {
+        argon2
+            .hash_password_into_with_memory(secret.as_bytes(), salt.as_ref(), &mut computed, blocks)
+            .is_ok()
+    });
+    if computed_ok != Some(true) {
         return false;
     }
     let expected = expected.as_bytes();
@@ -92,6 +88,26 @@ struct Blocks {
 }
 
 const HUGE_PAGE: usize = 2 << 20;
+
+thread_local! {
+    /// The last mapping, kept for the next verification on this thread: a service verifying
+    /// on every request maps and faults its memory once, not per request. (Argon2 writes
+    /// every block before it reads it, so what an earlier run left there does not matter.)
+    static BLOCKS: std::cell::RefCell<Option<Blocks>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `work` on `count` blocks of this thread's argon2 memory, mapping it if needed.
+fn with_blocks<T>(count: usize, work: impl FnOnce(&mut [Block]) -> T) -> Option<T> {
+    BLOCKS.with(|cell| {
+        let mut cached = cell.try_borrow_mut().ok()?;
+        if cached.as_ref().is_none_or(|b| b.count != count) {
+            // Drop the old mapping first: two at once would double the peak.
+            *cached = None;
+            *cached = Some(Blocks::new(count)?);
+        }
+        cached.as_mut().map(|blocks| work(blocks.as_mut_slice()))
+    })
+}
 
 impl Blocks {
     fn new(count: usize) -> Option<Self> {
