@@ -27,11 +27,14 @@ use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
+use crate::store::sidecar;
 
 /// Files `--output-file` must never replace, with what they are (for the message).
 pub struct Protected<'a> {
     pub path: &'a Path,
     pub what: &'static str,
+    /// A database: its `-wal`, `-shm` and `-journal` are protected with it.
+    pub with_sidecars: bool,
 }
 
 /// The files of `config` that sa writes to a path must never land on: the database (and,
@@ -41,10 +44,12 @@ pub fn protected_by(config: &crate::config::Config) -> [Protected<'_>; 2] {
         Protected {
             path: &config.db_path,
             what: "the sa database",
+            with_sidecars: true,
         },
         Protected {
             path: &config.file,
             what: "the sa config file",
+            with_sidecars: false,
         },
     ]
 }
@@ -128,12 +133,6 @@ fn in_kernel_file_system(path: &Path) -> bool {
         .any(|root| path.starts_with(root))
 }
 
-fn sidecar(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// Refuses `target` if it is (or will be) one of the protected files.
 fn refuse_protected(
     requested: &Path,
@@ -142,13 +141,19 @@ fn refuse_protected(
     protected: &[Protected<'_>],
 ) -> Result<()> {
     for item in protected {
-        let suffixes: &[&str] = if item.what == "the sa database" {
+        let suffixes: &[&str] = if item.with_sidecars {
             &["", "-wal", "-shm", "-journal"]
         } else {
             &[""]
         };
-        for suffix in suffixes {
-            let guarded = sidecar(item.path, suffix);
+        // SQLite keeps the sidecars beside the file a symlinked database path leads to.
+        let real = std::fs::canonicalize(item.path).ok();
+        for (base, suffix) in suffixes
+            .iter()
+            .flat_map(|suffix| [Some(item.path), real.as_deref()].map(|base| (base, suffix)))
+        {
+            let Some(base) = base else { continue };
+            let guarded = sidecar(base, suffix);
             let same_path = [Some(lexical_absolute(&guarded)), resolved(&guarded)]
                 .iter()
                 .flatten()
@@ -550,6 +555,7 @@ mod tests {
         [Protected {
             path,
             what: "the sa database",
+            with_sidecars: true,
         }]
     }
 
@@ -563,6 +569,13 @@ mod tests {
         let wal = dir.path().join("sa.db-wal");
         for path in [&db, &link, &wal, &dir.path().join("./sub/../sa.db-shm")] {
             let err = TokenFile::prepare(path, &protected_db(&db)).err().unwrap();
+            assert_eq!(err.exit_code(), 2, "{}: {err}", path.display());
+        }
+        // The database named through a symlink: its sidecars are beside the real file.
+        for path in [&db, &wal] {
+            let err = TokenFile::prepare(path, &protected_db(&link))
+                .err()
+                .unwrap();
             assert_eq!(err.exit_code(), 2, "{}: {err}", path.display());
             assert!(err.to_string().contains("never writes over"), "{err}");
         }

@@ -23,6 +23,15 @@ const JOURNAL_MAGIC: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
 const WAL_MAGIC_LE: u32 = 0x377f_0682;
 const WAL_MAGIC_BE: u32 = 0x377f_0683;
 const WAL_HEADER: usize = 32;
+/// The WAL format version SQLite writes and accepts.
+const WAL_VERSION: u32 = 3_007_000;
+/// The wal-index (`-shm`): two copies of a 48-byte header and 40 bytes of checkpoint
+/// information, then the page numbers of the WAL frames, 4062 in the first 32 KiB block and
+/// 4096 in each block after.
+const WAL_INDEX_HEADER: usize = 136;
+const WAL_INDEX_BLOCK: usize = 32 * 1024;
+const FRAMES_FIRST_BLOCK: u32 = 4096 - (WAL_INDEX_HEADER / 4) as u32;
+const FRAMES_PER_BLOCK: u32 = 4096;
 const WAL_FRAME_HEADER: usize = 24;
 
 /// What is at a database path.
@@ -104,7 +113,8 @@ fn read_page_one(page: &[u8]) -> PageOne {
     }
 }
 
-fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+/// `path` with `suffix` appended: where SQLite keeps `-wal`, `-shm` and `-journal`.
+pub(crate) fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
     name.push(suffix);
     PathBuf::from(name)
@@ -144,6 +154,11 @@ fn hot_journal_start_size(path: &Path) -> Result<Option<u32>> {
 /// one. Frames count only while their salts match the WAL header and their cumulative
 /// checksums hold, and only up to the last commit frame, as SQLite's own recovery decides.
 fn wal_page_one(path: &Path) -> Result<Option<Vec<u8>>> {
+    wal_page_one_with(path, true)
+}
+
+/// [`wal_page_one`], with the wal-index shortcut or (for tests) without it.
+fn wal_page_one_with(path: &Path, use_index: bool) -> Result<Option<Vec<u8>>> {
     let wal = sidecar(path, "-wal");
     let failed = |e: std::io::Error| Error::io(format!("cannot read `{}`", wal.display()), e);
     let file = match File::open(&wal) {
@@ -164,7 +179,10 @@ fn wal_page_one(path: &Path) -> Result<Option<Vec<u8>>> {
         _ => return Ok(None),
     };
     let page_size = be32(&header, 8) as usize;
-    if !page_size.is_power_of_two() || !(512..=65_536).contains(&page_size) {
+    if be32(&header, 4) != WAL_VERSION
+        || !page_size.is_power_of_two()
+        || !(512..=65_536).contains(&page_size)
+    {
         return Ok(None);
     }
     let mut sum = WalChecksum::new(big_endian);
@@ -172,6 +190,11 @@ fn wal_page_one(path: &Path) -> Result<Option<Vec<u8>>> {
     if sum.value() != (be32(&header, 24), be32(&header, 28)) {
         return Ok(None);
     }
+    if use_index && let Some(found) = page_one_by_wal_index(path, &header, page_size)? {
+        return Ok(found);
+    }
+    // Every frame, in order: valid while its salts match and the running checksum holds,
+    // committed up to the last commit frame, as SQLite's own recovery decides.
     let salts = (be32(&header, 16), be32(&header, 20));
     let mut frame = vec![0u8; WAL_FRAME_HEADER + page_size];
     let mut pending: Option<Vec<u8>> = None;
@@ -182,7 +205,7 @@ fn wal_page_one(path: &Path) -> Result<Option<Vec<u8>>> {
             Err(err) if err.kind() == ErrorKind::UnexpectedEof => break,
             Err(err) => return Err(failed(err)),
         }
-        if (be32(&frame, 8), be32(&frame, 12)) != salts {
+        if (be32(&frame, 8), be32(&frame, 12)) != salts || be32(&frame, 0) == 0 {
             break;
         }
         sum.add(&frame[..8]);
@@ -198,6 +221,78 @@ fn wal_page_one(path: &Path) -> Result<Option<Vec<u8>>> {
         }
     }
     Ok(committed)
+}
+
+/// Page 1's newest committed frame, found through the wal-index instead of reading the whole
+/// WAL: `Some(Some(page))`, or `Some(None)` when no committed frame holds page 1. `None` when
+/// the index cannot be trusted (missing, being rewritten, or not about this WAL), and the
+/// WAL must be read. SQLite trusts a valid index the same way; reading 4 bytes a frame
+/// instead of a page a frame is what keeps an open cheap while a long reader holds the WAL.
+fn page_one_by_wal_index(
+    db: &Path,
+    wal_header: &[u8; WAL_HEADER],
+    page_size: usize,
+) -> Result<Option<Option<Vec<u8>>>> {
+    use std::os::unix::fs::FileExt;
+    let shm_path = sidecar(db, "-shm");
+    let wal_path = sidecar(db, "-wal");
+    let Ok(shm) = File::open(&shm_path) else {
+        return Ok(None);
+    };
+    let mut index = [0u8; WAL_INDEX_HEADER];
+    if shm.read_exact_at(&mut index, 0).is_err() {
+        return Ok(None);
+    }
+    let (first, second) = (&index[..48], &index[48..96]);
+    let native =
+        |at: usize| u32::from_ne_bytes([first[at], first[at + 1], first[at + 2], first[at + 3]]);
+    let mut sum = WalChecksum::new(cfg!(target_endian = "big"));
+    sum.add(&first[..40]);
+    let valid = first == second
+        && native(0) == WAL_VERSION
+        && first[12] == 1
+        && sum.value() == (native(40), native(44))
+        && first[32..40] == wal_header[16..24];
+    if !valid {
+        return Ok(None);
+    }
+    let committed = native(16);
+    let failed = |e: std::io::Error| Error::io(format!("cannot read `{}`", shm_path.display()), e);
+    // Newest first: the page number of each committed frame, 4 bytes a frame.
+    let mut frame = committed;
+    while frame > 0 {
+        let (block, slot) = if frame <= FRAMES_FIRST_BLOCK {
+            (0, WAL_INDEX_HEADER / 4 + (frame - 1) as usize)
+        } else {
+            let past = frame - FRAMES_FIRST_BLOCK - 1;
+            (
+                1 + past / FRAMES_PER_BLOCK,
+                (past % FRAMES_PER_BLOCK) as usize,
+            )
+        };
+        let mut pgno = [0u8; 4];
+        let at = u64::from(block) * WAL_INDEX_BLOCK as u64 + slot as u64 * 4;
+        if shm.read_exact_at(&mut pgno, at).is_err() {
+            return Ok(None);
+        }
+        if u32::from_ne_bytes(pgno) == 1 {
+            break;
+        }
+        frame -= 1;
+    }
+    if frame == 0 {
+        return Ok(Some(None));
+    }
+    let wal = File::open(&wal_path).map_err(failed)?;
+    let mut found = vec![0u8; WAL_FRAME_HEADER + page_size];
+    let offset = WAL_HEADER as u64 + u64::from(frame - 1) * (WAL_FRAME_HEADER + page_size) as u64;
+    if wal.read_exact_at(&mut found, offset).is_err()
+        || be32(&found, 0) != 1
+        || found[8..16] != wal_header[16..24]
+    {
+        return Ok(None);
+    }
+    Ok(Some(Some(found.split_off(WAL_FRAME_HEADER))))
 }
 
 /// SQLite's WAL checksum: pairs of 32-bit words, in the byte order the WAL magic names.
@@ -280,13 +375,15 @@ pub(super) fn inspect(path: &Path) -> Result<FileState> {
         };
     };
 
-    let journal_start = hot_journal_start_size(path)?;
+    // SQLite keeps `-wal`, `-shm` and `-journal` beside the file a symlink leads to.
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let journal_start = hot_journal_start_size(&real)?;
     if journal_start == Some(0) {
         // A transaction that began on an empty file never finished: whatever it wrote is
         // rolled back to nothing. (Old sa versions left this when killed during first use.)
         return Ok(FileState::Blank);
     }
-    let from_wal = wal_page_one(path)?;
+    let from_wal = wal_page_one(&real)?;
     let page = match &from_wal {
         Some(page) => read_page_one(page),
         None => {
@@ -300,39 +397,51 @@ pub(super) fn inspect(path: &Path) -> Result<FileState> {
             "it has an unfinished transaction (a hot `-journal` file) of another program",
         );
     }
-    match page.application_id {
-        id if id == APPLICATION_ID as u32 => {
-            // A WAL or journal may hold pages the main file lacks; only a file standing
-            // alone must hold every page itself.
-            if from_wal.is_none() && journal_start.is_none() {
-                if len % page_size as u64 != 0 {
-                    return damaged(format!(
-                        "it was cut short: {len} bytes is not a whole number of {page_size}-byte pages"
-                    ));
-                }
-                if let Some(pages) = page.pages
-                    && u64::from(pages) * page_size as u64 > len
-                {
-                    return damaged(format!(
-                        "it was cut short: its header counts {pages} pages, the file holds {}",
-                        len / page_size as u64
-                    ));
-                }
-            }
-            if page.version == 0 && page.has_tables {
-                return damaged(
-                    "it is marked as an sa database but has tables and no schema version".into(),
-                );
-            }
-            Ok(FileState::Ours {
-                version: i64::from(page.version),
-            })
+    if page.application_id == APPLICATION_ID as u32 && from_wal.is_none() && journal_start.is_none()
+    {
+        // A WAL or journal may hold pages the main file lacks; only a file standing alone
+        // must hold every page itself.
+        if len % page_size as u64 != 0 {
+            return damaged(format!(
+                "it was cut short: {len} bytes is not a whole number of {page_size}-byte pages"
+            ));
         }
-        0 if page.version == 0 && !page.has_tables => Ok(FileState::Blank),
-        0 => foreign("it is another program's SQLite database"),
-        id => Ok(FileState::Refused(RefusalKind::Foreign(format!(
+        if let Some(pages) = page.pages
+            && u64::from(pages) * page_size as u64 > len
+        {
+            return damaged(format!(
+                "it was cut short: its header counts {pages} pages, the file holds {}",
+                len / page_size as u64
+            ));
+        }
+    }
+    Ok(judge(
+        page.application_id,
+        i64::from(page.version),
+        page.has_tables,
+    ))
+}
+
+/// What a database's marks make it: the one rule, for marks read from bytes here and read
+/// through SQLite by `store::classify`, so the two can never disagree.
+pub(super) fn judge(application_id: u32, version: i64, has_tables: bool) -> FileState {
+    match application_id {
+        id if id == APPLICATION_ID as u32 => {
+            if version == 0 && has_tables {
+                FileState::Refused(RefusalKind::Damaged(
+                    "it is marked as an sa database but has tables and no schema version".into(),
+                ))
+            } else {
+                FileState::Ours { version }
+            }
+        }
+        0 if version == 0 && !has_tables => FileState::Blank,
+        0 => FileState::Refused(RefusalKind::Foreign(
+            "it is another program's SQLite database".into(),
+        )),
+        id => FileState::Refused(RefusalKind::Foreign(format!(
             "it is a SQLite database of application id {id:#x}"
-        )))),
+        ))),
     }
 }
 
@@ -371,7 +480,77 @@ mod tests {
     }
 
     #[test]
-    fn frames_of_an_unfinished_transaction_do_not_count() {
+    fn the_wal_index_finds_the_same_page_one_as_reading_the_whole_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = Connection::open(&path).unwrap();
+        // Small pages, so that a few thousand frames cross the index's first 4062-frame
+        // block into the next.
+        conn.pragma_update(None, "page_size", 512).unwrap();
+        let _: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        conn.execute_batch("CREATE TABLE t (x);").unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        for i in 0..2500 {
+            conn.execute("INSERT INTO t VALUES (?1)", [i]).unwrap();
+            if i % 1000 == 0 {
+                conn.pragma_update(None, "user_version", i / 1000 + 1)
+                    .unwrap();
+            }
+        }
+        // Then transactions that leave page 1 alone, so the newest page 1 is far back.
+        for i in 0..2500 {
+            conn.execute("UPDATE t SET x = x + 1 WHERE rowid = ?1", [1 + i % 7])
+                .unwrap();
+        }
+        let wal_frames = (std::fs::metadata(sidecar(&path, "-wal")).unwrap().len() - 32) / 536;
+        assert!(
+            wal_frames > u64::from(FRAMES_FIRST_BLOCK),
+            "{wal_frames} frames"
+        );
+        let by_index = wal_page_one_with(&path, true).unwrap().unwrap();
+        let by_scan = wal_page_one_with(&path, false).unwrap().unwrap();
+        assert!(by_index == by_scan, "the two ways disagree");
+        assert_eq!(read_page_one(&by_index).version, 3);
+        drop(conn);
+    }
+
+    #[test]
+    fn frames_of_a_transaction_without_its_commit_frame_do_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, conn) = wal_db(dir.path());
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let before = std::fs::read(sidecar(&path, "-wal")).unwrap();
+        // One transaction of many frames: page 1 changes, then more pages, then the commit.
+        conn.execute_batch(
+            "BEGIN; PRAGMA user_version = 9; CREATE TABLE t (x);
+             INSERT INTO t SELECT zeroblob(3000) FROM (WITH RECURSIVE n(i) AS
+               (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20) SELECT i FROM n);
+             COMMIT;",
+        )
+        .unwrap();
+        let after = std::fs::read(sidecar(&path, "-wal")).unwrap();
+        drop(conn);
+        let frame = 24 + 4096;
+        assert!(after.len() > before.len() + 3 * frame);
+        let uncommitted = &after[before.len()..after.len() - frame];
+        assert!(
+            uncommitted.chunks(frame).any(|f| be32(f, 0) == 1),
+            "page 1 is among the frames left without their commit"
+        );
+        // Everything but the commit frame: intact frames (checksums hold), never committed.
+        let copy = dir.path().join("copy.db");
+        std::fs::write(&copy, b"").unwrap();
+        std::fs::write(sidecar(&copy, "-wal"), &after[..after.len() - frame]).unwrap();
+        let page = wal_page_one_with(&copy, false).unwrap().unwrap();
+        assert_eq!(read_page_one(&page).version, 1);
+    }
+
+    #[test]
+    fn a_torn_commit_frame_does_not_count() {
         let dir = tempfile::tempdir().unwrap();
         let (path, conn) = wal_db(dir.path());
         conn.pragma_update(None, "application_id", APPLICATION_ID)

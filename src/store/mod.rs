@@ -28,6 +28,7 @@ pub use tokens::{NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, Usa
 
 use crate::error::{Error, Result};
 use header::FileState;
+pub(crate) use header::sidecar;
 
 /// `PRAGMA application_id` of every sa database: "sa" and a format byte, so `file(1)` and we
 /// can tell an sa database from any other SQLite file.
@@ -123,7 +124,6 @@ impl Store {
     /// need no lock: the journal switch waits out the others, and the migration re-checks
     /// the marks under the write lock, so exactly one racer sets the file up.
     fn open_first_use(path: &Path) -> Result<Self> {
-        make_private(path)?;
         switch_to_wal(path)?;
         Self::open_checked(path)
     }
@@ -255,19 +255,12 @@ impl Store {
 }
 
 /// What a database says about itself, read through SQLite (so a change still in the -wal
-/// file counts).
-enum Marks {
-    /// No application id, no version, no tables: ours to set up.
-    Blank,
-    Ours {
-        version: i64,
-    },
-}
-
-/// Reads the application id, the schema version and whether any table exists in one
+/// file counts): `Blank` or `Ours`, or the refusal `header::judge` gives its marks.
+///
+/// The application id, the schema version and whether any table exists are read in one
 /// statement, so in one snapshot: read one at a time, a racer's migration committing in
 /// between would make our own half-set-up file look like another program's.
-fn classify(conn: &Connection, path: &Path) -> Result<Marks> {
+fn classify(conn: &Connection, path: &Path) -> Result<FileState> {
     let (application_id, version, tables): (i32, i64, i64) = conn
         .query_row(
             "SELECT (SELECT application_id FROM pragma_application_id()), \
@@ -280,25 +273,20 @@ fn classify(conn: &Connection, path: &Path) -> Result<Marks> {
             Some(rusqlite::ErrorCode::NotADatabase) => open_error(path, e),
             _ => Error::from(e),
         })?;
-    match application_id {
-        APPLICATION_ID => Ok(Marks::Ours { version }),
-        0 if version == 0 && tables == 0 => Ok(Marks::Blank),
-        0 => Err(Error::ForeignDatabase {
-            path: path.to_path_buf(),
-            why: "it is another program's SQLite database".into(),
-        }),
-        id => Err(foreign_application(path, id as u32)),
+    match header::judge(application_id as u32, version, tables > 0) {
+        FileState::Refused(kind) => Err(kind.into_error(path)),
+        state => Ok(state),
     }
 }
 
 /// The schema version of an sa database (0 for a blank one); refuses anything else.
 fn schema_version(conn: &Connection, path: &Path) -> Result<i64> {
     match classify(conn, path)? {
-        Marks::Blank => Ok(0),
-        Marks::Ours { version } => {
+        FileState::Ours { version } => {
             refuse_newer(path, version)?;
             Ok(version)
         }
+        _ => Ok(0),
     }
 }
 
@@ -325,28 +313,32 @@ fn connect(path: &Path, mode: OpenFlags) -> Result<Connection> {
 /// Puts a blank file in WAL mode before anything is written to it.
 ///
 /// The switch writes page 1 (the journal-mode bytes of the header). Done under a rollback
-/// journal, a kill in the middle would leave a hot journal beside a half-made file; with the
-/// journal off, the one page is written whole or not at all, and a blank file is nothing to
-/// roll back. A first read comes first, so a hot journal that an older sa left is rolled
-/// back before the journal is turned off. Changing the journal mode needs the file to
-/// itself, and SQLite reports a conflict at once instead of waiting, so a first use racing
-/// others retries until the busy timeout.
+/// journal, a process killed in the middle would leave a hot journal beside a half-made file
+/// (sa 0.1 did); with the journal off, a kill finds the one page written or not — a power
+/// failure could tear it, which would leave a damaged blank file, nothing lost. Changing the
+/// journal mode needs the file to itself, and SQLite reports a conflict at once instead of
+/// waiting, so a first use racing others retries until the busy timeout.
 fn switch_to_wal(path: &Path) -> Result<()> {
     let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     let mut pause = StdDuration::from_millis(1);
     loop {
-        let attempt = (|| -> rusqlite::Result<String> {
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                r.get::<_, i64>(0)
-            })?;
+        let attempt = (|| -> Result<String> {
+            // The first read rolls back a hot journal; the marks are then read again, as
+            // the file may have changed since its bytes were judged (a racer set it up, or
+            // another program was still creating it): only a blank file is touched.
+            match classify(&conn, path)? {
+                FileState::Blank => {}
+                _ => return Ok("wal".into()),
+            }
             let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
             if mode.eq_ignore_ascii_case("wal") {
                 // A racer got there first.
                 return Ok(mode);
             }
+            make_private(path)?;
             conn.pragma_update_and_check(None, "journal_mode", "OFF", |r| r.get::<_, String>(0))?;
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            Ok(conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?)
         })();
         let err = match attempt {
             Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
@@ -357,20 +349,13 @@ fn switch_to_wal(path: &Path) -> Result<()> {
                     path.display()
                 )));
             }
-            Err(err) => open_error(path, err),
+            Err(err) => at_path(path, err),
         };
         if !matches!(err, Error::Busy(_)) || std::time::Instant::now() >= deadline {
             return Err(err);
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(StdDuration::from_millis(50));
-    }
-}
-
-fn foreign_application(path: &Path, application_id: u32) -> Error {
-    Error::ForeignDatabase {
-        path: path.to_path_buf(),
-        why: format!("it is a SQLite database of application id {application_id:#x}"),
     }
 }
 

@@ -588,3 +588,46 @@ fn relative_xdg_paths_are_ignored_as_the_xdg_spec_says() {
         home.join(".config/sa/config.toml").to_str().expect("utf-8")
     );
 }
+
+#[test]
+fn a_foreign_database_reached_through_a_symlink_is_judged_by_its_real_files() {
+    // SQLite keeps -wal and -shm beside the file a symlink leads to, so that is where the
+    // tables of a foreign database still only in its WAL are.
+    let env = TestEnv::new();
+    let real_dir = env.root().join("real");
+    std::fs::create_dir_all(&real_dir).expect("mkdir");
+    let live = env.root().join("live.db");
+    let conn = rusqlite::Connection::open(&live).expect("open");
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .expect("wal");
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .expect("no checkpoint");
+    conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi');")
+        .expect("a foreign table");
+    let real = real_dir.join("other.db");
+    std::fs::copy(&live, &real).expect("copy db");
+    std::fs::copy(sidecar(&live, "-wal"), sidecar(&real, "-wal")).expect("copy wal");
+    drop(conn);
+    let link = env.root().join("alias.db");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let read = |suffix| std::fs::read(sidecar(&real, suffix)).expect("read");
+    let (db, wal) = (read(""), read("-wal"));
+    let mode = std::fs::metadata(&real).expect("meta").permissions().mode();
+    env.run(&[
+        "create",
+        "--name",
+        "ci-bot",
+        "--db",
+        link.to_str().expect("utf-8"),
+    ])
+    .code(3)
+    .error_contains("another program's SQLite database");
+    assert!(read("") == db, "the database file was modified");
+    assert!(read("-wal") == wal, "the -wal file was modified");
+    assert!(!sidecar(&real, "-shm").exists(), "a -shm file was created");
+    assert_eq!(
+        std::fs::metadata(&real).expect("meta").permissions().mode(),
+        mode
+    );
+}

@@ -290,3 +290,24 @@ fn temp_files_a_killed_writer_left_over_a_minute_ago_are_removed_by_the_next_wri
     assert!(!old.exists(), "the stale temp file was removed");
     assert!(young.exists(), "a writer still at work keeps its file");
 }
+
+#[test]
+fn the_real_wal_of_a_symlinked_database_is_never_replaced() {
+    let env = with_bot();
+    let link = env.root().join("alias.db");
+    std::os::unix::fs::symlink(env.db_path(), &link).expect("symlink");
+    let mut real_wal = env.db_path().into_os_string();
+    real_wal.push("-wal");
+    env.run(&[
+        "token",
+        "add",
+        "bot",
+        "--db",
+        arg(&link),
+        "--output-file",
+        real_wal.to_str().expect("utf-8"),
+    ])
+    .code(2)
+    .error_contains("sa never writes over it");
+    assert_eq!(token_count(&env), 0);
+}
