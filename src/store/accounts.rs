@@ -442,34 +442,45 @@ pub const MIGRATION_ACTOR: &str = "sa:migration";
 /// Schema version 2: reserves every email in use or named by an `account.create` event, and
 /// gives the newer of two accounts that shared an email (sa 0.1 handed a renamed account's
 /// email to the next account of its old name) the first free `NAME-N@…`, with an
-/// `account.update` event saying why. Accounts come before purged ones, and older accounts
-/// before newer, so the account that had an email first keeps it.
+/// `account.update` event saying why.
+///
+/// Every email is reserved before any is given out, so a new one never takes what a purged
+/// account or a later account already had. Accounts come before purged ones, and older
+/// accounts before newer, so the account that had an email first keeps it.
 pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
-    let accounts: Vec<(i64, String, String, String)> = {
-        let mut stmt = tx
-            .tx
-            .prepare("SELECT id, org, name, email FROM accounts ORDER BY id")?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<rusqlite::Result<_>>()?
+    tx.tx.execute(
+        "INSERT INTO account_emails (org, email, account_id)
+         SELECT org, email, id FROM accounts ORDER BY id
+         ON CONFLICT DO NOTHING",
+        [],
+    )?;
+    tx.tx.execute(
+        "INSERT INTO account_emails (org, email, account_id)
+         SELECT e.org, d.value, e.account_id FROM audit_events e
+         JOIN audit_details d ON d.event_id = e.id AND d.key = 'email'
+         WHERE e.action = 'account.create' AND e.account_id IS NOT NULL
+         ORDER BY e.id
+         ON CONFLICT DO NOTHING",
+        [],
+    )?;
+    let sharing: Vec<(i64, String, String, String, i64)> = {
+        let mut stmt = tx.tx.prepare(
+            "SELECT a.id, a.org, a.name, a.email, r.account_id FROM accounts a
+             JOIN account_emails r ON r.org = a.org AND r.email = a.email
+             WHERE r.account_id != a.id ORDER BY a.id",
+        )?;
+        stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?
     };
     let now = crate::time::now();
-    for (id, org, name, email) in accounts {
-        let reserved = tx.tx.execute(
-            "INSERT INTO account_emails (org, email, account_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO NOTHING",
-            params![org, email, id],
-        )?;
-        if reserved == 1 {
-            continue;
-        }
-        let holder: i64 = tx.tx.query_row(
-            "SELECT account_id FROM account_emails WHERE org = ?1 AND email = ?2",
-            params![org, email],
-            |r| r.get(0),
-        )?;
-        let (local, domain) = email
-            .rsplit_once('@')
-            .unwrap_or((email.as_str(), "sa.local"));
+    for (id, org, name, email, holder) in sharing {
+        let Some((local, domain)) = email.rsplit_once('@') else {
+            return Err(Error::Database(format!(
+                "account {id} has the email `{email}`, which has no `@`"
+            )));
+        };
         let fresh = tx.free_email(&org, local, domain)?;
         tx.reserve_email(&org, &fresh, id)?;
         tx.tx.execute(
@@ -490,15 +501,6 @@ pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
             ],
         })?;
     }
-    tx.tx.execute(
-        "INSERT INTO account_emails (org, email, account_id)
-         SELECT e.org, d.value, e.account_id FROM audit_events e
-         JOIN audit_details d ON d.event_id = e.id AND d.key = 'email'
-         WHERE e.action = 'account.create' AND e.account_id IS NOT NULL
-         ORDER BY e.id
-         ON CONFLICT DO NOTHING",
-        [],
-    )?;
     tx.tx.execute(
         "CREATE UNIQUE INDEX accounts_email ON accounts (org, email)",
         [],

@@ -26,30 +26,55 @@ fn version_1_database(env: &TestEnv) {
     let at = "2026-11-01T00:00:00Z";
     conn.execute("INSERT INTO orgs VALUES ('default', ?1)", [at])
         .expect("org");
-    for (id, name) in [(1, "alpha2"), (2, "alpha"), (4, "gamma")] {
-        let email = if id == 4 { "gamma" } else { "alpha" };
+    conn.execute("INSERT INTO orgs VALUES ('acme', ?1)", [at])
+        .expect("org");
+    // (id, org, name, email): the accounts as sa 0.1 left them.
+    let accounts = [
+        (1, "default", "alpha2", "alpha@default.sa.local"),
+        (2, "default", "alpha", "alpha@default.sa.local"),
+        (4, "default", "gamma", "gamma@default.sa.local"),
+        // `delta` was renamed, a new `delta` took its email; `delta-2@` belonged to the
+        // purged account 5, so the new one must skip it.
+        (6, "default", "delta-old", "delta@default.sa.local"),
+        (8, "default", "delta", "delta@default.sa.local"),
+        // In acme, `svc-2` is a real account with its own natural email, created after
+        // the account that shares `svc@`: it keeps it, and the sharer gets `svc-3@`.
+        (9, "acme", "svc-old", "svc@acme.sa.local"),
+        (10, "acme", "svc", "svc@acme.sa.local"),
+        (11, "acme", "svc-2", "svc-2@acme.sa.local"),
+    ];
+    for (id, org, name, email) in accounts {
         conn.execute(
             "INSERT INTO accounts (id, org, name, email, status, created_at, created_by, updated_at)
-             VALUES (?1, 'default', ?2, ?3, 'active', ?4, 'old-sa', ?4)",
-            params![id, name, format!("{email}@default.sa.local"), at],
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, 'old-sa', ?5)",
+            params![id, org, name, email, at],
         )
         .expect("account");
     }
-    for (event, account, target, email) in [
-        (1, 1, "alpha", "alpha"),
-        (2, 3, "beta", "beta"),
-        (3, 2, "alpha", "alpha"),
-        (4, 4, "gamma", "gamma"),
-    ] {
+    // (account, org, name at creation, email) of every account.create event, in order;
+    // accounts 3 (`beta`) and 5 were purged since.
+    let created = [
+        (1, "default", "alpha", "alpha@default.sa.local"),
+        (3, "default", "beta", "beta@default.sa.local"),
+        (2, "default", "alpha", "alpha@default.sa.local"),
+        (4, "default", "gamma", "gamma@default.sa.local"),
+        (5, "default", "delta-2", "delta-2@default.sa.local"),
+        (6, "default", "delta", "delta@default.sa.local"),
+        (8, "default", "delta", "delta@default.sa.local"),
+        (9, "acme", "svc", "svc@acme.sa.local"),
+        (10, "acme", "svc", "svc@acme.sa.local"),
+        (11, "acme", "svc-2", "svc-2@acme.sa.local"),
+    ];
+    for (event, (account, org, target, email)) in (1..).zip(created) {
         conn.execute(
             "INSERT INTO audit_events (id, at, actor, action, org, target, account_id)
-             VALUES (?1, ?2, 'old-sa', 'account.create', 'default', ?3, ?4)",
-            params![event, at, target, account],
+             VALUES (?1, ?2, 'old-sa', 'account.create', ?3, ?4, ?5)",
+            params![event, at, org, target, account],
         )
         .expect("event");
         conn.execute(
             "INSERT INTO audit_details (event_id, position, key, value) VALUES (?1, 0, 'email', ?2)",
-            params![event, format!("{email}@default.sa.local")],
+            params![event, email],
         )
         .expect("details");
     }
@@ -76,7 +101,34 @@ fn version_1_upgrades_and_an_email_shared_by_two_accounts_is_made_unique() {
     );
     assert_eq!(email_of("alpha"), "alpha-2@default.sa.local");
     assert_eq!(email_of("gamma"), "gamma@default.sa.local");
+    assert_eq!(email_of("delta-old"), "delta@default.sa.local");
+    assert_eq!(
+        email_of("delta"),
+        "delta-3@default.sa.local",
+        "delta-2@ is the purged account 5's"
+    );
+    let acme = env.json(&["list", "--org", "acme"]);
+    let acme_email = |name: &str| {
+        acme.as_array()
+            .expect("array")
+            .iter()
+            .find(|a| a["name"] == name)
+            .map(|a| a["email"].as_str().expect("email").to_string())
+            .expect("listed")
+    };
+    assert_eq!(acme_email("svc-old"), "svc@acme.sa.local");
+    assert_eq!(acme_email("svc"), "svc-3@acme.sa.local");
+    assert_eq!(
+        acme_email("svc-2"),
+        "svc-2@acme.sa.local",
+        "never re-emailed"
+    );
     let events = env.json(&["audit", "--action", "account.update"]);
+    assert_eq!(
+        events.as_array().map(Vec::len),
+        Some(2),
+        "alpha and delta: {events}"
+    );
     let event = &events.as_array().expect("array")[0];
     assert_eq!(event["actor"], "sa:migration");
     assert_eq!(event["target"], "alpha");
@@ -89,7 +141,7 @@ fn version_1_upgrades_and_an_email_shared_by_two_accounts_is_made_unique() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert!(version >= 2);
+    assert_eq!(version, sa::store::SCHEMA_VERSION);
     let duplicate = conn.execute(
         "UPDATE accounts SET email = 'alpha@default.sa.local' WHERE name = 'gamma'",
         [],
