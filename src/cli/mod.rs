@@ -2,6 +2,7 @@
 //! [`Error`] to its exit code. This is the only place that chooses an exit code.
 
 pub mod args;
+mod cleanup;
 mod cmd;
 pub mod output;
 mod prompt;

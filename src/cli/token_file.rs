@@ -5,27 +5,36 @@
 //! Everything that can be refused is refused by [`TokenFile::prepare`], before the token is
 //! minted: the database and its `-wal`/`-shm`/`-journal` files, the config file, anything that
 //! is not a regular file once symlinks are resolved (a device, FIFO, socket or directory, or a
-//! symlink to nothing), and anything inside `/dev`, `/proc` or `/sys`. A symlink to a regular
-//! file is followed, and the file it leads to is replaced in its own directory, so
-//! Kubernetes-style `..data` links keep working.
+//! symlink to nothing), anything inside `/dev`, `/proc` or `/sys`, and a symlink the kernel
+//! would not follow for us (`fs.protected_symlinks`). A symlink to a regular file is followed,
+//! and the file it leads to is replaced in its own directory, so Kubernetes-style `..data`
+//! links keep working.
+//!
+//! The target's directory is opened once, in `prepare`; every later step (creating, linking,
+//! renaming) is relative to that descriptor, so swapping a directory on the path for a
+//! symlink between minting and writing cannot send the token elsewhere.
 //!
 //! The new file is written beside the one it replaces and renamed over it after an fsync, so a
 //! reader sees the old token or the new one, never a partial one. It takes the replaced file's
-//! owner, group and mode (0600 for a new file). The secret never lingers in a temporary file:
+//! owner and group at once and its mode once the token is in it (0600 for a new file), so a
+//! leftover is never more readable than 0600. The secret never lingers in a temporary file:
 //! where the file system allows `O_TMPFILE`, the file has no name until it is complete; where
-//! it does not, the named `.sa-token-*` file is removed when the process ends by SIGINT,
-//! SIGTERM or SIGHUP, and a SIGKILL's leftovers older than a minute are removed by the next
-//! write beside them. (`SA_TOKEN_FILE_NO_TMPFILE=1` forces the named file, so tests can reach
-//! that path on any file system.)
+//! it does not, the named `.sa-token-*` file is removed on drop and when SIGINT, SIGTERM or
+//! SIGHUP ends the process, and a SIGKILL's leftovers are removed by the next write beside
+//! them a minute on (see `cli::cleanup`). (`SA_TOKEN_FILE_NO_TMPFILE=1` forces the named file,
+//! so tests can reach that path on any file system.)
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use crate::cli::cleanup;
 use crate::error::{Error, Result};
 use crate::store::sidecar;
 
@@ -64,8 +73,6 @@ pub fn refuse_if_protected(path: &Path, protected: &[Protected<'_>]) -> Result<(
     Ok(())
 }
 
-/// Temporary files older than this beside a token file are a killed writer's leftovers.
-const STALE_AFTER: Duration = Duration::from_secs(60);
 const TEMP_PREFIX: &str = ".sa-token-";
 
 /// A token file made ready before minting; [`TokenFile::commit`] fills it and puts it in place.
@@ -74,18 +81,69 @@ pub struct TokenFile {
     requested: PathBuf,
     /// The file that is replaced: `requested` with its symlinks resolved.
     target: PathBuf,
-    dir: PathBuf,
+    /// The target's directory, opened once; everything after `prepare` is relative to it.
+    dir: OwnedFd,
+    /// The target's name in `dir`.
+    name: OsString,
+    /// The mode the finished file gets: the replaced file's, or 0600.
+    mode: u32,
     temp: Temp,
 }
 
 enum Temp {
     /// An `O_TMPFILE`: no name, so nothing is left behind if the process dies.
     Unnamed(File),
-    /// A named file in the target's directory, removed on drop and on a terminating signal.
-    Named {
-        file: tempfile::NamedTempFile,
-        _on_signal: signal_cleanup::Guard,
-    },
+    /// A named file beside the target, for file systems without `O_TMPFILE`.
+    Named(NamedTemp),
+}
+
+/// A named temporary file in the target's directory: held (`cleanup::hold`) so no other
+/// writer takes it for a leftover, removed on drop and on a terminating signal unless it was
+/// renamed into place.
+struct NamedTemp {
+    file: File,
+    dir: OwnedFd,
+    name: OsString,
+    placed: bool,
+    _on_signal: cleanup::Guard,
+}
+
+impl NamedTemp {
+    fn create(dir: &OwnedFd, dir_path: &Path) -> Result<Self> {
+        let dir = dir.try_clone().map_err(|e| cannot_create_in(dir_path, e))?;
+        loop {
+            let name = OsString::from(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
+            match rustix::fs::openat(
+                &dir,
+                name.as_os_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            ) {
+                Ok(fd) => {
+                    let file = File::from(fd);
+                    cleanup::hold(&file).map_err(|e| cannot_create_in(dir_path, e))?;
+                    let on_signal = cleanup::Guard::new(&dir_path.join(&name));
+                    return Ok(NamedTemp {
+                        file,
+                        dir,
+                        name,
+                        placed: false,
+                        _on_signal: on_signal,
+                    });
+                }
+                Err(rustix::io::Errno::EXIST) => continue,
+                Err(errno) => return Err(cannot_create_in(dir_path, errno.into())),
+            }
+        }
+    }
+}
+
+impl Drop for NamedTemp {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = rustix::fs::unlinkat(&self.dir, self.name.as_os_str(), AtFlags::empty());
+        }
+    }
 }
 
 fn refused(message: String) -> Error {
@@ -179,30 +237,6 @@ fn refuse_protected(
     Ok(())
 }
 
-/// Removes `.sa-token-*` files in `dir` that a killed writer left more than a minute ago
-/// (a SIGKILL runs no cleanup). Younger ones may belong to a writer still at work.
-fn remove_stale_temps(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let now = SystemTime::now();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if !name.as_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
-            continue;
-        }
-        let Ok(meta) = entry.metadata() else { continue };
-        let old = meta
-            .modified()
-            .ok()
-            .and_then(|at| now.duration_since(at).ok())
-            .is_some_and(|age| age > STALE_AFTER);
-        if meta.file_type().is_file() && old {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
 /// Whether to try `O_TMPFILE` (linking it into place needs `/proc/self/fd`).
 fn unnamed_temps_wanted() -> bool {
     std::env::var_os("SA_TOKEN_FILE_NO_TMPFILE").is_none_or(|v| v.is_empty())
@@ -210,15 +244,18 @@ fn unnamed_temps_wanted() -> bool {
 }
 
 /// An unnamed file in `dir`, or `None` where the file system cannot make one.
-fn open_unnamed(dir: &Path) -> Result<Option<File>> {
-    use rustix::fs::{Mode, OFlags};
+fn open_unnamed(dir: &OwnedFd, dir_path: &Path) -> Result<Option<File>> {
     match rustix::fs::openat(
-        rustix::fs::CWD,
         dir,
+        ".",
         OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o600),
     ) {
-        Ok(fd) => Ok(Some(File::from(fd))),
+        Ok(fd) => {
+            let file = File::from(fd);
+            cleanup::hold(&file).map_err(|e| cannot_create_in(dir_path, e))?;
+            Ok(Some(file))
+        }
         Err(errno)
             if [
                 rustix::io::Errno::OPNOTSUPP,
@@ -230,26 +267,27 @@ fn open_unnamed(dir: &Path) -> Result<Option<File>> {
         {
             Ok(None)
         }
-        Err(errno) => Err(cannot_create_in(dir, errno.into())),
+        Err(errno) => Err(cannot_create_in(dir_path, errno.into())),
     }
 }
 
 fn cannot_create_in(dir: &Path, err: std::io::Error) -> Error {
-    // tempfile appends ` at path "…/.sa-token-XXXX"`, a file that never came to be; the OS
-    // error alone is the news.
-    let text = err.to_string();
-    let text = text.split(" at path ").next().unwrap_or(&text).to_string();
     Error::io(
         format!("cannot create a file in `{}`", dir.display()),
-        std::io::Error::new(err.kind(), text),
+        crate::error::without_temp_path(err),
     )
 }
 
 impl TokenFile {
     /// Checks that `requested` may receive a token, and creates the file that will hold it,
-    /// with the owner and mode it will have. Nothing has been minted yet, so every refusal
-    /// here changes nothing.
+    /// owned as it will be. Nothing has been minted yet, so every refusal here changes
+    /// nothing.
     pub fn prepare(requested: &Path, protected: &[Protected<'_>]) -> Result<Self> {
+        Self::prepare_with(requested, protected, unnamed_temps_wanted())
+    }
+
+    /// [`TokenFile::prepare`], trying `O_TMPFILE` first or (`unnamed = false`) not at all.
+    fn prepare_with(requested: &Path, protected: &[Protected<'_>], unnamed: bool) -> Result<Self> {
         let shown = requested.display();
         // `dir/`, `dir/.` or `..` name a directory even when it does not exist yet.
         let text = requested.as_os_str().as_bytes();
@@ -275,6 +313,18 @@ impl TokenFile {
         refuse_protected(requested, &lexical, None, protected)?;
         let link = std::fs::symlink_metadata(requested).ok();
         let is_link = link.as_ref().is_some_and(|m| m.file_type().is_symlink());
+        // Resolving a path by reading its links ourselves would skip the kernel's own rule
+        // against following someone else's link in a sticky world-writable directory (as
+        // /tmp): ask the kernel to follow it first, and take its refusal.
+        if is_link
+            && let Err(err) = std::fs::metadata(requested)
+            && err.kind() == std::io::ErrorKind::PermissionDenied
+        {
+            return Err(refused(format!(
+                "`{shown}` is a symlink the system does not follow for this user (it belongs \
+                 to someone else in a shared directory); name the file itself"
+            )));
+        }
         let target = match resolved(requested) {
             Some(target) if !is_link || target.exists() => target,
             // A symlink to nothing: following it would create a file wherever it points.
@@ -314,50 +364,47 @@ impl TokenFile {
         }
         refuse_protected(requested, &target, existing.as_ref(), protected)?;
 
-        let dir = target
-            .parent()
-            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
-        remove_stale_temps(&dir);
-        let temp = match unnamed_temps_wanted()
-            .then(|| open_unnamed(&dir))
+        let (Some(dir_path), Some(name)) = (target.parent(), target.file_name()) else {
+            return Err(refused(format!("`{shown}` names no file")));
+        };
+        let dir = rustix::fs::openat(
+            rustix::fs::CWD,
+            dir_path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| cannot_create_in(dir_path, e.into()))?;
+        cleanup::remove_stale(dir_path, TEMP_PREFIX);
+        let temp = match unnamed
+            .then(|| open_unnamed(&dir, dir_path))
             .transpose()?
             .flatten()
         {
             Some(file) => Temp::Unnamed(file),
-            None => {
-                let file = tempfile::Builder::new()
-                    .prefix(TEMP_PREFIX)
-                    .permissions(std::fs::Permissions::from_mode(0o600))
-                    .tempfile_in(&dir)
-                    .map_err(|e| cannot_create_in(&dir, e))?;
-                let guard = signal_cleanup::Guard::new(file.path());
-                Temp::Named {
-                    file,
-                    _on_signal: guard,
-                }
-            }
+            None => Temp::Named(NamedTemp::create(&dir, dir_path)?),
         };
         let token_file = TokenFile {
             requested: requested.to_path_buf(),
-            target,
+            target: target.clone(),
             dir,
+            name: name.to_os_string(),
+            mode: existing.as_ref().map_or(0o600, |m| m.mode() & 0o777),
             temp,
         };
-        token_file.take_on(existing.as_ref())?;
+        token_file.take_owner(existing.as_ref())?;
         Ok(token_file)
     }
 
     fn file(&self) -> &File {
         match &self.temp {
             Temp::Unnamed(file) => file,
-            Temp::Named { file, .. } => file.as_file(),
+            Temp::Named(named) => &named.file,
         }
     }
 
-    /// Gives the new file the owner, group and mode of the one it replaces (0600 when there
-    /// is none), so the service that reads it still can. Refused here, before minting, when
-    /// this process may not give it that owner.
-    fn take_on(&self, existing: Option<&Metadata>) -> Result<()> {
+    /// Gives the new file the owner and group of the one it replaces, so the service that
+    /// reads it still can. Refused here, before minting, when this process may not.
+    fn take_owner(&self, existing: Option<&Metadata>) -> Result<()> {
         let Some(old) = existing else {
             return Ok(());
         };
@@ -379,8 +426,17 @@ impl TokenFile {
                 )
             })?;
         }
-        file.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o777))
-            .map_err(|e| Error::io("cannot set the mode of the new token file", e))
+        Ok(())
+    }
+
+    /// The mode the written file gets (the replaced file's, or 0600).
+    pub fn mode(&self) -> u32 {
+        self.mode
+    }
+
+    /// The file that receives the token, when it differs from the path named (a symlink).
+    pub fn resolved_target(&self) -> Option<&Path> {
+        (lexical_absolute(&self.requested) != self.target).then_some(self.target.as_path())
     }
 
     /// Writes `token` and puts the file in place. Called only after the token's transaction
@@ -399,151 +455,65 @@ impl TokenFile {
             )
         };
         // Whatever came to be at the target since `prepare` must still be a regular file.
-        if let Ok(meta) = std::fs::symlink_metadata(&self.target)
-            && !meta.is_file()
-        {
-            return Err(failed(std::io::Error::other(
-                "it is no longer a regular file",
-            )));
+        match rustix::fs::statat(&self.dir, self.name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if !rustix::fs::FileType::from_raw_mode(stat.st_mode).is_file() => {
+                return Err(failed(std::io::Error::other(
+                    "it is no longer a regular file",
+                )));
+            }
+            _ => {}
         }
         let mut file = self.file();
         file.write_all(token.as_bytes())
             .and_then(|()| file.write_all(b"\n"))
+            .and_then(|()| file.set_permissions(std::fs::Permissions::from_mode(self.mode)))
             .and_then(|()| file.sync_all())
             .map_err(failed)?;
+        let rename_into_place = |from: &OsStr| {
+            rustix::fs::renameat(&self.dir, from, &self.dir, self.name.as_os_str())
+                .map_err(|e| failed(e.into()))
+        };
         match self.temp {
             Temp::Unnamed(file) => {
                 let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-                let link_to = |name: &Path| {
+                let link_as = |name: &OsStr| {
                     rustix::fs::linkat(
                         rustix::fs::CWD,
                         proc_path.as_str(),
-                        rustix::fs::CWD,
+                        &self.dir,
                         name,
-                        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+                        AtFlags::SYMLINK_FOLLOW,
                     )
                 };
                 // A new file is linked straight into place: it never has another name.
-                match link_to(&self.target) {
-                    Ok(()) => return finish(&self.dir, self.requested, failed),
-                    Err(rustix::io::Errno::EXIST) => {}
+                match link_as(self.name.as_os_str()) {
+                    Ok(()) => {}
+                    Err(rustix::io::Errno::EXIST) => {
+                        // Replacing needs a rename, so a name for the instant between link
+                        // and rename, removed if a signal ends the process then (a SIGKILL's
+                        // leftover goes with the next write, a minute on; the lock the file
+                        // holds keeps it from anyone else meanwhile).
+                        let temp =
+                            OsString::from(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
+                        link_as(temp.as_os_str()).map_err(|e| failed(e.into()))?;
+                        let _on_signal = cleanup::Guard::new(&self.target.with_file_name(&temp));
+                        if let Err(err) = rename_into_place(temp.as_os_str()) {
+                            let _ =
+                                rustix::fs::unlinkat(&self.dir, temp.as_os_str(), AtFlags::empty());
+                            return Err(err);
+                        }
+                    }
                     Err(errno) => return Err(failed(errno.into())),
                 }
-                // Replacing needs a rename, so a name for the instant between link and
-                // rename; the guard removes it if a signal ends the process in that instant
-                // (a SIGKILL's leftover goes with the next write, a minute on).
-                let name = self
-                    .dir
-                    .join(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
-                link_to(&name).map_err(|e| failed(e.into()))?;
-                let _on_signal = signal_cleanup::Guard::new(&name);
-                if let Err(e) = std::fs::rename(&name, &self.target) {
-                    let _ = std::fs::remove_file(&name);
-                    return Err(failed(e));
-                }
             }
-            Temp::Named { file, _on_signal } => {
-                file.persist(&self.target).map_err(|e| failed(e.error))?;
-                drop(_on_signal);
+            Temp::Named(mut named) => {
+                rename_into_place(named.name.as_os_str())?;
+                named.placed = true;
             }
         }
-        finish(&self.dir, self.requested, failed)
-    }
-
-    /// The file that receives the token, when it differs from the path named (a symlink).
-    pub fn resolved_target(&self) -> Option<&Path> {
-        (lexical_absolute(&self.requested) != self.target).then_some(self.target.as_path())
-    }
-}
-
-/// Makes the new name durable (a rename or link is, only once its directory is).
-fn finish(
-    dir: &Path,
-    requested: PathBuf,
-    failed: impl Fn(std::io::Error) -> Error,
-) -> Result<PathBuf> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(failed)?;
-    Ok(requested)
-}
-
-/// Removes one named temporary file if SIGINT, SIGTERM or SIGHUP ends the process, then lets
-/// the signal end it as it would have.
-mod signal_cleanup {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    use std::path::Path;
-    use std::sync::Once;
-    use std::sync::atomic::{AtomicPtr, Ordering};
-
-    /// The file to remove, as a C string the handler can use without allocating.
-    static PENDING: AtomicPtr<std::ffi::c_char> = AtomicPtr::new(std::ptr::null_mut());
-    static INSTALL: Once = Once::new();
-
-    fn install() {
-        for signal in [
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGHUP,
-        ] {
-            // SAFETY: the action only swaps an atomic pointer, calls unlink(2) on a C
-            // string nobody frees while it is published, and re-raises the signal with
-            // its default action: all async-signal-safe, no allocation, no locks.
-            let _ = unsafe {
-                signal_hook::low_level::register(signal, move || {
-                    let path = PENDING.swap(std::ptr::null_mut(), Ordering::SeqCst);
-                    if !path.is_null() {
-                        // SAFETY: published by `Guard::new` from a live CString.
-                        let _ = rustix::fs::unlink(std::ffi::CStr::from_ptr(path));
-                    }
-                    let _ = signal_hook::low_level::emulate_default_handler(signal);
-                })
-            };
-        }
-    }
-
-    /// While alive, a terminating signal removes the file.
-    pub struct Guard {
-        path: *mut std::ffi::c_char,
-    }
-
-    impl Guard {
-        pub fn new(path: &Path) -> Self {
-            INSTALL.call_once(install);
-            let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
-                return Guard {
-                    path: std::ptr::null_mut(),
-                };
-            };
-            let raw = c_path.into_raw();
-            let previous = PENDING.swap(raw, Ordering::SeqCst);
-            if !previous.is_null() {
-                // SAFETY: a pointer PENDING held came from `CString::into_raw` and, once
-                // swapped out here, is reachable from nowhere else.
-                drop(unsafe { CString::from_raw(previous) });
-            }
-            Guard { path: raw }
-        }
-    }
-
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            if self.path.is_null() {
-                return;
-            }
-            let unpublished = PENDING
-                .compare_exchange(
-                    self.path,
-                    std::ptr::null_mut(),
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                )
-                .is_ok();
-            // If a handler took the pointer, it may still be using it: leak it instead.
-            if unpublished {
-                // SAFETY: came from `CString::into_raw` in `new` and is no longer published.
-                drop(unsafe { CString::from_raw(self.path) });
-            }
-        }
+        // The new name is durable only once its directory is.
+        rustix::fs::fsync(&self.dir).map_err(|e| failed(e.into()))?;
+        Ok(self.requested)
     }
 }
 
@@ -597,35 +567,14 @@ mod tests {
     }
 
     #[test]
-    fn a_named_temp_file_is_replaced_into_place_and_leaves_nothing() {
+    fn either_temp_file_is_renamed_into_place_and_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("svc.token");
         std::fs::write(&target, "old\n").unwrap();
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
-        for temp_kind_named in [false, true] {
-            let prepared = TokenFile::prepare(&target, &[]).unwrap();
-            let prepared = if temp_kind_named {
-                // The fallback path, as on a file system without O_TMPFILE.
-                let file = tempfile::Builder::new()
-                    .prefix(TEMP_PREFIX)
-                    .permissions(std::fs::Permissions::from_mode(0o600))
-                    .tempfile_in(dir.path())
-                    .unwrap();
-                let guard = signal_cleanup::Guard::new(file.path());
-                let prepared = TokenFile {
-                    temp: Temp::Named {
-                        file,
-                        _on_signal: guard,
-                    },
-                    ..prepared
-                };
-                prepared
-                    .take_on(std::fs::metadata(&target).ok().as_ref())
-                    .unwrap();
-                prepared
-            } else {
-                prepared
-            };
+        for unnamed in [true, false] {
+            let prepared = TokenFile::prepare_with(&target, &[], unnamed).unwrap();
+            assert_eq!(matches!(prepared.temp, Temp::Named(_)), !unnamed);
             prepared.commit("sa_new", "id").unwrap();
             assert_eq!(std::fs::read_to_string(&target).unwrap(), "sa_new\n");
             let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
@@ -636,5 +585,10 @@ mod tests {
                 .collect();
             assert_eq!(names, ["svc.token"]);
         }
+        // Prepared and dropped (the mint was refused): the named file goes with it.
+        let prepared = TokenFile::prepare_with(&target, &[], false).unwrap();
+        drop(prepared);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "sa_new\n");
     }
 }

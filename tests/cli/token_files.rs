@@ -311,3 +311,113 @@ fn the_real_wal_of_a_symlinked_database_is_never_replaced() {
     .error_contains("sa never writes over it");
     assert_eq!(token_count(&env), 0);
 }
+
+#[test]
+fn an_ignored_hangup_is_left_ignored() {
+    // `nohup sa …`, or a job a shell started with `&`: the signal was ignored, so sa must not
+    // start dying of it just because it guards a temporary file.
+    let env = with_bot();
+    let lock = hold_write_lock(&env);
+    let template = std_command(&env);
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("trap '' HUP; exec \"$0\" \"$@\"")
+        .arg(template.get_program())
+        .args(["token", "add", "bot", "--output-file", "svc.token"])
+        .env("SA_TOKEN_FILE_NO_TMPFILE", "1")
+        .current_dir(env.root());
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_for("the temp file", || !temps(env.root()).is_empty());
+    signal(&child, "HUP");
+    std::thread::sleep(Duration::from_millis(200));
+    drop(lock);
+    let status = child.wait().expect("wait");
+    assert!(
+        status.success(),
+        "a hangup it was told to ignore ended it: {status}"
+    );
+    assert!(env.root().join("svc.token").exists());
+    assert!(temps(env.root()).is_empty());
+}
+
+#[test]
+fn a_world_readable_token_file_keeps_its_mode_with_a_warning() {
+    let env = with_bot();
+    let path = env.root().join("svc.token");
+    std::fs::write(&path, "old\n").expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let run = env
+        .run(&["token", "add", "bot", "--output-file", arg(&path)])
+        .ok();
+    assert_eq!(file_mode(&path), 0o644);
+    assert!(
+        run.stderr.contains("warning:") && run.stderr.contains("every user"),
+        "{run}"
+    );
+}
+
+#[test]
+fn a_temp_file_whose_writer_still_waits_is_not_taken_for_a_leftover() {
+    let env = with_bot();
+    let busy = env.root().join(".sa-token-busy");
+    std::fs::write(&busy, "").expect("write");
+    let file = std::fs::File::open(&busy).expect("open");
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).expect("flock");
+    let old = std::time::SystemTime::now() - Duration::from_secs(120);
+    std::fs::File::options()
+        .write(true)
+        .open(&busy)
+        .and_then(|f| f.set_modified(old))
+        .expect("age it");
+    env.run(&["token", "add", "bot", "--output-file", "svc.token"])
+        .ok();
+    assert!(
+        busy.exists(),
+        "a held file is a writer at work, however old"
+    );
+    drop(file);
+    env.run(&["token", "add", "bot", "--output-file", "svc.token"])
+        .ok();
+    assert!(!busy.exists(), "released and old: a leftover");
+}
+
+#[test]
+fn a_symlink_the_kernel_would_not_follow_is_refused() {
+    // fs.protected_symlinks: in a sticky world-writable directory (as /tmp), a symlink owned
+    // by someone else is not followed, not even for root; resolving it by hand must not
+    // follow it either.
+    let is_root = std::fs::metadata("/proc/self").expect("proc").uid() == 0;
+    let protected =
+        std::fs::read_to_string("/proc/sys/fs/protected_symlinks").is_ok_and(|v| v.trim() == "1");
+    if !is_root || !protected {
+        return;
+    }
+    let env = with_bot();
+    let shared = env.root().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let victim = env.root().join("victim.conf");
+    std::fs::write(&victim, "precious\n").expect("write");
+    let link = shared.join("app.token");
+    std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).expect("lchown");
+    env.run(&["token", "add", "bot", "--output-file", arg(&link)])
+        .code(2)
+        .error_contains("does not follow");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("read"),
+        "precious\n"
+    );
+    assert_eq!(token_count(&env), 0);
+}

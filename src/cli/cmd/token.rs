@@ -280,9 +280,11 @@ fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) ->
         token.id, token.account
     ));
     let mut resolved = None;
+    let mut mode = 0o600;
     let written_to = match target {
         Some(file) => {
             resolved = file.resolved_target().map(Path::to_path_buf);
+            mode = file.mode();
             Some(file.commit(minted.secret.expose(), &token.id)?)
         }
         None => None,
@@ -310,8 +312,6 @@ fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) ->
     })?;
     match written_to {
         Some(path) => {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).map_or(0o600, |m| m.permissions().mode() & 0o777);
             let through = resolved.map_or_else(String::new, |real| {
                 format!(" (the file `{}`)", real.display())
             });
@@ -319,6 +319,14 @@ fn deliver(session: &Session<'_>, minted: &Minted, target: Option<TokenFile>) ->
                 "token written to {}{through}, mode {mode:04o}",
                 path.display()
             ));
+            if mode & 0o004 != 0 {
+                // Kept as it was, since the file's readers rely on it; but say so.
+                printer.warn(&format!(
+                    "`{}` keeps its mode {mode:04o}: every user of this machine can read the \
+                     token (`chmod o-rwx` it)",
+                    path.display()
+                ));
+            }
         }
         None => printer.note("store it now: it will not be shown again"),
     }

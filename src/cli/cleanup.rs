@@ -1,0 +1,135 @@
+//! Temporary files that must not outlive the command that made them: a token file being
+//! written, a backup being copied.
+//!
+//! While such a file has a name, [`Guard`] removes it if SIGINT, SIGTERM or SIGHUP ends the
+//! process (then lets the signal end it as it would have), and [`hold`] takes an advisory lock
+//! on it, so that [`remove_stale`] — run by the next writer in the same directory, for the
+//! leftovers of a SIGKILL, which runs no handler — never removes a file whose writer is still
+//! at work, however long it has waited.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Once;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// A leftover this old, and unlocked, is a killed writer's.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// The file to remove, as a C string the handler can use without allocating.
+static PENDING: AtomicPtr<std::ffi::c_char> = AtomicPtr::new(std::ptr::null_mut());
+static INSTALL: Once = Once::new();
+
+/// Whether `signal` is ignored (by `nohup`, `trap '' HUP`, or a shell starting a job in the
+/// background): then sa must not start dying of it.
+fn ignored(signal: std::ffi::c_int) -> bool {
+    // SAFETY: with a null new action, sigaction only writes the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+fn install() {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        if ignored(signal) {
+            continue;
+        }
+        // SAFETY: the action only swaps an atomic pointer, calls unlink(2) on a C string
+        // nobody frees while it is published, and re-raises the signal with its default
+        // action: all async-signal-safe, no allocation, no locks.
+        let _ = unsafe {
+            signal_hook::low_level::register(signal, move || {
+                let path = PENDING.swap(std::ptr::null_mut(), Ordering::SeqCst);
+                if !path.is_null() {
+                    // SAFETY: published by `Guard::new` from a live CString.
+                    let _ = rustix::fs::unlink(std::ffi::CStr::from_ptr(path));
+                }
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+            })
+        };
+    }
+}
+
+/// While alive, a terminating signal removes the file at the path it was given.
+pub struct Guard {
+    path: *mut std::ffi::c_char,
+}
+
+impl Guard {
+    pub fn new(path: &Path) -> Self {
+        INSTALL.call_once(install);
+        let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
+            return Guard {
+                path: std::ptr::null_mut(),
+            };
+        };
+        let raw = c_path.into_raw();
+        let previous = PENDING.swap(raw, Ordering::SeqCst);
+        if !previous.is_null() {
+            // SAFETY: a pointer PENDING held came from `CString::into_raw` and, once swapped
+            // out here, is reachable from nowhere else.
+            drop(unsafe { CString::from_raw(previous) });
+        }
+        Guard { path: raw }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.path.is_null() {
+            return;
+        }
+        let unpublished = PENDING
+            .compare_exchange(
+                self.path,
+                std::ptr::null_mut(),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok();
+        // If a handler took the pointer, it may still be using it: leak it instead.
+        if unpublished {
+            // SAFETY: came from `CString::into_raw` in `new` and is no longer published.
+            drop(unsafe { CString::from_raw(self.path) });
+        }
+    }
+}
+
+/// Marks `file` as in use until it is closed (an advisory `flock`, released by the kernel
+/// when the process ends, however it ends).
+pub fn hold(file: &File) -> std::io::Result<()> {
+    rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .map_err(Into::into)
+}
+
+/// Removes the files in `dir` named `prefix*` that are over a minute old and that no live
+/// writer holds: what a SIGKILL left.
+pub fn remove_stale(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        if !entry.file_name().as_bytes().starts_with(prefix.as_bytes()) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|at| now.duration_since(at).ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if !meta.file_type().is_file() || !old {
+            continue;
+        }
+        // Held by a writer still waiting for the database: not ours to remove.
+        let unheld = File::open(entry.path()).is_ok_and(|file| hold(&file).is_ok());
+        if unheld {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
