@@ -106,15 +106,22 @@ pub fn hold(file: &File) -> std::io::Result<()> {
         .map_err(Into::into)
 }
 
-/// Removes the files in `dir` named `prefix*` that are over a minute old and that no live
-/// writer holds: what a SIGKILL left.
+/// Removes what a SIGKILL left in `dir`: files named `prefix` and 16 hex digits (the names
+/// sa gives them), over a minute old, held by no live writer, and this user's (any user's,
+/// for root, whose leftovers may already belong to the service they were written for).
 pub fn remove_stale(dir: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    let euid = rustix::process::geteuid().as_raw();
     let now = SystemTime::now();
     for entry in entries.flatten() {
-        if !entry.file_name().as_bytes().starts_with(prefix.as_bytes()) {
+        let name = entry.file_name();
+        let ours = name
+            .as_bytes()
+            .strip_prefix(prefix.as_bytes())
+            .is_some_and(|rest| rest.len() == 16 && rest.iter().all(u8::is_ascii_hexdigit));
+        if !ours {
             continue;
         }
         let Ok(meta) = entry.metadata() else { continue };
@@ -123,7 +130,8 @@ pub fn remove_stale(dir: &Path, prefix: &str) {
             .ok()
             .and_then(|at| now.duration_since(at).ok())
             .is_some_and(|age| age > STALE_AFTER);
-        if !meta.file_type().is_file() || !old {
+        let owned = euid == 0 || std::os::unix::fs::MetadataExt::uid(&meta) == euid;
+        if !meta.file_type().is_file() || !old || !owned {
             continue;
         }
         // Held by a writer still waiting for the database: not ours to remove.
@@ -132,4 +140,9 @@ pub fn remove_stale(dir: &Path, prefix: &str) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// A fresh name for a temporary file: `prefix` and 16 hex digits, as `remove_stale` expects.
+pub fn temp_name(prefix: &str) -> std::ffi::OsString {
+    format!("{prefix}{:016x}", rand::random::<u64>()).into()
 }

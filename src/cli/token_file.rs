@@ -112,7 +112,10 @@ impl NamedTemp {
     fn create(dir: &OwnedFd, dir_path: &Path) -> Result<Self> {
         let dir = dir.try_clone().map_err(|e| cannot_create_in(dir_path, e))?;
         loop {
-            let name = OsString::from(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
+            let name = cleanup::temp_name(TEMP_PREFIX);
+            // Guarded before it exists: a signal between creating and guarding it would
+            // otherwise leave it behind.
+            let on_signal = cleanup::Guard::new(&dir_path.join(&name));
             match rustix::fs::openat(
                 &dir,
                 name.as_os_str(),
@@ -120,18 +123,18 @@ impl NamedTemp {
                 Mode::from_raw_mode(0o600),
             ) {
                 Ok(fd) => {
-                    let file = File::from(fd);
-                    cleanup::hold(&file).map_err(|e| cannot_create_in(dir_path, e))?;
-                    let on_signal = cleanup::Guard::new(&dir_path.join(&name));
-                    return Ok(NamedTemp {
-                        file,
+                    let temp = NamedTemp {
+                        file: File::from(fd),
                         dir,
                         name,
                         placed: false,
                         _on_signal: on_signal,
-                    });
+                    };
+                    cleanup::hold(&temp.file).map_err(|e| cannot_create_in(dir_path, e))?;
+                    return Ok(temp);
                 }
-                Err(rustix::io::Errno::EXIST) => continue,
+                // Someone else's file by that name: not ours to remove on a signal.
+                Err(rustix::io::Errno::EXIST) => drop(on_signal),
                 Err(errno) => return Err(cannot_create_in(dir_path, errno.into())),
             }
         }
@@ -185,6 +188,63 @@ fn resolved(path: &Path) -> Option<PathBuf> {
     Some(std::fs::canonicalize(dir).ok()?.join(name))
 }
 
+/// Follows the symlinks at `requested` one hop at a time and refuses the chain if any hop
+/// lives in, or leads into, `/dev`, `/proc` or `/sys` (`link -> /dev/stdout` would write
+/// over whatever stdout is), if it loops or runs past 40 hops, or if a hop is a link the
+/// kernel's `fs.protected_symlinks` rule would not follow: one in a sticky world-writable
+/// directory (as /tmp) owned neither by this user nor by the directory's owner. Resolving a
+/// path by reading links by hand would otherwise skip that rule.
+fn check_link_chain(requested: &Path) -> Result<()> {
+    let shown = requested.display();
+    let euid = rustix::process::geteuid().as_raw();
+    let mut current = lexical_absolute(requested);
+    for _ in 0..40 {
+        if let Some(dir) = current.parent().and_then(|d| std::fs::canonicalize(d).ok())
+            && in_kernel_file_system(&dir)
+        {
+            return Err(refused(format!(
+                "`{shown}` leads into /dev, /proc or /sys (`{}`); a token file is a regular \
+                 file elsewhere",
+                dir.display()
+            )));
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&current) else {
+            return Ok(());
+        };
+        if !meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        let dir = current.parent().unwrap_or(Path::new("/")).to_path_buf();
+        if let Ok(dir_meta) = std::fs::metadata(&dir) {
+            let shared = dir_meta.mode() & 0o1002 == 0o1002;
+            if shared && meta.uid() != euid && meta.uid() != dir_meta.uid() {
+                return Err(refused(format!(
+                    "`{shown}` goes through `{}`, a symlink another user owns in a shared \
+                     directory; sa does not follow it (as `fs.protected_symlinks` would not)",
+                    current.display()
+                )));
+            }
+        }
+        let to = std::fs::read_link(&current).map_err(|e| {
+            Error::io(
+                format!("cannot read the symlink `{}`", current.display()),
+                e,
+            )
+        })?;
+        if in_kernel_file_system(&lexical_absolute(&dir.join(&to))) {
+            return Err(refused(format!(
+                "`{shown}` leads into /dev, /proc or /sys (`{}`); a token file is a regular \
+                 file elsewhere",
+                to.display()
+            )));
+        }
+        current = lexical_absolute(&dir.join(to));
+    }
+    Err(refused(format!(
+        "`{shown}` is a symlink loop, or a chain of more than 40 symlinks"
+    )))
+}
+
 fn in_kernel_file_system(path: &Path) -> bool {
     ["/dev", "/proc", "/sys"]
         .iter()
@@ -220,7 +280,15 @@ fn refuse_protected(
                 (Some(t), Ok(g)) => t.dev() == g.dev() && t.ino() == g.ino(),
                 _ => false,
             };
-            if same_path || same_file {
+            // The same name in the same directory reached another way (a bind mount):
+            // what SQLite would create there is ours too.
+            let same_directory = |a: &Path, b: &Path| {
+                let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+                a.file_name() == b.file_name()
+                    && a.parent().and_then(id).is_some()
+                    && a.parent().and_then(id) == b.parent().and_then(id)
+            };
+            if same_path || same_file || same_directory(target, &guarded) {
                 let which = if suffix.is_empty() {
                     item.what.to_string()
                 } else {
@@ -313,18 +381,7 @@ impl TokenFile {
         refuse_protected(requested, &lexical, None, protected)?;
         let link = std::fs::symlink_metadata(requested).ok();
         let is_link = link.as_ref().is_some_and(|m| m.file_type().is_symlink());
-        // Resolving a path by reading its links ourselves would skip the kernel's own rule
-        // against following someone else's link in a sticky world-writable directory (as
-        // /tmp): ask the kernel to follow it first, and take its refusal.
-        if is_link
-            && let Err(err) = std::fs::metadata(requested)
-            && err.kind() == std::io::ErrorKind::PermissionDenied
-        {
-            return Err(refused(format!(
-                "`{shown}` is a symlink the system does not follow for this user (it belongs \
-                 to someone else in a shared directory); name the file itself"
-            )));
-        }
+        check_link_chain(requested)?;
         let target = match resolved(requested) {
             Some(target) if !is_link || target.exists() => target,
             // A symlink to nothing: following it would create a file wherever it points.
@@ -493,10 +550,9 @@ impl TokenFile {
                         // and rename, removed if a signal ends the process then (a SIGKILL's
                         // leftover goes with the next write, a minute on; the lock the file
                         // holds keeps it from anyone else meanwhile).
-                        let temp =
-                            OsString::from(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
-                        link_as(temp.as_os_str()).map_err(|e| failed(e.into()))?;
+                        let temp = cleanup::temp_name(TEMP_PREFIX);
                         let _on_signal = cleanup::Guard::new(&self.target.with_file_name(&temp));
+                        link_as(temp.as_os_str()).map_err(|e| failed(e.into()))?;
                         if let Err(err) = rename_into_place(temp.as_os_str()) {
                             let _ =
                                 rustix::fs::unlinkat(&self.dir, temp.as_os_str(), AtFlags::empty());

@@ -274,21 +274,26 @@ fn an_unnamed_temp_file_leaves_nothing_even_after_sigkill() {
 #[test]
 fn temp_files_a_killed_writer_left_over_a_minute_ago_are_removed_by_the_next_write() {
     let env = with_bot();
-    let old = env.root().join(".sa-token-killed");
-    let young = env.root().join(".sa-token-busy");
-    for path in [&old, &young] {
+    let old = env.root().join(".sa-token-00000000deadbeef");
+    let young = env.root().join(".sa-token-00000000feedface");
+    // Not a name sa gives its files: someone else's, whatever its age.
+    let notes = env.root().join(".sa-token-notes");
+    for path in [&old, &young, &notes] {
         std::fs::write(path, "sa_leftover\n").expect("write");
     }
     let two_minutes_ago = std::time::SystemTime::now() - Duration::from_secs(120);
-    std::fs::File::options()
-        .write(true)
-        .open(&old)
-        .and_then(|f| f.set_modified(two_minutes_ago))
-        .expect("age the file");
+    for path in [&old, &notes] {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(two_minutes_ago))
+            .expect("age the file");
+    }
     env.run(&["token", "add", "bot", "--output-file", "svc.token"])
         .ok();
     assert!(!old.exists(), "the stale temp file was removed");
     assert!(young.exists(), "a writer still at work keeps its file");
+    assert!(notes.exists(), "a file sa did not name is never removed");
 }
 
 #[test]
@@ -370,7 +375,7 @@ fn a_world_readable_token_file_keeps_its_mode_with_a_warning() {
 #[test]
 fn a_temp_file_whose_writer_still_waits_is_not_taken_for_a_leftover() {
     let env = with_bot();
-    let busy = env.root().join(".sa-token-busy");
+    let busy = env.root().join(".sa-token-0123456789abcdef");
     std::fs::write(&busy, "").expect("write");
     let file = std::fs::File::open(&busy).expect("open");
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).expect("flock");
@@ -397,10 +402,9 @@ fn a_symlink_the_kernel_would_not_follow_is_refused() {
     // fs.protected_symlinks: in a sticky world-writable directory (as /tmp), a symlink owned
     // by someone else is not followed, not even for root; resolving it by hand must not
     // follow it either.
-    let is_root = std::fs::metadata("/proc/self").expect("proc").uid() == 0;
-    let protected =
-        std::fs::read_to_string("/proc/sys/fs/protected_symlinks").is_ok_and(|v| v.trim() == "1");
-    if !is_root || !protected {
+    // Planting a link owned by another user needs root (lchown); sa applies the rule
+    // itself, whatever `fs.protected_symlinks` says.
+    if std::fs::metadata("/proc/self").expect("proc").uid() != 0 {
         return;
     }
     let env = with_bot();
@@ -414,10 +418,56 @@ fn a_symlink_the_kernel_would_not_follow_is_refused() {
     std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).expect("lchown");
     env.run(&["token", "add", "bot", "--output-file", arg(&link)])
         .code(2)
-        .error_contains("does not follow");
+        .error_contains("does not follow it");
     assert_eq!(
         std::fs::read_to_string(&victim).expect("read"),
         "precious\n"
     );
     assert_eq!(token_count(&env), 0);
+}
+
+#[test]
+fn a_chain_of_links_through_dev_or_proc_is_refused() {
+    // `link -> /dev/stdout` ends at whatever stdout is (a log file, say): writing the token
+    // there would replace the log. So would `dir -> /proc/self/fd` with `dir/1`.
+    let env = with_bot();
+    let log = env.root().join("out.log");
+    std::fs::write(&log, "important log line\n").expect("write");
+    let so = env.root().join("so");
+    std::os::unix::fs::symlink("/dev/stdout", &so).expect("symlink");
+    let fd_dir = env.root().join("procdir");
+    std::os::unix::fs::symlink("/proc/self/fd", &fd_dir).expect("symlink");
+    for target in [so.clone(), fd_dir.join("1")] {
+        let mut cmd = std_command(&env);
+        cmd.args(["token", "add", "bot", "--output-file", arg(&target)]);
+        let output = cmd
+            .stdin(Stdio::null())
+            .stdout(
+                std::fs::File::options()
+                    .append(true)
+                    .open(&log)
+                    .expect("log"),
+            )
+            .output()
+            .expect("run sa");
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("/dev, /proc or /sys"), "{stderr}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("read"),
+        "important log line\n"
+    );
+    assert_eq!(token_count(&env), 0);
+}
+
+#[test]
+fn a_symlink_loop_is_named_as_one() {
+    let env = with_bot();
+    let (a, b) = (env.root().join("loop-a"), env.root().join("loop-b"));
+    std::os::unix::fs::symlink(&b, &a).expect("symlink");
+    std::os::unix::fs::symlink(&a, &b).expect("symlink");
+    env.run(&["token", "add", "bot", "--output-file", arg(&a)])
+        .code(2)
+        .error_contains("symlink loop");
 }
