@@ -7,8 +7,9 @@
 //! leftovers of a SIGKILL, which runs no handler — never removes a file whose writer is still
 //! at work, however long it has waited.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Once;
@@ -145,4 +146,76 @@ pub fn remove_stale(dir: &Path, prefix: &str) {
 /// A fresh name for a temporary file: `prefix` and 16 hex digits, as `remove_stale` expects.
 pub fn temp_name(prefix: &str) -> std::ffi::OsString {
     format!("{prefix}{:016x}", rand::random::<u64>()).into()
+}
+
+/// A named temporary file in a directory opened once (`dir`): held (`hold`) so no other
+/// writer takes it for a leftover, guarded against terminating signals, and removed on drop
+/// unless [`TempFile::placed`] says it was renamed or linked into place.
+pub struct TempFile {
+    file: File,
+    dir: OwnedFd,
+    name: OsString,
+    placed: bool,
+    _on_signal: Guard,
+}
+
+impl TempFile {
+    /// Creates `prefix` + 16 hex digits in `dir` (whose path is `dir_path`), mode 0600.
+    pub fn create(dir: &OwnedFd, dir_path: &Path, prefix: &str) -> std::io::Result<Self> {
+        use rustix::fs::{Mode, OFlags};
+        let dir = dir.try_clone()?;
+        loop {
+            let name = temp_name(prefix);
+            // Guarded before it exists: a signal between creating and guarding it would
+            // otherwise leave it behind.
+            let on_signal = Guard::new(&dir_path.join(&name));
+            match rustix::fs::openat(
+                &dir,
+                name.as_os_str(),
+                OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            ) {
+                Ok(fd) => {
+                    let temp = TempFile {
+                        file: File::from(fd),
+                        dir,
+                        name,
+                        placed: false,
+                        _on_signal: on_signal,
+                    };
+                    hold(&temp.file)?;
+                    return Ok(temp);
+                }
+                // Someone else's file by that name: not ours to remove on a signal.
+                Err(rustix::io::Errno::EXIST) => drop(on_signal),
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Its name in its directory.
+    pub fn name(&self) -> &OsStr {
+        &self.name
+    }
+
+    /// It has been renamed into place (or linked there and may go): not removed on drop.
+    pub fn placed(&mut self) {
+        self.placed = true;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = rustix::fs::unlinkat(
+                &self.dir,
+                self.name.as_os_str(),
+                rustix::fs::AtFlags::empty(),
+            );
+        }
+    }
 }

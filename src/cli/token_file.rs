@@ -94,59 +94,7 @@ enum Temp {
     /// An `O_TMPFILE`: no name, so nothing is left behind if the process dies.
     Unnamed(File),
     /// A named file beside the target, for file systems without `O_TMPFILE`.
-    Named(NamedTemp),
-}
-
-/// A named temporary file in the target's directory: held (`cleanup::hold`) so no other
-/// writer takes it for a leftover, removed on drop and on a terminating signal unless it was
-/// renamed into place.
-struct NamedTemp {
-    file: File,
-    dir: OwnedFd,
-    name: OsString,
-    placed: bool,
-    _on_signal: cleanup::Guard,
-}
-
-impl NamedTemp {
-    fn create(dir: &OwnedFd, dir_path: &Path) -> Result<Self> {
-        let dir = dir.try_clone().map_err(|e| cannot_create_in(dir_path, e))?;
-        loop {
-            let name = cleanup::temp_name(TEMP_PREFIX);
-            // Guarded before it exists: a signal between creating and guarding it would
-            // otherwise leave it behind.
-            let on_signal = cleanup::Guard::new(&dir_path.join(&name));
-            match rustix::fs::openat(
-                &dir,
-                name.as_os_str(),
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o600),
-            ) {
-                Ok(fd) => {
-                    let temp = NamedTemp {
-                        file: File::from(fd),
-                        dir,
-                        name,
-                        placed: false,
-                        _on_signal: on_signal,
-                    };
-                    cleanup::hold(&temp.file).map_err(|e| cannot_create_in(dir_path, e))?;
-                    return Ok(temp);
-                }
-                // Someone else's file by that name: not ours to remove on a signal.
-                Err(rustix::io::Errno::EXIST) => drop(on_signal),
-                Err(errno) => return Err(cannot_create_in(dir_path, errno.into())),
-            }
-        }
-    }
-}
-
-impl Drop for NamedTemp {
-    fn drop(&mut self) {
-        if !self.placed {
-            let _ = rustix::fs::unlinkat(&self.dir, self.name.as_os_str(), AtFlags::empty());
-        }
-    }
+    Named(cleanup::TempFile),
 }
 
 fn refused(message: String) -> Error {
@@ -438,7 +386,10 @@ impl TokenFile {
             .flatten()
         {
             Some(file) => Temp::Unnamed(file),
-            None => Temp::Named(NamedTemp::create(&dir, dir_path)?),
+            None => Temp::Named(
+                cleanup::TempFile::create(&dir, dir_path, TEMP_PREFIX)
+                    .map_err(|e| cannot_create_in(dir_path, e))?,
+            ),
         };
         let token_file = TokenFile {
             requested: requested.to_path_buf(),
@@ -455,7 +406,7 @@ impl TokenFile {
     fn file(&self) -> &File {
         match &self.temp {
             Temp::Unnamed(file) => file,
-            Temp::Named(named) => &named.file,
+            Temp::Named(named) => named.file(),
         }
     }
 
@@ -563,8 +514,8 @@ impl TokenFile {
                 }
             }
             Temp::Named(mut named) => {
-                rename_into_place(named.name.as_os_str())?;
-                named.placed = true;
+                rename_into_place(named.name())?;
+                named.placed();
             }
         }
         // The new name is durable only once its directory is.

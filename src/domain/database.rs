@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::domain::hashing;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{SCHEMA_VERSION, Store};
 
 /// The most problems one check lists; the rest are counted.
@@ -77,9 +77,14 @@ pub fn check(path: &Path) -> Result<CheckReport> {
         Some(v) => format!("schema version {v}"),
         None => "schema version unknown".into(),
     };
+    let unread = if file.wal_unread {
+        " (read without its -wal file, which this user cannot open beside it)"
+    } else {
+        ""
+    };
     checks.push(Check::new(
         "file",
-        format!("sa database, {version_note}"),
+        format!("sa database, {version_note}{unread}"),
         file.damage.into_iter().collect(),
     ));
     // Each check reports its own failure instead of ending the command: a damaged file is
@@ -127,8 +132,17 @@ pub fn check(path: &Path) -> Result<CheckReport> {
     })
 }
 
-/// Copies the database at `path` into a new file `dest`; returns the copy's size in bytes.
-pub fn backup(path: &Path, dest: &Path) -> Result<u64> {
-    let store = Store::open_existing(path)?;
-    store.backup_to(dest)
+/// Copies the database at `path` into `copy` (an empty file the caller made and will put in
+/// place); returns the copy's size in bytes. The database is opened as `check` opens it — not
+/// migrated, so a backup taken before an upgrade is of the old schema — and a damaged one is
+/// refused rather than copied.
+pub fn backup(path: &Path, copy: &Path) -> Result<u64> {
+    let (store, file) = Store::open_for_check(path)?;
+    if let Some(why) = file.damage {
+        return Err(Error::Damaged {
+            path: path.to_path_buf(),
+            why,
+        });
+    }
+    store.backup_into(copy)
 }

@@ -1,7 +1,7 @@
 //! `sa db check` and `sa db backup`: looking at a database without changing it, and copying
 //! it while other processes use it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -16,6 +16,8 @@ pub struct FileReport {
     pub version: Option<i64>,
     /// Why the file cannot be used as it is, if it cannot.
     pub damage: Option<String>,
+    /// A `-wal` file was there but could not be read with it (the file was read as it stands).
+    pub wal_unread: bool,
 }
 
 /// Percent-encodes a path for an SQLite `file:` URI.
@@ -49,20 +51,34 @@ impl Store {
             FileState::Refused(RefusalKind::Damaged(why)) => FileReport {
                 version: None,
                 damage: Some(why),
+                wal_unread: false,
             },
             FileState::Blank => FileReport {
                 version: Some(0),
                 damage: None,
+                wal_unread: false,
             },
             FileState::Ours { version } => {
                 refuse_newer(path, version)?;
                 FileReport {
                     version: Some(version),
                     damage: None,
+                    wal_unread: false,
                 }
             }
         };
-        let conn = if report.damage.is_some() {
+        // SQLite reads a WAL-mode file only through a `-shm` beside it, which it creates;
+        // where it cannot (the directory or the file is not writable), and for a damaged
+        // file, the file is opened as immutable: read as it stands, nothing made beside it.
+        // Otherwise as any command opens it (never migrated), so its -wal and -shm go when
+        // it closes.
+        let writable = |p: &Path| rustix::fs::access(p, rustix::fs::Access::WRITE_OK).is_ok();
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let immutable = report.damage.is_some() || !writable(path) || !writable(dir);
+        let conn = if immutable {
             Connection::open_with_flags(
                 format!("file:{}?immutable=1", uri_path(path)),
                 OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -71,7 +87,12 @@ impl Store {
             )
             .map_err(|e| super::open_error(path, e))?
         } else {
-            connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?
+            connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?
+        };
+        let report = FileReport {
+            wal_unread: immutable
+                && std::fs::metadata(super::sidecar(path, "-wal")).is_ok_and(|m| m.len() > 0),
+            ..report
         };
         Ok((
             Store {
@@ -83,62 +104,46 @@ impl Store {
         ))
     }
 
-    /// Copies the database into a new file at `dest` with SQLite's online backup, in one
-    /// step under one read transaction: a consistent snapshot of everything committed
-    /// before it began, while other processes go on writing. The copy is made beside `dest`
-    /// as a 0600 temporary file and linked into place only when complete, so `dest` never
-    /// exists half-written, and an existing `dest` is never replaced. Returns its size.
-    pub fn backup_to(&self, dest: &Path) -> Result<u64> {
-        let dir = match dest.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let failed = |e: std::io::Error| Error::io(format!("cannot write `{}`", dest.display()), e);
-        let temp = tempfile::Builder::new()
-            .prefix(".sa-backup-")
-            .permissions(
-                <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
-            )
-            .tempfile_in(&dir)
-            .map_err(|e| {
-                // tempfile names the temporary file that never came to be; the OS error is
-                // the news.
-                let text = e.to_string();
-                let text = text.split(" at path ").next().unwrap_or(&text).to_string();
-                Error::io(
-                    format!("cannot create a file in `{}`", dir.display()),
-                    std::io::Error::new(e.kind(), text),
-                )
-            })?;
+    /// Copies the database into `copy` (an empty file the caller made, and places) with
+    /// SQLite's online backup, in one step under one read transaction: a consistent snapshot
+    /// of everything committed before it began, while other processes go on writing. Then
+    /// runs SQLite's quick check on the copy, so a damaged database is not backed up as if it
+    /// were sound. Returns the copy's size in bytes.
+    pub fn backup_into(&self, copy: &Path) -> Result<u64> {
+        let in_copy = |e: rusqlite::Error| Error::Database(format!("`{}`: {e}", copy.display()));
         {
-            let mut copy = Connection::open(temp.path())
-                .map_err(|e| Error::Database(format!("`{}`: {e}", dest.display())))?;
-            let backup = rusqlite::backup::Backup::new(&self.conn, &mut copy)
+            let mut dest = Connection::open(copy).map_err(in_copy)?;
+            // The copy is a temporary file until it is complete: no journal beside it.
+            let _: String = dest
+                .query_row("PRAGMA journal_mode = OFF", [], |r| r.get(0))
+                .map_err(in_copy)?;
+            let backup = rusqlite::backup::Backup::new(&self.conn, &mut dest)
                 .map_err(|e| super::at_path(&self.path, e.into()))?;
             backup
                 .step(-1)
                 .map_err(|e| super::at_path(&self.path, e.into()))?;
         }
-        let file = temp.as_file();
-        file.sync_all().map_err(failed)?;
-        let size = file.metadata().map_err(failed)?.len();
-        // A hard link never replaces: if `dest` appeared meanwhile, this fails and the
-        // temporary file goes with `temp`.
-        std::fs::hard_link(temp.path(), dest).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Refused(format!(
-                    "`{}` exists; `sa db backup` writes a new file and never replaces one",
-                    dest.display()
-                ))
-            } else {
-                failed(e)
-            }
-        })?;
-        drop(temp);
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(failed)?;
-        Ok(size)
+        // Immutable: nobody else has the copy yet, and a WAL-mode file opened any other way
+        // would get -wal and -shm files beside it.
+        let check = Connection::open_with_flags(
+            format!("file:{}?immutable=1", uri_path(copy)),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(in_copy)?;
+        let verdict: String = check
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .unwrap_or_else(|e| e.to_string());
+        if verdict != "ok" {
+            return Err(Error::Damaged {
+                path: self.path.clone(),
+                why: format!("its copy fails SQLite's quick check: {verdict}"),
+            });
+        }
+        std::fs::metadata(copy)
+            .map(|m| m.len())
+            .map_err(|e| Error::io(format!("cannot read `{}`", copy.display()), e))
     }
 }
 

@@ -111,15 +111,6 @@ impl Store {
         }
     }
 
-    /// Opens an existing database as [`Store::open`] does, but refuses (exit 3) instead of
-    /// creating one: for commands that only read or copy.
-    pub fn open_existing(path: &Path) -> Result<Self> {
-        if header::inspect(path)? == FileState::Missing {
-            return Err(Error::NoDatabase(path.to_path_buf()));
-        }
-        Self::open(path)
-    }
-
     /// A missing or blank file, or one whose first use was killed halfway. Racing first uses
     /// need no lock: the journal switch waits out the others, and the migration re-checks
     /// the marks under the write lock, so exactly one racer sets the file up.
@@ -493,7 +484,11 @@ mod tests {
         let path = dir.path().join("sa.db");
         drop(Store::open(&path).unwrap());
         // A read-only handle, as on a read-only mount: the write fails, naming the file.
-        let (mut store, _) = Store::open_for_check(&path).unwrap();
+        let mut store = Store {
+            conn: connect(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap(),
+            path: path.clone(),
+            created: false,
+        };
         let err = store
             .write(|tx| tx.ensure_org("acme", crate::time::now()))
             .unwrap_err();

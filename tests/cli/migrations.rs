@@ -12,7 +12,7 @@ const APPLICATION_ID: i32 = 0x7361_0001;
 /// A schema-version-1 database as sa 0.1 left it, including its email bug: `alpha` (id 1)
 /// was renamed to `alpha2` and a new `alpha` (id 2) got the same email; `beta` (id 3) was
 /// purged, so only its `account.create` event remembers its email.
-fn version_1_database(env: &TestEnv) {
+pub(crate) fn version_1_database(env: &TestEnv) {
     std::fs::create_dir_all(env.db_path().parent().expect("a parent")).expect("mkdir");
     let conn = Connection::open(env.db_path()).expect("open");
     let _: String = conn
