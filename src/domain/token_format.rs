@@ -169,72 +169,123 @@ pub fn parse(text: &str) -> Option<ParsedToken> {
     })
 }
 
-/// Whether `text` contains what looks like a token's id and secret: 12 letters or digits,
-/// `_`, then at least 38 more, whatever surrounds them (no checksum needed, since this only
-/// refuses). Such text is refused wherever it would be stored or audited, e.g. a token pasted
-/// into `--description`, with or without its prefix.
+/// The runs of ASCII letters and digits in `text`, each with the length of the run before it
+/// when the two are joined by exactly one `_` (a token's id before its secret): calls `each`
+/// with (start, end, id-like run length or 0).
+fn alnum_runs(text: &str, mut each: impl FnMut(usize, usize, usize)) {
+    let bytes = text.as_bytes();
+    let mut start = None;
+    let mut before_underscore = 0;
+    let mut previous: Option<(usize, usize)> = None;
+    for (at, &b) in bytes.iter().chain(std::iter::once(&b' ')).enumerate() {
+        if b.is_ascii_alphanumeric() {
+            start.get_or_insert(at);
+            continue;
+        }
+        if let Some(begin) = start.take() {
+            let joined = previous.is_some_and(|(_, end)| end + 1 == begin && bytes[end] == b'_');
+            let id_len = if joined { before_underscore } else { 0 };
+            each(begin, at, id_len);
+            before_underscore = at - begin;
+            previous = Some((begin, at));
+        }
+    }
+}
+
+/// What the letters of a run are made of.
+fn classes(run: &[u8]) -> (bool, bool, bool) {
+    (
+        run.iter().any(u8::is_ascii_uppercase),
+        run.iter().any(u8::is_ascii_lowercase),
+        run.iter().any(u8::is_ascii_digit),
+    )
+}
+
+/// Whether a run of letters and digits could be (part of) a token secret, strictly enough to
+/// refuse it in stored text: 16 or more mixed characters right after an id-like run and `_`,
+/// or 24 or more with both capitals and small letters, as random base62 has (a 32-character
+/// secret lacks one of the two with a chance of about 1 in 10^7). Hex digests (no capitals),
+/// words, and names like `ProductionDatabase2024` pass.
+fn secret_like(run: &[u8], id_len: usize) -> bool {
+    let (upper, lower, digit) = classes(run);
+    let mixed = usize::from(upper) + usize::from(lower) + usize::from(digit) >= 2;
+    (id_len >= ID_LEN && run.len() >= 16 && mixed) || (run.len() >= 24 && upper && lower)
+}
+
+/// Whether `text` contains what could be a token or a piece of its secret: a whole token,
+/// with or without its prefix, its `_` replaced, its checksum cut, or just the secret. Such
+/// text is refused wherever it would be stored or audited, e.g. a token pasted into
+/// `--description`, so a secret is never kept in the clear.
 pub fn contains_token(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let alnum_run = |range: &mut dyn Iterator<Item = usize>| {
-        range
-            .take_while(|&k| bytes[k].is_ascii_alphanumeric())
-            .count()
-    };
-    bytes.iter().enumerate().any(|(at, &b)| {
-        b == b'_'
-            && alnum_run(&mut (0..at).rev()) >= ID_LEN
-            && alnum_run(&mut (at + 1..bytes.len())) >= SECRET_LEN + CHECKSUM_LEN
-    })
+    let mut found = false;
+    alnum_runs(text, |start, end, id_len| {
+        found |= secret_like(&bytes[start..end], id_len);
+    });
+    found
 }
 
 /// `text` with anything that could be a token's secret replaced by `***`, for messages that
 /// echo what was typed, so that a token put on argv by mistake (whole, cut, extended, or
-/// without its prefix) does not reach logs. Masked: a run of 16 or more letters and digits
-/// right after `_` and 4 or more of them (a token's id, maybe cut), and any run of 30 or more
-/// with a digit or a capital. A token's prefix and id stay readable; ordinary names and paths
-/// are left alone.
+/// without its prefix) does not reach logs. Masked: what [`contains_token`] refuses, a run of
+/// 16 or more right after `_` and 4 or more letters or digits (a token's id, maybe cut), and
+/// any run of 30 or more with a digit or a capital. A token's prefix and id stay readable;
+/// ordinary names and paths are left alone.
 pub fn redact(text: &str) -> String {
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    // Length of the letters-and-digits run just before the last `_`, if `_` was the previous
-    // character.
-    let mut after_underscore_of: Option<usize> = None;
-    let mut previous_run_len = 0;
-    let flush = |run: &mut String, out: &mut String, after: Option<usize>| {
-        let secret_after_id = after.is_some_and(|before| before >= 4) && run.len() >= 16;
-        let random_looking = run.len() >= 30
-            && run
-                .bytes()
-                .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
-        out.push_str(if secret_after_id || random_looking {
-            "***"
-        } else {
-            run.as_str()
-        });
-        let len = run.len();
-        run.clear();
-        len
-    };
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            run.push(c);
-            continue;
+    let mut copied = 0;
+    alnum_runs(text, |start, end, id_len| {
+        let run = &bytes[start..end];
+        let (upper, _, digit) = classes(run);
+        let masked = secret_like(run, id_len)
+            || (id_len >= 4 && run.len() >= 16)
+            || (run.len() >= 30 && (upper || digit));
+        if masked {
+            out.push_str(&text[copied..start]);
+            out.push_str("***");
+            copied = end;
         }
-        let had_run = !run.is_empty();
-        let len = flush(&mut run, &mut out, after_underscore_of.take());
-        if had_run {
-            previous_run_len = len;
-        }
-        after_underscore_of = (c == '_' && had_run).then_some(previous_run_len);
-        out.push(c);
-    }
-    flush(&mut run, &mut out, after_underscore_of);
+    });
+    out.push_str(&text[copied..]);
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pieces_of_a_token_are_refused_and_ordinary_text_is_not() {
+        for _ in 0..200 {
+            let new = generate("sa_").unwrap();
+            let token = new.token.expose();
+            let (id, rest) = token[3..].split_at(ID_LEN);
+            let secret = &rest[1..1 + SECRET_LEN];
+            let checksum = &rest[1 + SECRET_LEN..];
+            for piece in [
+                token.to_string(),
+                token[..token.len() - 1].to_string(), // the checksum cut short
+                format!("{secret}{checksum}"),
+                format!("{id}{secret}{checksum}"),
+                token.replace('_', " "),
+                secret.to_string(),
+                format!("leaked {}", &token[..40]),
+            ] {
+                assert!(contains_token(&piece), "{piece}");
+                assert!(!redact(&piece).contains(&secret[..16]), "{piece}");
+            }
+        }
+        for text in [
+            "GitHub Actions deploys to production (eu-west-1)",
+            "deployed from 3f1c9a0b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a", // a git commit
+            "ProductionDatabase2024 and SomethingLongName2024x",
+            "rotate_everyeveningatmidnight",
+            "/var/lib/sa/tokens/ci-bot.token",
+        ] {
+            assert!(!contains_token(text), "{text}");
+        }
+    }
 
     #[test]
     fn redact_hides_the_secret_of_token_shaped_words() {
