@@ -162,7 +162,8 @@ impl Overrides {
             db_env: var("SA_DB"),
             xdg_config_home: xdg("XDG_CONFIG_HOME"),
             xdg_data_home: xdg("XDG_DATA_HOME"),
-            home: var("HOME"),
+            // A relative $HOME would make the database depend on the working directory.
+            home: xdg("HOME"),
         }
     }
 }
@@ -229,16 +230,7 @@ impl Config {
                 })?;
             (base.join("sa").join("config.toml"), None)
         };
-        // A FIFO or device would block the read or feed it endless bytes.
-        if let Ok(meta) = std::fs::metadata(&file)
-            && !meta.is_file()
-        {
-            return Err(Error::Config {
-                path: file,
-                message: "not a regular file".into(),
-            });
-        }
-        let text = match (std::fs::read_to_string(&file), named_by) {
+        let text = match (read_regular_file(&file), named_by) {
             (Ok(text), _) => Some(text),
             (Err(err), None) if err.kind() == std::io::ErrorKind::NotFound => None,
             (Err(err), named_by) => {
@@ -376,6 +368,12 @@ impl Config {
                     .max(1)
             });
             let message = e.message().trim().replace('\n', " ");
+            // The TOML reader's own words for a number past 64 bits name a Rust type.
+            let message = if message.contains("as i128") {
+                "the number is too large".to_string()
+            } else {
+                message
+            };
             match line {
                 Some(line) => {
                     let key = key_at_line(text, line)
@@ -476,13 +474,17 @@ impl Config {
             self.tokens.require_expiry = b;
         }
         if let Some(d) = reader.duration("tokens.warn_before")? {
-            if d >= self.tokens.max_ttl {
+            let (lifetime, key) = if self.tokens.default_ttl < self.tokens.max_ttl {
+                (self.tokens.default_ttl, "tokens.default_ttl")
+            } else {
+                (self.tokens.max_ttl, "tokens.max_ttl")
+            };
+            if d >= lifetime {
                 return Err(reader.bad(
                     "tokens.warn_before",
                     &format!(
-                        "shorter than `tokens.max_ttl` ({}), or every token would warn from its \
-                         first use",
-                        self.tokens.max_ttl
+                        "shorter than `{key}` ({lifetime}), or every token minted with it \
+                         would warn from its first use"
                     ),
                 ));
             }
@@ -563,6 +565,24 @@ fn key_at_line(text: &str, line: usize) -> Option<String> {
     }
 }
 
+/// The text of a regular file. Opened without blocking and checked on the open descriptor, so
+/// a FIFO or device (which would block the read, or feed it endless bytes) is refused, and
+/// nothing can swap the file between the check and the read.
+fn read_regular_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// A token prefix: lowercase letters and digits, starting with a letter, ending with `_`.
 pub fn valid_prefix(prefix: &str) -> bool {
     let Some(body) = prefix.strip_suffix('_') else {
@@ -636,8 +656,14 @@ impl FileReader<'_> {
             None => Ok(None),
             Some(toml::Value::String(s)) => {
                 let s = s.clone();
-                Duration::parse(&s).map(Some).map_err(|_| {
-                    self.bad(key, &format!("a duration like `30d` or `12h`, not `{s}`"))
+                Duration::parse(&s).map(Some).map_err(|err| {
+                    // The parser says what is wrong (an unknown unit, over 100 years, …).
+                    let why = err.to_string();
+                    let why = why.split_once(": ").map_or(why.as_str(), |(_, w)| w);
+                    self.bad(
+                        key,
+                        &format!("a duration like `30d` or `12h`, not `{s}` ({why})"),
+                    )
                 })
             }
             Some(_) => Err(self.bad(key, "a duration string like \"30d\"")),
@@ -737,9 +763,11 @@ mod tests {
         );
         let m = message("[tokens]\nwarn_before = \"400d\"\n");
         assert!(
-            m.contains("tokens.warn_before") && m.contains("tokens.max_ttl"),
+            m.contains("tokens.warn_before") && m.contains("tokens.default_ttl"),
             "{m}"
         );
+        let m = message("[tokens]\nmax_ttl = \"5000000d\"\n");
+        assert!(m.contains("longer than 100 years"), "{m}");
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Error {
             Error::NewerSchema { .. } => Some("upgrade sa to open this database".into()),
             Error::Damaged { path, .. } => Some(format!(
                 "`sa db check --db {}` lists what is wrong; restore a copy made with `sa db backup`",
-                path.display()
+                shell_quoted(path)
             )),
             Error::NoDatabase(_) => Some(
                 "check `--db`, $SA_DB and `db_path` (`sa config path` shows which is used)".into(),
@@ -190,6 +190,21 @@ impl Error {
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidInput(message.into())
+    }
+}
+
+/// `path` as it would be typed in a shell command to copy from a hint: quoted when it holds
+/// anything but plain path characters.
+fn shell_quoted(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 
@@ -219,6 +234,18 @@ mod tests {
         };
         assert_eq!(limit.exit_code(), 1);
         assert!(limit.to_string().contains("limits.max_accounts"));
+    }
+
+    #[test]
+    fn hints_quote_paths_for_the_shell() {
+        assert_eq!(
+            shell_quoted(std::path::Path::new("/var/lib/sa.db")),
+            "/var/lib/sa.db"
+        );
+        assert_eq!(
+            shell_quoted(std::path::Path::new("/tmp/my db's.db")),
+            "'/tmp/my db'\\''s.db'"
+        );
     }
 
     #[test]

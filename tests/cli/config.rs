@@ -372,12 +372,17 @@ fn a_fifo_as_the_config_file_is_refused_at_once() {
 }
 
 #[test]
-fn warn_before_as_long_as_max_ttl_is_refused_naming_the_key() {
+fn warn_before_as_long_as_a_token_lifetime_is_refused_naming_the_keys() {
     let env = TestEnv::new();
-    env.write_config("[tokens]\nmax_ttl = \"30d\"\nwarn_before = \"30d\"\n");
+    env.write_config("[tokens]\nmax_ttl = \"20d\"\nwarn_before = \"20d\"\n");
     env.run(&["list"])
         .code(3)
         .error_contains("`tokens.warn_before` must be shorter than `tokens.max_ttl`");
+    // As long as the default lifetime: every token minted without --expires would warn.
+    env.write_config("[tokens]\nwarn_before = \"30d\"\n");
+    env.run(&["list"])
+        .code(3)
+        .error_contains("`tokens.warn_before` must be shorter than `tokens.default_ttl`");
     // Left to its default, it is lowered to fit short lifetimes instead.
     env.write_config("[tokens]\nmax_ttl = \"1d\"\n");
     let config = env.json(&["config", "show"]);

@@ -355,7 +355,8 @@ fn a_token_expiring_later_than_warn_before_gets_no_warning() {
     let token = env.add_token("bot", &["--expires", "30d"]);
     let run = verify(&env, &token, &[]).ok();
     assert_eq!(run.stderr, "", "{run}");
-    env.write_config("[tokens]\nwarn_before = \"31d\"\n");
+    // A verifier whose policy warns earlier (tokens live 60 days by default there).
+    env.write_config("[tokens]\ndefault_ttl = \"60d\"\nwarn_before = \"31d\"\n");
     let run = verify(&env, &token, &[]).ok();
     assert!(run.stderr.starts_with("warning: "), "{run}");
 }
