@@ -208,16 +208,6 @@ fn shell_quoted(path: &std::path::Path) -> String {
     }
 }
 
-/// An I/O error from tempfile without the ` at path "…/.tmpXXXX"` it appends: that file never
-/// came to be, so the OS error alone is the news.
-pub(crate) fn without_temp_path(err: std::io::Error) -> std::io::Error {
-    let text = err.to_string();
-    match text.split_once(" at path ") {
-        Some((message, _)) => std::io::Error::new(err.kind(), message.to_string()),
-        None => err,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

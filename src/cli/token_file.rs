@@ -288,10 +288,7 @@ fn open_unnamed(dir: &OwnedFd, dir_path: &Path) -> Result<Option<File>> {
 }
 
 fn cannot_create_in(dir: &Path, err: std::io::Error) -> Error {
-    Error::io(
-        format!("cannot create a file in `{}`", dir.display()),
-        crate::error::without_temp_path(err),
-    )
+    Error::io(format!("cannot create a file in `{}`", dir.display()), err)
 }
 
 impl TokenFile {

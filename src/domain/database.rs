@@ -112,6 +112,9 @@ pub fn check(path: &Path) -> Result<CheckReport> {
                 "token `{token}` belongs to account {account}, which does not exist"
             ));
         }
+        for (token, why) in tx.tokens_with_bad_dates()? {
+            problems.push(format!("token `{token}` {why}"));
+        }
         tx.for_each_token_hash(|id, hash| {
             if !hashing::is_argon2id_phc(hash) {
                 problems.push(format!("token `{id}` has no argon2id PHC hash"));
@@ -119,7 +122,9 @@ pub fn check(path: &Path) -> Result<CheckReport> {
         })
     });
     let summary = match &tokens {
-        Ok(count) => format!("{count} tokens, each with an account and an argon2id hash"),
+        Ok(count) => {
+            format!("{count} tokens, each with an account, an argon2id hash and dates that agree")
+        }
         Err(_) => "tokens".into(),
     };
     if let Err(err) = tokens {

@@ -403,7 +403,8 @@ pub(super) fn inspect(path: &Path) -> Result<FileState> {
         // must hold every page itself.
         if len % page_size as u64 != 0 {
             return damaged(format!(
-                "it was cut short: {len} bytes is not a whole number of {page_size}-byte pages"
+                "its size, {len} bytes, is not a whole number of {page_size}-byte pages: it \
+                 was cut short, or something was written past its end"
             ));
         }
         if let Some(pages) = page.pages

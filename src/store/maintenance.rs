@@ -188,6 +188,29 @@ impl Tx<'_> {
         Ok(rows)
     }
 
+    /// Tokens whose dates contradict themselves: expiring before they were made, or revoked
+    /// with no time of revocation. (id, what is wrong)
+    pub fn tokens_with_bad_dates(&self) -> Result<Vec<(String, &'static str)>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT /* report: token invariants */ id,
+                    expires_at IS NOT NULL AND expires_at <= created_at
+             FROM tokens
+             WHERE (expires_at IS NOT NULL AND expires_at <= created_at)
+                OR (status = 'revoked' AND revoked_at IS NULL)",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let why = if r.get::<_, bool>(1)? {
+                    "expires before it was created"
+                } else {
+                    "is revoked without a time of revocation"
+                };
+                Ok((r.get(0)?, why))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// Calls `each` with every token's id and stored hash, streaming; returns how many.
     pub fn for_each_token_hash(&self, mut each: impl FnMut(&str, &str)) -> Result<u64> {
         let mut stmt = self

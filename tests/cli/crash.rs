@@ -33,6 +33,21 @@ impl Rng {
         let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX).max(1);
         Duration::from_nanos(self.next() % nanos)
     }
+
+    /// A kill instant within `window`: mostly after the process has started (a kill while
+    /// it is still loading tests nothing), a few before.
+    fn instant(&mut self, window: &Window) -> Duration {
+        if self.next().is_multiple_of(10) {
+            return self.delay(window.startup);
+        }
+        window.startup
+            + self.delay(
+                window
+                    .work
+                    .saturating_sub(window.startup)
+                    .max(Duration::from_micros(100)),
+            )
+    }
 }
 
 fn kills_per_kind() -> usize {
@@ -101,14 +116,31 @@ fn run_and_kill(mut cmd: Command, stdin: Option<&str>, delay: Duration) -> Kille
     }
 }
 
-/// How long a command usually takes here: the kill window is a little longer.
-fn window(env: &TestEnv, args: &[&str], stdin: Option<&str>) -> Duration {
-    let started = Instant::now();
-    match stdin {
-        Some(input) => env.run_with_stdin(args, input).ok(),
-        None => env.run(args).ok(),
+/// When to kill: a process is loaded by `startup`, and done by `work` (the command's usual
+/// time here, and a little more).
+struct Window {
+    startup: Duration,
+    work: Duration,
+}
+
+/// Measures the kill window of `sa ARGS` on this machine.
+fn window(env: &TestEnv, args: &[&str], stdin: Option<&str>) -> Window {
+    let time = |args: &[&str], stdin: Option<&str>| {
+        let started = Instant::now();
+        match stdin {
+            Some(input) => env.run_with_stdin(args, input).ok(),
+            None => env.run(args).ok(),
+        };
+        started.elapsed()
     };
-    started.elapsed() * 3 / 2
+    let startup = (0..3)
+        .map(|_| time(&["--version"], None))
+        .min()
+        .unwrap_or_default();
+    Window {
+        startup,
+        work: time(args, stdin) * 3 / 2,
+    }
 }
 
 fn arg(path: &Path) -> &str {
@@ -194,7 +226,7 @@ fn kills_during_first_use_never_leave_an_unopenable_database() {
         let db = env.root().join(format!("first-{n}/sa.db"));
         let mut cmd = std_command(&env);
         cmd.args(["create", "--name", "bot", "--db", arg(&db)]);
-        let killed = run_and_kill(cmd, None, rng.delay(limit));
+        let killed = run_and_kill(cmd, None, rng.instant(&limit));
         tally.kills += 1;
         tally.finished_first += usize::from(killed.finished);
         if db.exists() {
@@ -218,7 +250,7 @@ fn kills_during_create_and_delete_leave_a_sound_database() {
         let name = format!("c-{n}");
         let mut cmd = std_command(&env);
         cmd.args(["create", "--name", &name]);
-        let killed = run_and_kill(cmd, None, rng.delay(create_limit));
+        let killed = run_and_kill(cmd, None, rng.instant(&create_limit));
         tally.kills += 1;
         tally.finished_first += usize::from(killed.finished);
         assert_sound(&env, &env.db_path(), &format!("create {n}"));
@@ -238,7 +270,7 @@ fn kills_during_create_and_delete_leave_a_sound_database() {
         let tokens: Vec<String> = (0..2).map(|_| env.add_token(&name, &[])).collect();
         let mut cmd = std_command(&env);
         cmd.args(["delete", &name, "--yes"]);
-        let killed = run_and_kill(cmd, None, rng.delay(delete_limit));
+        let killed = run_and_kill(cmd, None, rng.instant(&delete_limit));
         tally.kills += 1;
         tally.finished_first += usize::from(killed.finished);
         assert_sound(&env, &env.db_path(), &format!("delete {n}"));
@@ -280,7 +312,7 @@ fn kills_during_token_add_with_output_file_leave_no_secret_behind() {
             cmd.env("SA_TOKEN_FILE_NO_TMPFILE", "1");
         }
         let before = std::fs::read_to_string(&target).ok();
-        let killed = run_and_kill(cmd, None, rng.delay(limit));
+        let killed = run_and_kill(cmd, None, rng.instant(&limit));
         tally.kills += 1;
         tally.finished_first += usize::from(killed.finished);
         assert_sound(&env, &env.db_path(), &format!("token add {n}"));
@@ -336,7 +368,7 @@ fn kills_during_token_add_to_stdout_never_print_a_token_that_was_not_stored() {
     for n in 0..kills_per_kind() {
         let mut cmd = std_command(&env);
         cmd.args(["token", "add", "bot"]);
-        let killed = run_and_kill(cmd, None, rng.delay(limit));
+        let killed = run_and_kill(cmd, None, rng.instant(&limit));
         tally.kills += 1;
         tally.finished_first += usize::from(killed.finished);
         assert_sound(&env, &env.db_path(), &format!("token add {n}"));
@@ -361,7 +393,7 @@ fn kills_during_verify_keep_every_count_consistent() {
     for n in 0..kills_per_kind() {
         let mut cmd = std_command(&env);
         cmd.args(["token", "verify", "--source", "crash"]);
-        let killed = run_and_kill(cmd, Some(&token), rng.delay(limit));
+        let killed = run_and_kill(cmd, Some(&token), rng.instant(&limit));
         tally.kills += 1;
         tally.finished_first += usize::from(killed.finished);
         assert_sound(&env, &env.db_path(), &format!("verify {n}"));

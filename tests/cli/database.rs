@@ -52,6 +52,12 @@ fn check_reports_a_token_without_an_account_and_a_hash_that_is_not_argon2id() {
     let conn = rusqlite::Connection::open(env.db_path()).expect("open");
     conn.execute("UPDATE tokens SET hash = 'plain-md5'", [])
         .expect("break a hash");
+    env.add_token("ci-bot", &[]);
+    conn.execute(
+        "UPDATE tokens SET expires_at = '2000-01-01T00:00:00Z' WHERE hash != 'plain-md5'",
+        [],
+    )
+    .expect("an impossible expiry");
     conn.execute_batch(
         "PRAGMA foreign_keys = OFF;
          INSERT INTO tokens (id, account_id, hash, status, created_at, created_by)
@@ -69,6 +75,10 @@ fn check_reports_a_token_without_an_account_and_a_hash_that_is_not_argon2id() {
             "token `{}` has no argon2id PHC hash",
             &token[3..15]
         )),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("expires before it was created"),
         "{problems}"
     );
     assert!(run.stderr.contains("failed the check"), "{run}");

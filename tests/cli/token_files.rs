@@ -226,6 +226,15 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
+/// Whether the process `child` has `path` open.
+fn has_open(child: &Child, path: &Path) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{}/fd", child.id())) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
+}
+
 /// Waits until `ready` holds, or fails the test after 20 s.
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -261,8 +270,11 @@ fn an_unnamed_temp_file_leaves_nothing_even_after_sigkill() {
     let env = with_bot();
     let lock = hold_write_lock(&env);
     let mut child = spawn_add(&env, "svc.token", false);
-    // Give it time to prepare its file and reach the lock.
-    std::thread::sleep(Duration::from_millis(300));
+    // It opens the database only after preparing its file: once it has, it is waiting on
+    // the lock with its (unnamed) file made.
+    wait_for("sa to open the database", || {
+        has_open(&child, &env.db_path())
+    });
     assert!(temps(env.root()).is_empty(), "O_TMPFILE has no name");
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
