@@ -63,7 +63,7 @@ impl Verifier {
     /// Opens the database named by `config.db_path`, in the `default` organization.
     pub fn open(config: Config) -> Result<Self> {
         let mut store = Store::open(&config.db_path)?;
-        store.count_uses_without_fsync()?;
+        store.count_uses_lightly()?;
         Ok(Verifier {
             store,
             config,

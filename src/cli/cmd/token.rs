@@ -185,7 +185,7 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
     let text = std::str::from_utf8(&input).unwrap_or("");
     let verdict = tokens::parse_presented(text).and_then(|token| {
         let mut store = session.open_store()?;
-        store.count_uses_without_fsync()?;
+        store.count_uses_lightly()?;
         let request = VerifyRequest {
             token: &token,
             permission: args.permission.as_ref(),
