@@ -417,15 +417,7 @@ pub fn print_token(printer: &Printer, token: &Token, now: DateTime<Utc>) -> Resu
     printer.record(pairs)
 }
 
-/// The columns of `sa token list`, and with `--usage`.
-pub const TOKEN_COLUMNS: &[Column] = &[
-    keep("id"),
-    cut("account"),
-    cut("name"),
-    keep("status"),
-    cut("scopes"),
-    keep("expires"),
-];
+/// The columns of `sa token list --usage`; without `--usage`, the first six.
 pub const TOKEN_USAGE_COLUMNS: &[Column] = &[
     keep("id"),
     cut("account"),
@@ -437,6 +429,7 @@ pub const TOKEN_USAGE_COLUMNS: &[Column] = &[
     keep("use_count"),
     cut("last_used_source"),
 ];
+pub const TOKEN_COLUMNS: &[Column] = TOKEN_USAGE_COLUMNS.split_at(6).0;
 
 /// One token as a row of `sa token list`.
 pub fn token_row(printer: &Printer, t: &Token, usage: bool, now: DateTime<Utc>) -> Vec<Field> {

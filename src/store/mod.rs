@@ -181,28 +181,31 @@ impl Store {
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok`.
     /// A storage error names the database file.
     pub fn write<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let result = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let tx = Tx { tx };
-            let value = work(&tx)?;
-            tx.tx.commit()?;
-            Ok(value)
-        })();
-        result.map_err(|err| at_path(&self.path, err))
+        self.transaction(TransactionBehavior::Immediate, true, work)
     }
 
     /// Runs `work` against one consistent snapshot; never writes.
     pub fn read<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        // Nothing was written; ending the read transaction cannot lose anything.
+        self.transaction(TransactionBehavior::Deferred, false, work)
+    }
+
+    fn transaction<T>(
+        &mut self,
+        behavior: TransactionBehavior,
+        commit: bool,
+        work: impl FnOnce(&Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
         let result = (|| {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let tx = Tx { tx };
+            let tx = Tx {
+                tx: self.conn.transaction_with_behavior(behavior)?,
+            };
             let value = work(&tx)?;
-            // Nothing was written; ending the read transaction cannot lose anything.
-            tx.tx.rollback()?;
+            if commit {
+                tx.tx.commit()?;
+            } else {
+                tx.tx.rollback()?;
+            }
             Ok(value)
         })();
         result.map_err(|err| at_path(&self.path, err))

@@ -10,12 +10,12 @@
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::storage::std_command;
-use crate::support::TestEnv;
+use crate::support::{TestEnv, arg, temp_files};
 
 /// xorshift64*: a seeded, dependency-free source of kill instants.
 struct Rng(u64);
@@ -143,10 +143,6 @@ fn window(env: &TestEnv, args: &[&str], stdin: Option<&str>) -> Window {
     }
 }
 
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
 /// The database opens and passes `sa db check`.
 #[track_caller]
 fn assert_sound(env: &TestEnv, db: &Path, context: &str) {
@@ -167,18 +163,6 @@ fn assert_verifies(env: &TestEnv, token: &str, context: &str) {
         run.code, 0,
         "{context}: a delivered token does not verify\n{run}"
     );
-}
-
-fn temps(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(".sa-token-"))
-        })
-        .collect()
 }
 
 /// Tallies printed with `--nocapture` (and recorded in docs/reliability.md).
@@ -326,7 +310,7 @@ fn kills_during_token_add_with_output_file_leave_no_secret_behind() {
             assert_verifies(&env, token.trim_end(), &format!("token add {n}"));
             tally.tokens_delivered += 1;
         }
-        for temp in temps(&files) {
+        for temp in temp_files(&files, ".sa-token-") {
             if !seen.insert(temp.clone()) {
                 continue;
             }
@@ -354,7 +338,11 @@ fn kills_during_token_add_with_output_file_leave_no_secret_behind() {
     }
     env.run(&["token", "add", "bot", "--output-file", arg(&probe)])
         .ok();
-    assert!(temps(&files).is_empty(), "{:?}", temps(&files));
+    assert!(
+        temp_files(&files, ".sa-token-").is_empty(),
+        "{:?}",
+        temp_files(&files, ".sa-token-")
+    );
     tally.report("token add --output-file");
 }
 

@@ -4,20 +4,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::support::{TestEnv, file_mode};
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
+use crate::support::{TestEnv, arg, file_mode, sidecar};
 
 fn sidecars(path: &Path) -> Vec<String> {
     ["-wal", "-shm", "-journal"]
         .iter()
-        .filter(|suffix| {
-            let mut name = path.as_os_str().to_os_string();
-            name.push(suffix);
-            Path::new(&name).exists()
-        })
+        .filter(|suffix| sidecar(path, suffix).exists())
         .map(|s| s.to_string())
         .collect()
 }

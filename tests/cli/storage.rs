@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::support::{BASE_CONFIG, TestEnv, file_mode as mode};
+use crate::support::{BASE_CONFIG, TestEnv, file_mode as mode, sidecar};
 
 /// `env.command()` as a `std::process::Command`, which (unlike assert_cmd's) can `spawn`.
 pub(crate) fn std_command(env: &TestEnv) -> std::process::Command {
@@ -39,6 +39,17 @@ fn plant_db(env: &TestEnv, bytes: &[u8]) -> Vec<u8> {
     std::fs::create_dir_all(path.parent().expect("a parent")).expect("data dir");
     std::fs::write(&path, bytes).expect("write db");
     bytes.to_vec()
+}
+
+/// Sets the database's `user_version` and takes it out of WAL mode, so that the whole
+/// database is in the main file and nothing is pending.
+fn set_schema_version_in_the_main_file(env: &TestEnv, version: i64) {
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.pragma_update(None, "user_version", version)
+        .expect("user_version");
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
+        .expect("journal_mode");
 }
 
 /// Asserts that both a reading and a writing command refuse the database with exit 3 and
@@ -162,14 +173,7 @@ fn a_sqlite_file_with_another_application_id_is_refused_untouched() {
 fn a_newer_schema_is_refused_untouched() {
     let env = TestEnv::new();
     env.create("ci-bot");
-    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
-    conn.pragma_update(None, "user_version", 99)
-        .expect("user_version");
-    // Out of WAL, so the whole database is in the main file and nothing is pending.
-    let _: String = conn
-        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
-        .expect("journal_mode");
-    drop(conn);
+    set_schema_version_in_the_main_file(&env, 99);
     let before = std::fs::read(env.db_path()).expect("read");
     assert_refused_untouched(&env, &before, "newer");
     let run = env.run(&["list"]);
@@ -449,12 +453,6 @@ fn a_newer_schema_still_in_the_wal_is_refused_untouched() {
     );
 }
 
-fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(suffix);
-    name.into()
-}
-
 #[test]
 fn a_first_use_killed_halfway_by_an_older_sa_is_recovered() {
     // sa 0.1 switched a new file to WAL under a rollback journal; killed in that instant, it
@@ -548,13 +546,7 @@ fn a_truncated_sa_database_is_reported_as_damaged_and_left_untouched() {
 fn an_sa_database_with_tables_and_no_schema_version_gets_one_line() {
     let env = TestEnv::new();
     env.create("ci-bot");
-    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
-    conn.pragma_update(None, "user_version", 0)
-        .expect("user_version");
-    let _: String = conn
-        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
-        .expect("journal_mode");
-    drop(conn);
+    set_schema_version_in_the_main_file(&env, 0);
     let before = std::fs::read(env.db_path()).expect("read");
     let run = env
         .run(&["list"])

@@ -18,6 +18,31 @@ pub fn file_mode(path: &Path) -> u32 {
         & 0o777
 }
 
+/// A path as a command-line argument (the tests' paths are UTF-8).
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// `path` with `suffix` appended: where SQLite keeps `-wal`, `-shm` and `-journal`.
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    name.into()
+}
+
+/// The files in `dir` whose names start with `prefix` (sa's temporary files).
+pub fn temp_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect()
+}
+
 pub struct TestEnv {
     dir: tempfile::TempDir,
 }

@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::storage::std_command;
-use crate::support::{TestEnv, file_mode};
+use crate::support::{TestEnv, arg, file_mode, temp_files};
 
 fn with_bot() -> TestEnv {
     let env = TestEnv::new();
@@ -19,23 +19,6 @@ fn token_count(env: &TestEnv) -> usize {
     env.json(&["token", "list", "--status", "all"])
         .as_array()
         .map_or(0, Vec::len)
-}
-
-/// `.sa-token-*` files in `dir`.
-fn temps(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(".sa-token-"))
-        })
-        .collect()
-}
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
 }
 
 #[test]
@@ -154,7 +137,10 @@ fn a_symlink_to_a_regular_file_is_followed_and_the_links_stay() {
         written.starts_with("sa_") && written.ends_with('\n'),
         "{written:?}"
     );
-    assert!(temps(&versioned).is_empty() && temps(&secret).is_empty());
+    assert!(
+        temp_files(&versioned, ".sa-token-").is_empty()
+            && temp_files(&secret, ".sa-token-").is_empty()
+    );
 }
 
 #[test]
@@ -250,15 +236,17 @@ fn a_named_temp_file_is_removed_when_a_signal_ends_the_write() {
     for name in ["TERM", "INT", "HUP"] {
         let lock = hold_write_lock(&env);
         let mut child = spawn_add(&env, "svc.token", true);
-        wait_for("the temp file", || !temps(env.root()).is_empty());
+        wait_for("the temp file", || {
+            !temp_files(env.root(), ".sa-token-").is_empty()
+        });
         signal(&child, name);
         let status = child.wait().expect("wait");
         assert!(!status.success(), "SIG{name} ended it");
         drop(lock);
         assert!(
-            temps(env.root()).is_empty(),
+            temp_files(env.root(), ".sa-token-").is_empty(),
             "SIG{name}: {:?}",
-            temps(env.root())
+            temp_files(env.root(), ".sa-token-")
         );
         assert!(!env.root().join("svc.token").exists());
     }
@@ -275,11 +263,14 @@ fn an_unnamed_temp_file_leaves_nothing_even_after_sigkill() {
     wait_for("sa to open the database", || {
         has_open(&child, &env.db_path())
     });
-    assert!(temps(env.root()).is_empty(), "O_TMPFILE has no name");
+    assert!(
+        temp_files(env.root(), ".sa-token-").is_empty(),
+        "O_TMPFILE has no name"
+    );
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
     drop(lock);
-    assert!(temps(env.root()).is_empty());
+    assert!(temp_files(env.root(), ".sa-token-").is_empty());
     assert_eq!(token_count(&env), 0);
 }
 
@@ -355,7 +346,9 @@ fn an_ignored_hangup_is_left_ignored() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    wait_for("the temp file", || !temps(env.root()).is_empty());
+    wait_for("the temp file", || {
+        !temp_files(env.root(), ".sa-token-").is_empty()
+    });
     signal(&child, "HUP");
     std::thread::sleep(Duration::from_millis(200));
     drop(lock);
@@ -365,7 +358,7 @@ fn an_ignored_hangup_is_left_ignored() {
         "a hangup it was told to ignore ended it: {status}"
     );
     assert!(env.root().join("svc.token").exists());
-    assert!(temps(env.root()).is_empty());
+    assert!(temp_files(env.root(), ".sa-token-").is_empty());
 }
 
 #[test]
