@@ -35,7 +35,7 @@ pub struct Printer {
     width: Option<usize>,
 }
 
-fn write_err(err: std::io::Error) -> Error {
+pub(crate) fn write_err(err: std::io::Error) -> Error {
     Error::io("cannot write to stdout", err)
 }
 

@@ -12,9 +12,9 @@
 use std::io::{BufWriter, Stdout, Write};
 
 use serde::Serialize;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
-use crate::cli::output::Printer;
+use crate::cli::output::{Printer, write_err};
 use crate::error::{Error, Result};
 
 /// Rows whose widths set the columns' widths.
@@ -27,8 +27,8 @@ const GAP: &str = "  ";
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub header: &'static str,
-    /// Free text that may be cut with `…` to fit the width; ids, times, statuses, counts
-    /// and names that identify something are never cut.
+    /// Free text (names, labels, descriptions, sources…) that may be cut with `…` to fit a
+    /// known width; ids, times, statuses and counts never are.
     pub cut: bool,
 }
 
@@ -85,8 +85,9 @@ impl From<&str> for Field {
     }
 }
 
-fn write_err(err: std::io::Error) -> Error {
-    Error::io("cannot write to stdout", err)
+/// Stdout behind a buffer: a list is many small writes.
+fn buffered_stdout() -> BufWriter<Stdout> {
+    BufWriter::with_capacity(64 * 1024, std::io::stdout())
 }
 
 /// A list being printed: push items as they are read, then `finish`.
@@ -104,7 +105,7 @@ impl<'p> List<'p> {
     pub(crate) fn new(printer: &'p Printer, columns: &'static [Column]) -> Self {
         let kind = if printer.is_json() {
             Kind::Json {
-                out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+                out: buffered_stdout(),
             }
         } else {
             Kind::Table(TableStream::new(printer, columns))
@@ -169,6 +170,8 @@ struct TableStream<'p> {
     columns: &'static [Column],
     pending: Vec<Vec<Field>>,
     widths: Option<Vec<usize>>,
+    /// Whether a width was known and the columns fitted to it; only then is text cut.
+    fitted: bool,
     out: BufWriter<Stdout>,
     quiet_when_empty: bool,
 }
@@ -180,7 +183,8 @@ impl<'p> TableStream<'p> {
             columns,
             pending: Vec::new(),
             widths: None,
-            out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            fitted: false,
+            out: buffered_stdout(),
             quiet_when_empty: false,
         }
     }
@@ -216,6 +220,7 @@ impl<'p> TableStream<'p> {
         }
         if let Some(limit) = self.printer.width() {
             fit(&mut widths, self.columns, limit);
+            self.fitted = true;
         }
         self.widths = Some(widths);
         let header: Vec<Field> = self
@@ -239,7 +244,9 @@ impl<'p> TableStream<'p> {
         let last = row.len().saturating_sub(1);
         for (i, field) in row.iter().enumerate() {
             let width = widths.get(i).copied().unwrap_or(0);
-            let cuttable = self.columns.get(i).is_some_and(|c| c.cut);
+            // Piped with no width given, nothing is cut: a later, longer cell pushes its row
+            // out instead of losing its end.
+            let cuttable = self.fitted && self.columns.get(i).is_some_and(|c| c.cut);
             let text = if cuttable {
                 cut_to(&field.text, width)
             } else {
@@ -273,10 +280,9 @@ fn fit(widths: &mut [usize], columns: &[Column], limit: usize) {
     let total = |widths: &[usize]| {
         widths.iter().sum::<usize>() + GAP.len() * widths.len().saturating_sub(1)
     };
-    let floor = |_: usize| MIN_CUT_WIDTH;
     while total(widths) > limit {
         let widest = (0..widths.len())
-            .filter(|&i| columns[i].cut && widths[i] > floor(i))
+            .filter(|&i| columns[i].cut && widths[i] > MIN_CUT_WIDTH)
             .max_by_key(|&i| widths[i]);
         match widest {
             Some(i) => widths[i] -= 1,
@@ -285,23 +291,22 @@ fn fit(widths: &mut [usize], columns: &[Column], limit: usize) {
     }
 }
 
-/// `text` in at most `width` columns, ending in `…` when cut.
+/// `text` in at most `width` columns, ending in `…` when cut. Widths are measured on whole
+/// prefixes, as the check is, so that sequences a character at a time would miscount (an
+/// emoji with its variation selector) are measured the same way both times.
 fn cut_to(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
     if text.width() <= width {
         return std::borrow::Cow::Borrowed(text);
     }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    std::borrow::Cow::Owned(out)
+    let room = width.saturating_sub(1);
+    let ends: Vec<usize> = text
+        .char_indices()
+        .map(|(at, c)| at + c.len_utf8())
+        .collect();
+    // The longest prefix that fits: widths of prefixes grow with their length.
+    let fits = ends.partition_point(|&end| text[..end].width() <= room);
+    let end = if fits == 0 { 0 } else { ends[fits - 1] };
+    std::borrow::Cow::Owned(format!("{}…", &text[..end]))
 }
 
 #[cfg(test)]
@@ -314,6 +319,9 @@ mod tests {
         assert_eq!(cut_to("deploys to production", 10), "deploys t…");
         assert_eq!(cut_to("日本語のテキスト", 7), "日本語…");
         assert_eq!(cut_to("deploys", 7), "deploys");
+        let hearts = "❤️".repeat(20);
+        let cut = cut_to(&hearts, 21);
+        assert!(cut.width() <= 21, "{cut} is {} wide", cut.width());
     }
 
     #[test]

@@ -27,53 +27,58 @@ pub fn hash(cost: Argon2Cost, secret: &str) -> Result<String> {
 }
 
 /// Whether `secret` matches `phc`, using the parameters recorded in `phc`.
-/// A malformed stored hash is a mismatch, never a panic.
+/// A malformed stored hash is a mismatch, never a panic; `Err` only when no memory could be
+/// had for the computation.
 ///
 /// The same computation as `Argon2::verify_password`, but in memory that [`Blocks`] maps
-/// straight from the kernel: already zero (no second zero-fill) and in huge pages where the
-/// kernel allows, so a `sa token verify` process faults in a dozen pages instead of
-/// thousands; a long-lived verifier reuses it on each thread. The result is identical; the
-/// comparison is constant-time.
-pub fn verify(phc: &str, secret: &str) -> bool {
+/// straight from the kernel, already zero and in huge pages where the kernel allows: about
+/// ten page faults for argon2's 19 MiB instead of ~4,900, and kept (in a small pool) for the
+/// next verification of a long-lived verifier. The result is identical; the comparison is
+/// constant-time.
+pub fn verify(phc: &str, secret: &str) -> Result<bool> {
     let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
+        return Ok(false);
     };
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
-        return false;
+        return Ok(false);
     };
     let Ok(algorithm) = Algorithm::new(parsed.algorithm.as_str()) else {
-        return false;
+        return Ok(false);
     };
     let version = match parsed.version.map(Version::try_from) {
         None => Version::default(),
         Some(Ok(version)) => version,
-        Some(Err(_)) => return false,
+        Some(Err(_)) => return Ok(false),
     };
     let Ok(params) = Params::try_from(&parsed) else {
-        return false;
+        return Ok(false);
     };
     let mut computed = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
-    let block_count = params.block_count();
+    let mut memory = Blocks::take(params.block_count())?;
     let argon2 = Argon2::new(algorithm, version, params);
-    let computed_ok = with_blocks(block_count, |blocks| {
-        argon2
-            .hash_password_into_with_memory(secret.as_bytes(), salt.as_ref(), &mut computed, blocks)
-            .is_ok()
-    });
-    if computed_ok != Some(true) {
-        return false;
+    let computed_ok = argon2
+        .hash_password_into_with_memory(
+            secret.as_bytes(),
+            salt.as_ref(),
+            &mut computed,
+            memory.as_mut_slice(),
+        )
+        .is_ok();
+    memory.give_back();
+    if !computed_ok {
+        return Ok(false);
     }
     let expected = expected.as_bytes();
     // Every byte compared, whatever the first difference: timing tells nothing.
-    computed.len() == expected.len()
+    Ok(computed.len() == expected.len()
         && computed
             .iter()
             .zip(expected)
             .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+            == 0)
 }
 
-/// Argon2's working memory, mapped from the kernel for one computation.
+/// Argon2's working memory, mapped from the kernel.
 ///
 /// A fresh anonymous mapping is already zero, so unlike `alloc_zeroed` on a heap that may
 /// reuse memory there is never a `memset` of 19 MiB; asking for transparent huge pages
@@ -89,27 +94,47 @@ struct Blocks {
 
 const HUGE_PAGE: usize = 2 << 20;
 
-thread_local! {
-    /// The last mapping, kept for the next verification on this thread: a service verifying
-    /// on every request maps and faults its memory once, not per request. (Argon2 writes
-    /// every block before it reads it, so what an earlier run left there does not matter.)
-    static BLOCKS: std::cell::RefCell<Option<Blocks>> = const { std::cell::RefCell::new(None) };
+/// Mappings kept for the next verifications: a service verifying on every request maps and
+/// faults its memory once per concurrent verification, not per request. At most one per CPU
+/// is kept; more (a burst on a large thread pool) are unmapped after use. (Argon2 writes every
+/// block before it reads it, so what an earlier run left in a mapping does not matter.)
+static POOL: std::sync::Mutex<Vec<Blocks>> = std::sync::Mutex::new(Vec::new());
+
+fn pool_size() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
-/// Runs `work` on `count` blocks of this thread's argon2 memory, mapping it if needed.
-fn with_blocks<T>(count: usize, work: impl FnOnce(&mut [Block]) -> T) -> Option<T> {
-    BLOCKS.with(|cell| {
-        let mut cached = cell.try_borrow_mut().ok()?;
-        if cached.as_ref().is_none_or(|b| b.count != count) {
-            // Drop the old mapping first: two at once would double the peak.
-            *cached = None;
-            *cached = Some(Blocks::new(count)?);
-        }
-        cached.as_mut().map(|blocks| work(blocks.as_mut_slice()))
-    })
-}
+// SAFETY: a `Blocks` owns its mapping outright (no other pointer into it survives a use), so
+// moving it to another thread, as the pool does, is like moving a `Vec`.
+unsafe impl Send for Blocks {}
 
 impl Blocks {
+    /// A mapping of `count` blocks from the pool, or a new one.
+    fn take(count: usize) -> Result<Self> {
+        let pooled = POOL.lock().ok().and_then(|mut pool| {
+            let at = pool.iter().position(|b| b.count == count)?;
+            Some(pool.swap_remove(at))
+        });
+        match pooled {
+            Some(blocks) => Ok(blocks),
+            None => Blocks::new(count).ok_or_else(|| {
+                Error::io(
+                    "cannot map memory for argon2",
+                    std::io::Error::last_os_error(),
+                )
+            }),
+        }
+    }
+
+    /// Back to the pool, or unmapped when the pool is full.
+    fn give_back(self) {
+        if let Ok(mut pool) = POOL.lock()
+            && pool.len() < pool_size()
+        {
+            pool.push(self);
+        }
+    }
+
     fn new(count: usize) -> Option<Self> {
         use rustix::mm::{Advice, MapFlags, ProtFlags, madvise, mmap_anonymous};
         let len = count.checked_mul(std::mem::size_of::<Block>())?;
@@ -131,8 +156,11 @@ impl Blocks {
         let offset = (HUGE_PAGE - (mapping as usize % HUGE_PAGE)) % HUGE_PAGE;
         // SAFETY: `offset < HUGE_PAGE`, so `offset + len <= mapping_len`: inside the mapping.
         let start = unsafe { mapping.cast::<u8>().add(offset) };
-        // SAFETY: a range inside our own mapping; the advice only changes how it is backed.
+        // SAFETY: ranges inside our own mapping; advice only changes how it is backed: huge
+        // pages where the kernel allows, and never in a core dump, since the blocks are
+        // derived from secrets.
         let _ = unsafe { madvise(start.cast(), len, Advice::LinuxHugepage) };
+        let _ = unsafe { madvise(mapping, mapping_len, Advice::LinuxDontDump) };
         Some(Blocks {
             mapping,
             mapping_len,
@@ -143,8 +171,9 @@ impl Blocks {
 
     fn as_mut_slice(&mut self) -> &mut [Block] {
         // SAFETY: `blocks` is 2 MiB-aligned (Block needs 64), inside the mapping, and points
-        // to `count` blocks of zeroed memory, which is a valid `Block` (128 zero u64s); the
-        // mapping lives as long as `self`, and `&mut self` makes the slice unique.
+        // to `count` blocks of initialized memory (zero from the kernel, or what an earlier
+        // run left), and any bit pattern is a valid `Block` (128 u64s); the mapping lives as
+        // long as `self`, and `&mut self` makes the slice unique.
         unsafe { std::slice::from_raw_parts_mut(self.blocks, self.count) }
     }
 }
@@ -208,8 +237,8 @@ mod tests {
     fn hashes_verify_and_carry_their_parameters() {
         let phc = hash(CHEAP, "s3cret").unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{phc}");
-        assert!(verify(&phc, "s3cret"));
-        assert!(!verify(&phc, "s3cre7"));
+        assert!(verify(&phc, "s3cret").unwrap());
+        assert!(!verify(&phc, "s3cre7").unwrap());
         assert!(!needs_rehash(&phc, CHEAP));
         assert!(needs_rehash(
             &phc,
@@ -239,7 +268,7 @@ mod tests {
             needs_rehash(&costlier, CHEAP),
             "hashes converge to the config's cost"
         );
-        assert!(!verify("not a hash", "s3cret"));
+        assert!(!verify("not a hash", "s3cret").unwrap());
     }
 
     #[test]
@@ -266,17 +295,17 @@ mod tests {
         for phc in &hashes {
             for secret in ["s3cret", "s3cre7", ""] {
                 assert_eq!(
-                    verify(phc, secret),
+                    verify(phc, secret).unwrap(),
                     reference(phc, secret),
                     "{phc} with {secret:?}"
                 );
             }
-            assert!(verify(phc, "s3cret"), "{phc}");
+            assert!(verify(phc, "s3cret").unwrap(), "{phc}");
         }
         // A stored hash cut short, or with its output removed, matches nothing.
         let phc = &hashes[0];
-        assert!(!verify(&phc[..phc.len() - 4], "s3cret"));
-        assert!(!verify(phc.rsplit_once('$').unwrap().0, "s3cret"));
+        assert!(!verify(&phc[..phc.len() - 4], "s3cret").unwrap());
+        assert!(!verify(phc.rsplit_once('$').unwrap().0, "s3cret").unwrap());
     }
 
     #[test]
@@ -284,7 +313,7 @@ mod tests {
         let decoy = decoy(CHEAP);
         assert!(PasswordHash::new(&decoy).is_ok(), "{decoy}");
         assert!(!needs_rehash(&decoy, CHEAP));
-        assert!(!verify(&decoy, ""));
-        assert!(!verify(&decoy, "anything"));
+        assert!(!verify(&decoy, "").unwrap());
+        assert!(!verify(&decoy, "anything").unwrap());
     }
 }

@@ -517,7 +517,7 @@ pub fn verify(
     let hash = found
         .as_ref()
         .map_or_else(|| hashing::decoy(cost), |(row, _)| row.hash.clone());
-    let matches = hashing::verify(&hash, parsed.secret.expose());
+    let matches = hashing::verify(&hash, parsed.secret.expose())?;
     let Some((row, granted)) = found.filter(|(row, _)| matches && row.org == ctx.org.as_str())
     else {
         return Err(Error::Rejected(Rejection::Unknown));

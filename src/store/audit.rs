@@ -101,22 +101,41 @@ impl Tx<'_> {
             );
             values.push((":target", target.to_string().into()));
         }
+        // Which index serves the page: an account's (or a purged account's ids) when one is
+        // named, else the organization's walked newest first when a limit stops the walk early,
+        // else the action or time index. A unary `+` keeps SQLite from choosing an action or
+        // time index (and then sorting every match) where the walk is the cheaper plan.
+        let one_account = filter.account_id.is_some() || filter.target.is_some();
+        let walk = one_account || filter.limit.is_some();
         match filter.action {
             Some(family) if family.ends_with('.') => {
                 // `token.` is every action from `token.` up to (not including) `token/`.
-                conditions.push("e.action >= :action AND e.action < :action_end");
+                conditions.push(if walk {
+                    "+e.action >= :action AND +e.action < :action_end"
+                } else {
+                    "e.action >= :action AND e.action < :action_end"
+                });
                 let end = format!("{}/", &family[..family.len() - 1]);
                 values.push((":action", family.to_string().into()));
                 values.push((":action_end", end.into()));
             }
+            // One action: `(org, action)` is in id order, so it serves a limit too.
             Some(action) => {
-                conditions.push("e.action = :action");
+                conditions.push(if one_account {
+                    "+e.action = :action"
+                } else {
+                    "e.action = :action"
+                });
                 values.push((":action", action.to_string().into()));
             }
             None => {}
         }
         if let Some(since) = filter.since {
-            conditions.push("e.at >= :since");
+            conditions.push(if walk {
+                "+e.at >= :since"
+            } else {
+                "e.at >= :since"
+            });
             values.push((":since", format_timestamp(since).into()));
         }
         // The whole trail of the organization, or a time or action slice of it: read in
@@ -148,7 +167,8 @@ impl Tx<'_> {
                     columns("page")
                 )
             }
-            // In index order, details joined in order: rows stream out with nothing sorted.
+            // Details joined in order: rows stream out as read (sorted first only when an
+            // action or time index picked the events).
             None => format!(
                 "SELECT {} {report} FROM audit_events e
                  LEFT JOIN audit_details d ON d.event_id = e.id

@@ -155,21 +155,19 @@ impl Store {
     }
 
     /// For a connection that only counts token uses (`sa token verify`, [`crate::Verifier`]):
-    /// its commits skip the fsync (`PRAGMA synchronous = NORMAL`), and closing it leaves the
-    /// WAL to be checkpointed later (by any other command's close, or when it passes 100
-    /// pages) instead of checkpointing at once — two fsyncs and a file created and removed on
-    /// every verification otherwise. In WAL mode the database stays consistent either way; a
-    /// power failure can lose at most the last uses counted. Every other command's commits
-    /// stay fully durable: a revocation is never undone by a crash.
+    /// its commits skip the fsync (`PRAGMA synchronous = NORMAL`). In WAL mode the database
+    /// stays consistent; a power failure can lose at most the last uses counted. Checkpoints
+    /// still sync (the one at close included), and every other command's commits stay fully
+    /// durable — they sync the whole WAL, these frames too — so a revocation is never undone
+    /// by a crash.
+    ///
+    /// The checkpoint at close stays: skipped, the next process (alone on the file, so SQLite
+    /// rebuilds its WAL index) cannot tell the WAL was checkpointed, never restarts it, and
+    /// rereads all of it on every open, growing without bound under verify-only traffic.
     pub fn count_uses_lightly(&mut self) -> Result<()> {
-        let light = || -> rusqlite::Result<()> {
-            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-            self.conn.pragma_update(None, "wal_autocheckpoint", 100)?;
-            self.conn
-                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-            Ok(())
-        };
-        light().map_err(|e| at_path(&self.path, e.into()))
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| at_path(&self.path, e.into()))
     }
 
     /// Whether this open set the database up (migrated it from blank). Exactly one of

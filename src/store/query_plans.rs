@@ -33,6 +33,7 @@ const REPORTS: &[&str] = &[
 /// Tables that grow with use.
 const GROWING: &[&str] = &[
     "accounts",
+    "account_emails",
     "tokens",
     "token_usage_daily",
     "audit_events",
@@ -77,6 +78,22 @@ fn aliases(sql: &str) -> Vec<(String, String)> {
 /// One line of `EXPLAIN QUERY PLAN`: its id, its parent's id, and what it says.
 type PlanLine = (i64, i64, String);
 
+/// Whether a SEARCH pins only the organization (`(org=?)`, or `(org=? AND at>?)` and other
+/// ranges): it reads the whole organization, or a slice of it as large.
+fn by_org_alone(line: &str) -> bool {
+    let Some(constraints) = line
+        .rsplit_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+    else {
+        return false;
+    };
+    let equalities: Vec<&str> = constraints
+        .split(" AND ")
+        .filter(|c| c.ends_with("=?") && !c.ends_with("<=?") && !c.ends_with(">=?"))
+        .collect();
+    equalities == ["org=?"]
+}
+
 /// What is wrong with one statement's plan, if anything.
 fn violations(sql: &str, plan: &[PlanLine]) -> Vec<String> {
     let report = REPORTS
@@ -107,8 +124,10 @@ fn violations(sql: &str, plan: &[PlanLine]) -> Vec<String> {
             .iter()
             .any(|(_, p, l)| p == parent && l.contains("TEMP B-TREE"));
         let bounded = sql.contains("LIMIT") && !sorted_first;
-        let whole_org = line.ends_with("(org=?)");
-        if kind == "SCAN" || (kind == "SEARCH" && whole_org && !bounded) {
+        if kind == "SCAN"
+            || line.contains("AUTOMATIC")
+            || (kind == "SEARCH" && by_org_alone(line) && !bounded)
+        {
             found.push(format!("{line}   [{table}]"));
         }
     }
@@ -195,12 +214,20 @@ fn workload(store: &mut Store, config: &Config) {
             tokens::list(store, &ctx, &query, &mut ignore).unwrap();
         }
     }
-    let query = tokens::TokenQuery {
-        account: Some(reference("alpha")),
-        status: TokenFilter::Live,
-        expiring_within: Some(Duration::from_days(40)),
-    };
-    tokens::list(store, &ctx, &query, &mut ignore).unwrap();
+    for account in [Some(reference("alpha")), None] {
+        for status in [
+            TokenFilter::Live,
+            TokenFilter::Active,
+            TokenFilter::Disabled,
+        ] {
+            let query = tokens::TokenQuery {
+                account: account.clone(),
+                status,
+                expiring_within: Some(Duration::from_days(40)),
+            };
+            tokens::list(store, &ctx, &query, &mut ignore).unwrap();
+        }
+    }
     tokens::show(store, &ctx, &id(&first)).unwrap();
     tokens::set_paused(store, &ctx, &id(&first), true).unwrap();
     tokens::set_paused(store, &ctx, &id(&first), false).unwrap();
@@ -258,6 +285,33 @@ fn workload(store: &mut Store, config: &Config) {
         audit::AuditQuery {
             action: Some("account.create".into()),
             since: Some(Since::parse("1d").unwrap()),
+            ..Default::default()
+        },
+        audit::AuditQuery {
+            account: Some(reference("alpha")),
+            action: Some("token.".into()),
+            limit: Some(5),
+            ..Default::default()
+        },
+        audit::AuditQuery {
+            account: Some(reference("alpha")),
+            action: Some("token.add".into()),
+            ..Default::default()
+        },
+        audit::AuditQuery {
+            account: Some(reference("alpha")),
+            since: Some(Since::parse("400d").unwrap()),
+            ..Default::default()
+        },
+        audit::AuditQuery {
+            account: Some(reference("delta")),
+            action: Some("account.".into()),
+            since: Some(Since::parse("1d").unwrap()),
+            ..Default::default()
+        },
+        audit::AuditQuery {
+            since: Some(Since::parse("1d").unwrap()),
+            limit: Some(10),
             ..Default::default()
         },
     ] {

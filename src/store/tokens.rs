@@ -262,10 +262,13 @@ impl Tx<'_> {
         };
         // ?1 is the organization, or the account: a plain equality either way, which SQLite
         // can serve from an index (`?2 IS NULL OR …` made it walk the whole organization).
-        let (scope, report) = if account_id.is_some() {
-            ("t.account_id = ?1 AND a.org = ?2", "")
-        } else {
-            ("a.org = ?1 AND ?2 IS NOT NULL", "/* report: tokens */")
+        let (scope, report) = match (account_id, expiring_before) {
+            (Some(_), _) => ("t.account_id = ?1 AND a.org = ?2", ""),
+            // The cron check (`--expiring-within 14d --exit-code`) wants a few tokens out of
+            // many: found through `tokens_expires`, the organization checked on each (`+`
+            // keeps SQLite from walking the organization instead).
+            (None, Some(_)) => ("+a.org = ?1 AND ?2 IS NOT NULL", ""),
+            (None, None) => ("a.org = ?1 AND ?2 IS NOT NULL", "/* report: tokens */"),
         };
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} {report} FROM tokens t JOIN accounts a ON a.id = t.account_id

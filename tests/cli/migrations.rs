@@ -163,3 +163,25 @@ fn a_renamed_or_purged_accounts_email_is_never_given_out_again() {
     let elsewhere = env.json(&["create", "--name", "alpha", "--org", "acme"]);
     assert_eq!(elsewhere["email"], "alpha@acme.sa.local");
 }
+
+#[test]
+fn the_account_count_of_an_upgraded_database_holds_the_account_limit() {
+    // Schema 3 counts accounts per organization in `orgs`: filled in by the upgrade, kept
+    // up by creates and purges.
+    let env = TestEnv::new();
+    version_1_database(&env);
+    env.write_config("[limits]\nmax_accounts = 6\n");
+    env.create("epsilon"); // the sixth in `default`
+    env.run(&["create", "--name", "zeta"])
+        .code(1)
+        .error_contains("limits.max_accounts");
+    env.run(&["delete", "epsilon", "--purge", "--yes"]).ok();
+    env.create("zeta");
+    // In acme, three of six.
+    for name in ["one", "two", "three"] {
+        env.json(&["create", "--name", name, "--org", "acme"]);
+    }
+    env.run(&["create", "--name", "four", "--org", "acme"])
+        .code(1)
+        .error_contains("limits.max_accounts");
+}

@@ -562,3 +562,41 @@ fn help_does_not_echo_environment_values() {
     assert!(!stdout.contains("alice-from-env"), "{stdout}");
     assert!(!stdout.contains("SA_ORG=acme"), "{stdout}");
 }
+
+#[test]
+fn piped_tables_past_the_measured_rows_cut_nothing() {
+    // Column widths come from the first 1000 rows; piped, with no width given, a longer cell
+    // further down is printed whole (its row pushed out), never cut.
+    let env = TestEnv::new();
+    env.init_db();
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.execute(
+        "INSERT INTO orgs (name, created_at) VALUES ('default', '2026-11-01T00:00:00Z')
+         ON CONFLICT DO NOTHING",
+        [],
+    )
+    .expect("org");
+    let long = "a description far longer than any of the thousand before it";
+    for i in 0..1001 {
+        let name = format!("bot-{i:04}");
+        conn.execute(
+            "INSERT INTO accounts (org, name, description, email, status, created_at, created_by, updated_at)
+             VALUES ('default', ?1, ?2, ?1 || '@default.sa.local', 'active',
+                     '2026-11-01T00:00:00Z', 't', '2026-11-01T00:00:00Z')",
+            rusqlite::params![name, if i == 1000 { long } else { "short" }],
+        )
+        .expect("account");
+    }
+    drop(conn);
+    let output = env
+        .command()
+        .env_remove("COLUMNS")
+        .args(["list"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.lines().count(), 1002, "a header and every account");
+    let last = stdout.lines().last().expect("a last row");
+    assert!(last.contains("bot-1000") && last.ends_with(long), "{last}");
+}

@@ -4,7 +4,7 @@ use comfy_table::Cell;
 use serde_json::{Map, Value as Json, json};
 
 use crate::cli::args::ConfigCommand;
-use crate::cli::table::{Column, Field, cut, keep};
+use crate::cli::table::{Column, Field, keep};
 use crate::cli::{Outcome, Session};
 use crate::config::Value;
 use crate::error::Result;
@@ -53,7 +53,8 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
                 root.insert("sources".into(), Json::Object(sources));
                 printer.json(&root)?;
             } else {
-                const COLUMNS: &[Column] = &[keep("key"), cut("value"), cut("source")];
+                // Paths are whole or useless: nothing here is cut.
+                const COLUMNS: &[Column] = &[keep("key"), keep("value"), keep("source")];
                 let rows = entries
                     .iter()
                     .map(|e| {

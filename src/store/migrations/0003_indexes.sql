@@ -7,6 +7,8 @@ CREATE INDEX audit_events_org ON audit_events (org);
 CREATE INDEX audit_events_target ON audit_events (org, target);
 -- `sa audit --action X` and `--action family.`.
 CREATE INDEX audit_events_action ON audit_events (org, action);
+-- `sa token list --expiring-within DUR` (the cron check): the few tokens about to lapse.
+CREATE INDEX tokens_expires ON tokens (expires_at);
 -- `limits.max_accounts` is checked on every `sa create`: a count kept up to date by triggers
 -- instead of counting the organization's accounts each time.
 ALTER TABLE orgs ADD COLUMN account_count INTEGER NOT NULL DEFAULT 0;
