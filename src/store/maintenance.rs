@@ -99,6 +99,7 @@ impl Store {
                 conn,
                 path: path.to_path_buf(),
                 created: false,
+                light: false,
             },
             report,
         ))

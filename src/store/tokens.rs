@@ -244,21 +244,25 @@ impl Tx<'_> {
         now: DateTime<Utc>,
         each: &mut dyn FnMut(Token) -> Result<()>,
     ) -> Result<()> {
-        let status_sql = match filter {
-            TokenFilter::Live => {
-                "t.status != 'revoked' AND (t.expires_at IS NULL OR t.expires_at > ?3)"
-            }
-            TokenFilter::Active => {
-                "t.status = 'active' AND a.status = 'active' \
-                 AND (t.expires_at IS NULL OR t.expires_at > ?3)"
-            }
-            TokenFilter::Disabled => {
-                "(t.status = 'disabled' OR (t.status = 'active' AND a.status = 'disabled')) \
-                 AND (t.expires_at IS NULL OR t.expires_at > ?3)"
-            }
-            TokenFilter::Expired => "t.status != 'revoked' AND t.expires_at <= ?3",
-            TokenFilter::Revoked => "t.status = 'revoked'",
-            TokenFilter::All => "?3 IS NOT NULL",
+        // What was decided about the token (and its account), and what the clock says.
+        const LIVE: &str = "(t.expires_at IS NULL OR t.expires_at > ?3)";
+        let (decided, clock) = match filter {
+            TokenFilter::Live => ("t.status != 'revoked'", LIVE),
+            TokenFilter::Active => ("t.status = 'active' AND a.status = 'active'", LIVE),
+            TokenFilter::Disabled => (
+                "(t.status = 'disabled' OR (t.status = 'active' AND a.status = 'disabled'))",
+                LIVE,
+            ),
+            TokenFilter::Expired => ("t.status != 'revoked'", "t.expires_at <= ?3"),
+            TokenFilter::Revoked => ("t.status = 'revoked'", "?3 IS NOT NULL"),
+            TokenFilter::All => ("1", "?3 IS NOT NULL"),
+        };
+        // About to lapse: live now and gone by ?4, not already replaced. One closed range on
+        // `expires_at` (an `IS NULL OR` beside it made SQLite read every future expiry).
+        let clock = if expiring_before.is_some() {
+            "t.expires_at > ?3 AND t.expires_at <= ?4 AND t.replaced_by IS NULL"
+        } else {
+            clock
         };
         // ?1 is the organization, or the account: a plain equality either way, which SQLite
         // can serve from an index (`?2 IS NULL OR …` made it walk the whole organization).
@@ -272,9 +276,7 @@ impl Tx<'_> {
         };
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} {report} FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE {scope} AND a.status != 'deleted' AND {status_sql}
-               AND (?4 IS NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= ?4
-                                   AND t.expires_at > ?3 AND t.replaced_by IS NULL))
+             WHERE {scope} AND a.status != 'deleted' AND {decided} AND {clock}
              ORDER BY t.created_at, t.rowid"
         );
         let mut stmt = self.tx.prepare_cached(&sql)?;
@@ -282,12 +284,11 @@ impl Tx<'_> {
             Some(id) => id.into(),
             None => org.to_string().into(),
         };
-        let mut rows = stmt.query(params![
-            key,
-            org,
-            format_timestamp(now),
-            expiring_before.map(format_timestamp)
-        ])?;
+        let now = format_timestamp(now);
+        let mut rows = match expiring_before {
+            Some(before) => stmt.query(params![key, org, now, format_timestamp(before)])?,
+            None => stmt.query(params![key, org, now])?,
+        };
         while let Some(row) = rows.next()? {
             each(raw_token(row)?.into_token()?)?;
         }

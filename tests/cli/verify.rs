@@ -432,3 +432,27 @@ fn a_source_holding_a_token_is_refused_and_not_stored() {
     assert!(!run.stderr.contains(secret_part(&token)), "{run}");
     assert_eq!(show(&env, token_id(&token))["use_count"], 0);
 }
+
+#[test]
+fn the_wal_stays_bounded_when_only_verifications_write() {
+    // A verification closes without a checkpoint; the next process, alone on the file,
+    // cannot tell what was checkpointed, so without a bound a WAL written only by
+    // verifications would grow forever and be reread on every open.
+    let env = with_bot();
+    let token = env.add_token("bot", &[]);
+    let wal = crate::support::sidecar(&env.db_path(), "-wal");
+    let mut largest = 0;
+    for _ in 0..220 {
+        verify(&env, &token, &[]).ok();
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    // Each verification adds about 8 KiB: 220 of them would be 1.7 MiB unbounded.
+    assert!(
+        largest > 64 * 1024,
+        "the WAL was left to grow between checkpoints: {largest}"
+    );
+    assert!(largest < 1024 * 1024, "the WAL reached {largest} bytes");
+    // And every use was counted.
+    let listed = env.json(&["token", "list", "--usage"]);
+    assert_eq!(listed[0]["use_count"], 220);
+}
