@@ -366,7 +366,7 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<Vec<Account>> {
         let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts a
+            "SELECT {ACCOUNT_COLUMNS} /* report: expired deletions */ FROM accounts a
              WHERE a.status = 'deleted' AND a.deleted_at <= ?2 ORDER BY a.deleted_at, a.id"
         );
         let mut stmt = self.tx.prepare(&sql)?;

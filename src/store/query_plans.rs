@@ -23,11 +23,12 @@ use crate::time::{Duration, Since};
 /// The whole-table reports: statements that answer for a whole organization or database,
 /// and so may read all of it.
 const REPORTS: &[&str] = &[
-    "organizations",    // sa org list: counts per organization
-    "accounts",         // sa list: every account of the organization
-    "tokens",           // sa token list without an account
-    "audit trail",      // sa audit without --account or --limit
-    "token invariants", // sa db check
+    "organizations",     // sa org list: counts per organization
+    "accounts",          // sa list: every account of the organization
+    "tokens",            // sa token list without an account
+    "audit trail",       // sa audit without --account or --limit
+    "token invariants",  // sa db check
+    "expired deletions", // the retention purge: every row it reads, it removes
 ];
 
 /// Tables that grow with use.
@@ -142,10 +143,8 @@ fn violations(sql: &str, plan: &[PlanLine]) -> Vec<String> {
             .iter()
             .any(|(_, p, l)| p == parent && l.contains("TEMP B-TREE"));
         let bounded = sql.contains("LIMIT") && !sorted_first;
-        if kind == "SCAN"
-            || line.contains("AUTOMATIC")
-            || (kind == "SEARCH" && by_org_alone(line) && !bounded)
-        {
+        let wide = by_org_alone(line) || open_range(line);
+        if kind == "SCAN" || line.contains("AUTOMATIC") || (kind == "SEARCH" && wide && !bounded) {
             found.push(format!("{line}   [{table}]"));
         }
     }
