@@ -92,6 +92,7 @@ fn fixture() -> Fixture {
         actor: "bench".into(),
         now: sa::time::now(),
         config: &cheap,
+        acting: None,
     };
     let per_account = usize::try_from(cheap.limits.max_tokens_per_account).unwrap_or(10);
     for n in 0..FILLER {

@@ -85,6 +85,12 @@ pub enum Error {
     RoleNotFound(String),
     #[error("token rejected: {0}")]
     Rejected(Rejection),
+    /// The token a command was to run under (`$SA_TOKEN`, `--token-file`) did not verify.
+    #[error("the token in {source_name} was rejected ({reason}); nothing was done")]
+    ActingTokenRejected {
+        source_name: String,
+        reason: Rejection,
+    },
     #[error("cancelled; nothing was changed")]
     Cancelled,
 
@@ -136,6 +142,7 @@ impl Error {
             | Error::TokenOfDeletedAccount { .. }
             | Error::RoleNotFound(_)
             | Error::Rejected(_)
+            | Error::ActingTokenRejected { .. }
             | Error::Cancelled => 1,
             Error::ForeignDatabase { .. }
             | Error::NewerSchema { .. }

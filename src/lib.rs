@@ -96,6 +96,7 @@ impl Verifier {
             actor: String::new(),
             now: time::now(),
             config: &self.config,
+            acting: None,
         };
         domain::tokens::verify(
             &mut self.store,

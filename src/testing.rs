@@ -16,6 +16,7 @@ pub fn mint_for_doc(config: &Config, account: &str, role: &str) -> Result<String
         actor: "doc".into(),
         now: crate::time::now(),
         config,
+        acting: None,
     };
     create(
         &mut store,

@@ -29,10 +29,11 @@ pub struct GlobalArgs {
     /// Config file [default: $SA_CONFIG, else $XDG_CONFIG_HOME/sa/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Organization to act in [default: `default`]
+    /// Organization to act in [default: `default`; under a token, the token's]
     #[arg(long, global = true, env = "SA_ORG", hide_env_values = true, value_name = "NAME", value_parser = org_or_default)]
-    pub org: Option<OrgName>,
-    /// Who is acting, as recorded in the audit trail [default: the OS user]
+    pub org: Option<OrgArg>,
+    /// Who is acting, as recorded in the audit trail [default: the OS user; under a token,
+    /// `sa:ACCOUNT`]
     #[arg(
         long,
         global = true,
@@ -41,6 +42,10 @@ pub struct GlobalArgs {
         value_name = "NAME"
     )]
     pub actor: Option<String>,
+    /// Act as the service account whose token is in PATH (as `$SA_TOKEN` does): only what
+    /// its permissions cover is allowed
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
     /// Print JSON (same as `-o json`)
     #[arg(long, global = true)]
     pub json: bool,
@@ -71,6 +76,11 @@ pub enum Command {
     /// The effective configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Roles: named sets of `resource:action` permissions, granted to accounts
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Whether an account (or token) holds a permission, and which roles grant it: `yes`/`no`
+    Can(CanArgs),
     /// Read the audit trail, oldest first
     Audit(AuditArgs),
     /// Check the database file, or copy it while it is in use
@@ -322,6 +332,97 @@ pub struct TokenVerifyArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Create a custom role in the organization
+    Create(RoleCreateArgs),
+    /// List the built-in and custom roles, with how many accounts hold each
+    List,
+    /// Show a role's permissions and the accounts that hold it
+    Show(RoleArg),
+    /// Add or remove permissions, change the description, or rename a custom role; every
+    /// token of every account holding it follows at once
+    Update(RoleUpdateArgs),
+    /// Delete a custom role; the accounts holding it lose it (asks first when any do)
+    Delete(RoleDeleteArgs),
+    /// Give a role to accounts (a role already held is left as it is)
+    Grant(RoleGrantArgs),
+    /// Take a role from accounts (a role not held is left as it is)
+    Revoke(RoleGrantArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RoleCreateArgs {
+    /// Role name: 2–64 lowercase letters, digits, `-`, `_`, `.`, starting with a letter
+    #[arg(value_parser = RoleName::parse)]
+    pub name: RoleName,
+    /// A permission the role grants (repeatable): `resource:action`, `*` matching any part
+    #[arg(long = "permission", value_name = "PERMISSION", value_parser = Permission::parse, required = true)]
+    pub permissions: Vec<Permission>,
+    /// What the role is for
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RoleArg {
+    /// Role name
+    #[arg(value_parser = RoleName::parse)]
+    pub name: RoleName,
+}
+
+#[derive(Debug, Args)]
+pub struct RoleUpdateArgs {
+    /// Role name
+    #[arg(value_parser = RoleName::parse)]
+    pub role: RoleName,
+    /// Add a permission (repeatable)
+    #[arg(long, value_name = "PERMISSION", value_parser = Permission::parse)]
+    pub add: Vec<Permission>,
+    /// Remove a permission (repeatable)
+    #[arg(long, value_name = "PERMISSION", value_parser = Permission::parse)]
+    pub remove: Vec<Permission>,
+    /// New description (an empty string clears it)
+    #[arg(long)]
+    pub description: Option<String>,
+    /// New name; the accounts holding the role keep it
+    #[arg(long, value_parser = RoleName::parse)]
+    pub name: Option<RoleName>,
+}
+
+#[derive(Debug, Args)]
+pub struct RoleDeleteArgs {
+    /// Role name
+    #[arg(value_parser = RoleName::parse)]
+    pub name: RoleName,
+    /// Do not ask for confirmation (asked only while accounts hold the role)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RoleGrantArgs {
+    /// Role name
+    #[arg(value_parser = RoleName::parse)]
+    pub role: RoleName,
+    /// Account names or ids
+    #[arg(value_name = "ACCOUNT", value_parser = AccountRef::parse, required = true)]
+    pub accounts: Vec<AccountRef>,
+}
+
+#[derive(Debug, Args)]
+pub struct CanArgs {
+    /// Account name or id
+    #[arg(value_parser = AccountRef::parse)]
+    pub account: AccountRef,
+    /// The permission asked about, e.g. deploys:write
+    #[arg(value_parser = Permission::parse)]
+    pub permission: Permission,
+    /// Ask about one of the account's tokens instead, its scopes applied
+    #[arg(long, value_name = "TOKEN_ID", value_parser = TokenId::parse)]
+    pub token: Option<TokenId>,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum OrgCommand {
     /// List organizations with their account counts
     List,
@@ -351,13 +452,17 @@ pub struct AuditArgs {
     pub limit: Option<u64>,
 }
 
-/// An empty `$SA_ORG` (or `--org ""`) means the default organization, as an empty
-/// `$SA_DB`, `$SA_CONFIG` or `$SA_ACTOR` means unset.
-fn org_or_default(text: &str) -> Result<OrgName, crate::error::Error> {
+/// `--org`/`$SA_ORG`: an organization, or `None` when given empty.
+#[derive(Debug, Clone)]
+pub struct OrgArg(pub Option<OrgName>);
+
+/// An empty `$SA_ORG` (or `--org ""`) means unset, as an empty `$SA_DB`, `$SA_CONFIG` or
+/// `$SA_ACTOR` does: the default organization, or the token's under `$SA_TOKEN`.
+fn org_or_default(text: &str) -> Result<OrgArg, crate::error::Error> {
     if text.is_empty() {
-        return Ok(OrgName::default());
+        return Ok(OrgArg(None));
     }
-    OrgName::parse(text)
+    OrgName::parse(text).map(|org| OrgArg(Some(org)))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The terminal front end: parse, load the config, open the store once, dispatch, and map an
 //! [`Error`] to its exit code. This is the only place that chooses an exit code.
 
+mod acting;
 pub mod args;
 mod cleanup;
 mod cmd;
@@ -159,17 +160,43 @@ fn os_user() -> String {
 fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
     let overrides = Overrides::from_env(cli.global.config.clone(), cli.global.db.clone());
     let config = Config::load(&overrides)?;
-    let actor = actor(cli.global.actor.clone());
-    crate::domain::names::check_free_text("the actor", &actor)?;
+    let claimed_actor = cli.global.actor.clone().filter(|a| !a.trim().is_empty());
+    let explicit_org = cli.global.org.clone().and_then(|o| o.0);
+    let now = crate::time::now();
+    let mut ctx = Context {
+        org: explicit_org.clone().unwrap_or_default(),
+        actor: String::new(),
+        now,
+        config: &config,
+        acting: None,
+    };
+    let presented = match acting::requirement(&cli.command) {
+        Some(requirement) => {
+            acting::presented(cli.global.token_file.as_deref())?.map(|token| (token, requirement))
+        }
+        None => None,
+    };
+    if let Some((token, requirement)) = presented {
+        let (org, acting) =
+            acting::authenticate(&config, &token, requirement, explicit_org.as_ref(), now)?;
+        // The token says who acts; a name given besides could only disguise it.
+        if claimed_actor.is_some() {
+            printer.note(&format!(
+                "acting as `sa:{}` through {}; `--actor`/$SA_ACTOR is not used",
+                acting.account, token.source_name
+            ));
+        }
+        ctx.org = org;
+        ctx.actor = format!("sa:{}", acting.account);
+        ctx.acting = Some(acting);
+    } else {
+        ctx.actor = actor(claimed_actor);
+        crate::domain::names::check_free_text("the actor", &ctx.actor)?;
+    }
     let session = Session {
         printer,
         config: &config,
-        ctx: Context {
-            org: cli.global.org.clone().unwrap_or_default(),
-            actor,
-            now: crate::time::now(),
-            config: &config,
-        },
+        ctx,
     };
     match cli.command {
         Command::Account(command) | Command::AccountGroup(command) => {
@@ -178,6 +205,8 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         Command::Token(command) => cmd::token::run(&session, command),
         Command::Org(args::OrgCommand::List) => cmd::org::list(&session),
         Command::Config(command) => cmd::config::run(&session, command),
+        Command::Role(command) => cmd::role::run(&session, command),
+        Command::Can(args) => cmd::role::can(&session, args),
         Command::Audit(args) => cmd::audit::run(&session, args),
         Command::Db(command) => cmd::db::run(&session, command),
     }

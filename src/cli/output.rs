@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::cli::table::{Column, Field, List, cut, keep};
 use crate::domain::database::CheckReport;
+use crate::domain::permissions::Permission;
+use crate::domain::roles::{Answer, Role, TokenPermissions};
 use crate::domain::tokens::{Identity, TokenStatus, status_of};
 use crate::error::{Error, Result};
 use crate::store::{Account, AccountStatus, AuditEvent, OrgSummary, Token};
@@ -234,9 +236,38 @@ impl From<&Account> for AccountView {
     }
 }
 
-pub fn print_account(printer: &Printer, account: &Account) -> Result<()> {
+/// One account as commands about one account print it: with its effective permissions.
+#[derive(Debug, Serialize)]
+pub struct AccountDetailView {
+    #[serde(flatten)]
+    pub account: AccountView,
+    /// The union of its roles' permissions.
+    pub permissions: Vec<String>,
+}
+
+fn texts(permissions: &[Permission]) -> Vec<String> {
+    permissions.iter().map(ToString::to_string).collect()
+}
+
+/// A list of permissions in a table cell.
+fn joined(permissions: &[Permission], none: &str) -> String {
+    if permissions.is_empty() {
+        none.to_string()
+    } else {
+        texts(permissions).join(", ")
+    }
+}
+
+pub fn print_account(
+    printer: &Printer,
+    account: &Account,
+    permissions: &[Permission],
+) -> Result<()> {
     if printer.is_json() {
-        return printer.json(&AccountView::from(account));
+        return printer.json(&AccountDetailView {
+            account: AccountView::from(account),
+            permissions: texts(permissions),
+        });
     }
     let text = |s: &str| Cell::new(s);
     let mut pairs = vec![
@@ -262,6 +293,7 @@ pub fn print_account(printer: &Printer, account: &Account) -> Result<()> {
                 account.roles.join(", ")
             }),
         ),
+        ("permissions", text(&joined(permissions, "- (none)"))),
         ("active tokens", Cell::new(account.active_tokens)),
         (
             "created",
@@ -357,9 +389,29 @@ impl TokenView {
     }
 }
 
-pub fn print_token(printer: &Printer, token: &Token, now: DateTime<Utc>) -> Result<()> {
+/// One token as `sa token show` prints it: with what it may do now.
+#[derive(Debug, Serialize)]
+pub struct TokenDetailView {
+    #[serde(flatten)]
+    pub token: TokenView,
+    /// Its account's permissions, narrowed to its scopes.
+    pub permissions: Vec<String>,
+    /// Scopes its account's roles do not fully cover at the moment.
+    pub scopes_not_held: Vec<String>,
+}
+
+pub fn print_token(
+    printer: &Printer,
+    token: &Token,
+    held: &TokenPermissions,
+    now: DateTime<Utc>,
+) -> Result<()> {
     if printer.is_json() {
-        return printer.json(&TokenView::new(token, now));
+        return printer.json(&TokenDetailView {
+            token: TokenView::new(token, now),
+            permissions: texts(&held.effective),
+            scopes_not_held: texts(&held.scopes_not_held),
+        });
     }
     let text = |s: &str| Cell::new(s);
     let opt = |s: &Option<String>| Cell::new(s.as_deref().unwrap_or("-"));
@@ -381,6 +433,18 @@ pub fn print_token(printer: &Printer, token: &Token, now: DateTime<Utc>) -> Resu
                 token.scopes.join(", ")
             }),
         ),
+    ];
+    if !held.scopes_not_held.is_empty() {
+        pairs.push((
+            "scopes not held",
+            text(&format!(
+                "{} (its account's roles do not grant them)",
+                joined(&held.scopes_not_held, "-")
+            )),
+        ));
+    }
+    pairs.extend([
+        ("permissions", text(&joined(&held.effective, "- (none)"))),
         (
             "created",
             text(&format!(
@@ -393,7 +457,7 @@ pub fn print_token(printer: &Printer, token: &Token, now: DateTime<Utc>) -> Resu
             "expires",
             text(&ts(token.expires_at).unwrap_or_else(|| "never".into())),
         ),
-    ];
+    ]);
     if status == TokenStatus::Revoked {
         pairs.push((
             "revoked",
@@ -665,4 +729,184 @@ pub fn print_check_report(
         }
     }
     printer.table(COLUMNS, rows)
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoleView {
+    pub name: String,
+    pub builtin: bool,
+    pub description: Option<String>,
+    pub permissions: Vec<String>,
+    /// Accounts of the organization holding it (deleted ones aside).
+    pub account_count: u64,
+}
+
+impl From<&Role> for RoleView {
+    fn from(role: &Role) -> Self {
+        RoleView {
+            name: role.name.clone(),
+            builtin: role.builtin,
+            description: role.description.clone(),
+            permissions: texts(&role.permissions),
+            account_count: role.holders,
+        }
+    }
+}
+
+/// `sa role show`: the role and the names of the accounts holding it.
+#[derive(Debug, Serialize)]
+pub struct RoleDetailView {
+    #[serde(flatten)]
+    pub role: RoleView,
+    pub accounts: Vec<String>,
+}
+
+fn role_kind(role: &Role) -> &'static str {
+    if role.builtin { "built-in" } else { "custom" }
+}
+
+/// The columns of `sa role list`.
+pub const ROLE_COLUMNS: &[Column] = &[
+    keep("name"),
+    keep("type"),
+    keep("accounts"),
+    cut("permissions"),
+    cut("description"),
+];
+
+pub fn role_row(role: &Role) -> Vec<Field> {
+    vec![
+        Field::new(role.name.as_str()),
+        Field::new(role_kind(role)),
+        Field::new(role.holders.to_string()),
+        Field::new(texts(&role.permissions).join(",")),
+        Field::new(role.description.clone().unwrap_or_default()),
+    ]
+}
+
+/// How many holders `sa role show` names in its table; JSON names them all.
+const HOLDERS_SHOWN: usize = 20;
+
+/// One role; with `holders`, the accounts that hold it too (`sa role show`).
+pub fn print_role(printer: &Printer, role: &Role, holders: Option<&[String]>) -> Result<()> {
+    if printer.is_json() {
+        let view = RoleView::from(role);
+        return match holders {
+            Some(names) => printer.json(&RoleDetailView {
+                role: view,
+                accounts: names.to_vec(),
+            }),
+            None => printer.json(&view),
+        };
+    }
+    let text = |s: &str| Cell::new(s);
+    let mut pairs = vec![
+        ("name", text(&role.name)),
+        ("type", text(role_kind(role))),
+        (
+            "description",
+            text(role.description.as_deref().unwrap_or("-")),
+        ),
+        ("permissions", text(&joined(&role.permissions, "-"))),
+        ("accounts", Cell::new(role.holders)),
+    ];
+    if let Some(names) = holders.filter(|n| !n.is_empty()) {
+        let mut shown = names
+            .iter()
+            .take(HOLDERS_SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if names.len() > HOLDERS_SHOWN {
+            shown.push_str(&format!(
+                ", … and {} more (`sa list --role {}` lists them)",
+                names.len() - HOLDERS_SHOWN,
+                role.name
+            ));
+        }
+        pairs.push(("held by", text(&shown)));
+    }
+    printer.record(pairs)
+}
+
+/// `sa role grant|revoke --json`: one per account named.
+#[derive(Debug, Serialize)]
+pub struct GrantView {
+    pub account: String,
+    pub role: String,
+    /// False when the account already held (or did not hold) the role.
+    pub changed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantedByView {
+    pub role: String,
+    pub permission: String,
+}
+
+/// `sa can --json`.
+#[derive(Debug, Serialize)]
+pub struct CanView {
+    pub allowed: bool,
+    pub account: String,
+    pub permission: String,
+    pub token_id: Option<String>,
+    /// The token's scopes; empty when unscoped or no token was asked about.
+    pub scopes: Vec<String>,
+    /// The account's grants that cover the permission.
+    pub granted_by: Vec<GrantedByView>,
+    /// Why not, when not allowed.
+    pub reason: Option<String>,
+}
+
+/// `yes` or `no` on the first line (as `kubectl auth can-i`), then why.
+pub fn print_answer(printer: &Printer, answer: &Answer) -> Result<()> {
+    let granted_by = answer
+        .granted_by
+        .iter()
+        .map(|(permission, role)| GrantedByView {
+            role: role.clone(),
+            permission: permission.to_string(),
+        })
+        .collect::<Vec<_>>();
+    if printer.is_json() {
+        return printer.json(&CanView {
+            allowed: answer.allowed,
+            account: answer.account.clone(),
+            permission: answer.permission.to_string(),
+            token_id: answer.token_id.clone(),
+            scopes: texts(&answer.scopes),
+            granted_by,
+            reason: answer.reason.clone(),
+        });
+    }
+    printer.stdout_line(if answer.allowed { "yes" } else { "no" })?;
+    let text = |s: &str| Cell::new(s);
+    let mut pairs = vec![
+        ("account", text(&answer.account)),
+        ("permission", text(&answer.permission.to_string())),
+    ];
+    if let Some(id) = &answer.token_id {
+        pairs.push(("token", text(id)));
+        pairs.push((
+            "scopes",
+            text(&joined(&answer.scopes, "- (all of the account's)")),
+        ));
+    }
+    let roles = granted_by
+        .iter()
+        .map(|g| format!("{} ({})", g.role, g.permission))
+        .collect::<Vec<_>>();
+    pairs.push((
+        "granted by",
+        text(&if roles.is_empty() {
+            "-".to_string()
+        } else {
+            roles.join(", ")
+        }),
+    ));
+    if let Some(reason) = &answer.reason {
+        pairs.push(("reason", text(reason)));
+    }
+    printer.record(pairs)
 }

@@ -122,6 +122,9 @@ pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> 
         }
         for role in &request.roles {
             check_role(tx, ctx, role)?;
+            let handed = crate::domain::roles::permissions_of(tx, ctx.org.as_str(), role.as_str())?
+                .unwrap_or_default();
+            ctx.refuse_escalation(&format!("create an account with `{role}`"), &handed)?;
         }
         let email = tx.free_email(
             ctx.org.as_str(),
@@ -468,6 +471,7 @@ mod tests {
             actor: "tester".into(),
             now: now(),
             config,
+            acting: None,
         }
     }
 

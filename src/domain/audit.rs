@@ -16,6 +16,11 @@ pub fn record(
     account_id: Option<i64>,
     details: &[(&str, String)],
 ) -> Result<()> {
+    // A service account acting through a token: which token, so a leaked one can be traced.
+    let mut all = details.to_vec();
+    if let Some(acting) = &ctx.acting {
+        all.push(("via_token", acting.token_id.clone()));
+    }
     tx.insert_audit_event(&NewAuditEvent {
         at: ctx.now,
         actor: &ctx.actor,
@@ -23,7 +28,7 @@ pub fn record(
         org: ctx.org.as_str(),
         target,
         account_id,
-        details,
+        details: &all,
     })?;
     Ok(())
 }

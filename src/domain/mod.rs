@@ -8,6 +8,7 @@ pub mod database;
 pub mod hashing;
 pub mod names;
 pub mod permissions;
+pub mod roles;
 pub mod token_format;
 pub mod tokens;
 
@@ -25,4 +26,44 @@ pub struct Context<'a> {
     /// One clock reading per command, so that a command's rows and events agree.
     pub now: DateTime<Utc>,
     pub config: &'a Config,
+    /// The service account acting through `$SA_TOKEN`, when one is: what it may do bounds
+    /// what it may hand out (no escalation), and its events name it and its token.
+    pub acting: Option<Acting>,
+}
+
+/// A service account acting through one of its tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acting {
+    pub account: String,
+    pub account_id: i64,
+    pub token_id: String,
+    /// The token's effective permissions.
+    pub permissions: Vec<permissions::Permission>,
+}
+
+impl Context<'_> {
+    /// Refuses (exit 1) when a service account acting through a token would hand out, with
+    /// `what`, permissions it does not hold itself. An administrator (no token) may.
+    pub fn refuse_escalation(
+        &self,
+        what: &str,
+        wanted: &[permissions::Permission],
+    ) -> crate::error::Result<()> {
+        let Some(acting) = &self.acting else {
+            return Ok(());
+        };
+        let lacking: Vec<String> = wanted
+            .iter()
+            .filter(|w| !permissions::allows(&acting.permissions, w))
+            .map(|w| format!("`{w}`"))
+            .collect();
+        if lacking.is_empty() {
+            return Ok(());
+        }
+        Err(crate::error::Error::Refused(format!(
+            "account `{}` may not {what}: that hands out {}, which it does not hold itself",
+            acting.account,
+            lacking.join(", ")
+        )))
+    }
 }

@@ -8,7 +8,8 @@ use crate::domain::accounts;
 use crate::domain::audit;
 use crate::domain::hashing;
 use crate::domain::names::{AccountRef, check_free_text};
-use crate::domain::permissions::{self, Permission, builtin_role};
+use crate::domain::permissions::{self, Permission};
+use crate::domain::roles;
 use crate::domain::token_format::{self, ParsedToken, Secret, TokenId};
 use crate::error::{Error, Rejection, Result};
 use crate::store::{
@@ -124,6 +125,23 @@ fn token_limit(
     Ok(())
 }
 
+/// A service account acting through a token may mint (or rotate, which hands it the new
+/// secret) only a token that can do no more than it can itself.
+fn refuse_wider_token(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    roles: &[String],
+    scopes: &[Permission],
+    account: &str,
+) -> Result<()> {
+    if ctx.acting.is_none() {
+        return Ok(());
+    }
+    let held = roles::account_permissions(tx, ctx.org.as_str(), roles)?;
+    let would_hold = permissions::effective(&held, scopes);
+    ctx.refuse_escalation(&format!("mint a token for `{account}`"), &would_hold)
+}
+
 fn refuse_disabled(account: &crate::store::Account) -> Result<()> {
     if account.status == AccountStatus::Disabled {
         return Err(Error::Refused(format!(
@@ -173,6 +191,7 @@ pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Resu
     let token = store.write(|tx| {
         let account = accounts::find(tx, ctx, &request.account)?;
         refuse_disabled(&account)?;
+        refuse_wider_token(tx, ctx, &account.roles, &request.scopes, &account.name)?;
         token_limit(tx, ctx, account.id, None)?;
         tx.insert_token(&NewToken {
             id: new.id.as_str(),
@@ -374,6 +393,12 @@ pub fn rotate(
         }
         let account = accounts::find(tx, ctx, &AccountRef::Id(old.account_id))?;
         refuse_disabled(&account)?;
+        let scopes: Vec<Permission> = old
+            .scopes
+            .iter()
+            .filter_map(|s| Permission::parse(s).ok())
+            .collect();
+        refuse_wider_token(tx, ctx, &account.roles, &scopes, &account.name)?;
         // An active token rotated without a grace period goes as the new one comes, so the
         // count of active tokens stays; a grace period or a paused old token adds one.
         let frees_its_place = grace.is_none() && old_status == TokenStatus::Active;
@@ -490,6 +515,45 @@ pub fn verify(
     ctx: &Context<'_>,
     request: &VerifyRequest<'_>,
 ) -> Result<Identity> {
+    check(store, ctx, request, Some(ctx.org.as_str()), |_| {
+        Error::Rejected(Rejection::Forbidden)
+    })
+}
+
+/// Verifies the token a command runs under (`$SA_TOKEN`, `--token-file`), counted like any
+/// check with the source `sa-cli`, in whichever organization the token is of. `what` names
+/// the command for the refusal when the token lacks `needed`; a refusal is not counted.
+pub fn authenticate(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    token: &ParsedToken,
+    needed: Option<&Permission>,
+    what: &str,
+) -> Result<Identity> {
+    let request = VerifyRequest {
+        token,
+        permission: needed,
+        source: Some("sa-cli"),
+    };
+    check(store, ctx, &request, None, |identity| {
+        Error::Refused(format!(
+            "account `{}` (token `{}`) may not {what}: that needs `{}`, which the token does not hold; nothing was done",
+            identity.account,
+            identity.token_id,
+            needed.map(ToString::to_string).unwrap_or_default(),
+        ))
+    })
+}
+
+/// The check behind [`verify`] and [`authenticate`]: `org` is the organization the token must
+/// be of (`None`: any), `forbidden` the error when it lacks the requested permission.
+fn check(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    request: &VerifyRequest<'_>,
+    org: Option<&str>,
+    forbidden: impl FnOnce(&Identity) -> Error,
+) -> Result<Identity> {
     let cost = ctx.config.argon2;
     if let Some(source) = request.source {
         check_free_text("the source", source)?;
@@ -499,18 +563,10 @@ pub fn verify(
         let Some(row) = tx.token_for_verify(parsed.id.as_str())? else {
             return Ok(None);
         };
-        let mut granted = Vec::new();
-        for role in &row.roles {
-            match builtin_role(role) {
-                Some(perms) => granted.extend(perms),
-                None => {
-                    let perms = tx
-                        .custom_role_permissions(&row.org, role)?
-                        .unwrap_or_default();
-                    granted.extend(perms.iter().filter_map(|p| Permission::parse(p).ok()));
-                }
-            }
-        }
+        let granted: Vec<Permission> = roles::grants(tx, &row.org, &row.roles)?
+            .into_iter()
+            .map(|(permission, _)| permission)
+            .collect();
         Ok(Some((row, granted)))
     })?;
 
@@ -518,7 +574,8 @@ pub fn verify(
         .as_ref()
         .map_or_else(|| hashing::decoy(cost), |(row, _)| row.hash.clone());
     let matches = hashing::verify(&hash, parsed.secret.expose())?;
-    let Some((row, granted)) = found.filter(|(row, _)| matches && row.org == ctx.org.as_str())
+    let Some((row, granted)) =
+        found.filter(|(row, _)| matches && org.is_none_or(|org| row.org == org))
     else {
         return Err(Error::Rejected(Rejection::Unknown));
     };
@@ -543,7 +600,7 @@ pub fn verify(
     if let Some(wanted) = request.permission
         && !identity.allows(wanted)
     {
-        return Err(Error::Rejected(Rejection::Forbidden));
+        return Err(forbidden(&identity));
     }
 
     let rehash = if hashing::needs_rehash(&row.hash, cost) {
@@ -592,6 +649,7 @@ mod tests {
             actor: "t".into(),
             now: now(),
             config,
+            acting: None,
         };
         let mut store = Store::open_in_memory().unwrap();
         create(
@@ -737,6 +795,7 @@ mod tests {
             actor: "t".into(),
             now,
             config: &config,
+            acting: None,
         };
         assert_eq!(
             resolve_expiry(&ctx, Some(ExpiryRequest::Never)).unwrap(),

@@ -404,36 +404,6 @@ impl Tx<'_> {
         )?;
         Ok(())
     }
-
-    pub fn grant_role(&self, account_id: i64, role: &str) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO account_roles (account_id, role) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![account_id, role],
-        )?;
-        Ok(())
-    }
-
-    /// The permissions of a custom role, or `None` when `org` has no such role.
-    pub fn custom_role_permissions(&self, org: &str, role: &str) -> Result<Option<Vec<String>>> {
-        let exists: Option<i64> = self
-            .tx
-            .query_row(
-                "SELECT 1 FROM roles WHERE org = ?1 AND name = ?2",
-                params![org, role],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if exists.is_none() {
-            return Ok(None);
-        }
-        let mut stmt = self.tx.prepare(
-            "SELECT permission FROM role_permissions WHERE org = ?1 AND role = ?2 ORDER BY permission",
-        )?;
-        let permissions = stmt
-            .query_map(params![org, role], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(Some(permissions))
-    }
 }
 
 /// The actor of the changes a schema migration makes.

@@ -11,6 +11,7 @@ mod header;
 mod maintenance;
 #[cfg(test)]
 mod query_plans;
+mod roles;
 mod tokens;
 
 use std::fs::OpenOptions;
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use accounts::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount, OrgSummary};
 pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
 pub use maintenance::FileReport;
+pub use roles::RoleRow;
 pub use tokens::{NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, UsageDay};
 
 use crate::error::{Error, Result};
@@ -52,6 +54,10 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         sql: include_str!("migrations/0003_indexes.sql"),
+        then: None,
+    },
+    Migration {
+        sql: include_str!("migrations/0004_roles.sql"),
         then: None,
     },
 ];

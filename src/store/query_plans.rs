@@ -16,7 +16,7 @@ use crate::config::{Argon2Cost, Config};
 use crate::domain::Context;
 use crate::domain::names::{AccountName, AccountRef, OrgName, RoleName};
 use crate::domain::permissions::Permission;
-use crate::domain::{accounts, audit, tokens};
+use crate::domain::{accounts, audit, roles, tokens};
 use crate::store::{Store, TokenFilter};
 use crate::time::{Duration, Since};
 
@@ -157,6 +157,7 @@ fn workload(store: &mut Store, config: &Config) {
         actor: "tidy".into(),
         now: crate::time::now(),
         config,
+        acting: None,
     };
     let name = |n: &str| AccountName::parse(n).unwrap();
     let reference = |n: &str| AccountRef::parse(n).unwrap();
@@ -245,6 +246,64 @@ fn workload(store: &mut Store, config: &Config) {
             tokens::list(store, &ctx, &query, &mut ignore).unwrap();
         }
     }
+    let deployer = RoleName::parse("deployer").unwrap();
+    let perm = |p: &str| Permission::parse(p).unwrap();
+    roles::create(
+        store,
+        &ctx,
+        &roles::CreateRole {
+            name: deployer.clone(),
+            permissions: vec![perm("deploys:write"), perm("*:read")],
+            description: None,
+        },
+    )
+    .unwrap();
+    roles::grant(
+        store,
+        &ctx,
+        &deployer,
+        &[reference("alpha"), reference("beta")],
+    )
+    .unwrap();
+    roles::list(store, &ctx).unwrap();
+    roles::show(store, &ctx, &deployer).unwrap();
+    roles::deletable(store, &ctx, &deployer).unwrap();
+    roles::can(
+        store,
+        &ctx,
+        &reference("alpha"),
+        &perm("deploys:write"),
+        Some(&id(&first)),
+    )
+    .unwrap();
+    let alpha = accounts::show(store, &ctx, &reference("alpha")).unwrap();
+    roles::of_account(store, &alpha).unwrap();
+    let token = tokens::show(store, &ctx, &id(&first)).unwrap();
+    roles::of_token(store, &ctx, &token).unwrap();
+    roles::update(
+        store,
+        &ctx,
+        &deployer,
+        &roles::UpdateRole {
+            add: vec![perm("releases:write")],
+            remove: vec![perm("*:read")],
+            description: Some(Some("ships".into())),
+            name: Some(RoleName::parse("shipper").unwrap()),
+        },
+    )
+    .unwrap();
+    let shipper = RoleName::parse("shipper").unwrap();
+    roles::revoke(store, &ctx, &shipper, &[reference("beta")]).unwrap();
+    let acting = tokens::authenticate(
+        store,
+        &ctx,
+        &tokens::parse_presented(first.secret.expose()).unwrap(),
+        Some(&perm("dashboards:read")),
+        "run the plan check",
+    )
+    .unwrap();
+    assert_eq!(acting.account, "alpha");
+    roles::delete(store, &ctx, &shipper).unwrap();
     tokens::show(store, &ctx, &id(&first)).unwrap();
     tokens::set_paused(store, &ctx, &id(&first), true).unwrap();
     tokens::set_paused(store, &ctx, &id(&first), false).unwrap();

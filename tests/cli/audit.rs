@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 use crate::support::TestEnv;
 
 /// `sa audit ARGS --json` as an array.
-fn events(env: &TestEnv, args: &[&str]) -> Vec<Value> {
+pub(crate) fn events(env: &TestEnv, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["audit"];
     all.extend_from_slice(args);
     env.json(&all).as_array().expect("a JSON array").clone()
 }
 
-fn actions(events: &[Value]) -> Vec<String> {
+pub(crate) fn actions(events: &[Value]) -> Vec<String> {
     events
         .iter()
         .map(|e| e["action"].as_str().expect("an action").to_string())
@@ -22,7 +22,7 @@ fn actions(events: &[Value]) -> Vec<String> {
 
 /// The one event of `action`.
 #[track_caller]
-fn only(env: &TestEnv, action: &str) -> Value {
+pub(crate) fn only(env: &TestEnv, action: &str) -> Value {
     let found = events(env, &["--action", action]);
     assert_eq!(found.len(), 1, "expected one {action} event: {found:?}");
     found[0].clone()

@@ -10,6 +10,7 @@ mod crash;
 mod database;
 mod migrations;
 mod output;
+mod roles;
 mod storage;
 mod tidy;
 mod token_files;

@@ -432,7 +432,7 @@ fn help_text_of_sa_create() {
 }
 
 /// Snapshots what a user reads, with the values that change from run to run masked.
-fn assert_user_output(name: &str, run: &Run) {
+pub(crate) fn assert_user_output(name: &str, run: &Run) {
     insta::with_settings!({filters => vec![
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIMESTAMP]"),
         (r"\d{4}-\d\d-\d\d \d\d:\d\d", "[TIME]"),

@@ -148,6 +148,7 @@ impl TestEnv {
         for var in [
             "SA_ORG",
             "SA_ACTOR",
+            "SA_TOKEN",
             "SA_DB",
             "SA_CONFIG",
             "XDG_CONFIG_HOME",

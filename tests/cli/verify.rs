@@ -18,7 +18,7 @@ fn with_bot() -> TestEnv {
 }
 
 /// `printf '%s\n' TOKEN | sa token verify ARGS`.
-fn verify(env: &TestEnv, token: &str, args: &[&str]) -> Run {
+pub(crate) fn verify(env: &TestEnv, token: &str, args: &[&str]) -> Run {
     let mut all = vec!["token", "verify"];
     all.extend_from_slice(args);
     env.run_with_stdin(&all, &format!("{token}\n"))
@@ -26,7 +26,7 @@ fn verify(env: &TestEnv, token: &str, args: &[&str]) -> Run {
 
 /// `sa token verify --json ARGS`, asserting exit 0 and `"valid": true`.
 #[track_caller]
-fn valid(env: &TestEnv, token: &str, args: &[&str]) -> Value {
+pub(crate) fn valid(env: &TestEnv, token: &str, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let answer = verify(env, token, &all).ok().json();
@@ -37,7 +37,7 @@ fn valid(env: &TestEnv, token: &str, args: &[&str]) -> Value {
 /// `sa token verify --json ARGS`, asserting exit 1 and `{"valid": false, "reason": …}` only;
 /// returns the reason.
 #[track_caller]
-fn rejected(env: &TestEnv, token: &str, args: &[&str]) -> String {
+pub(crate) fn rejected(env: &TestEnv, token: &str, args: &[&str]) -> String {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let run = verify(env, token, &all).code(1);

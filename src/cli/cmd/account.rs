@@ -5,8 +5,9 @@ use crate::cli::output::{ACCOUNT_COLUMNS, AccountView, account_row, print_accoun
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::accounts::{self, CreateAccount, ListAccounts, UpdateAccount};
 use crate::domain::names::OrgName;
+use crate::domain::roles;
 use crate::error::Result;
-use crate::store::AccountStatus;
+use crate::store::{Account, AccountStatus, Store};
 
 pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
     let printer = session.printer;
@@ -24,7 +25,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                 "created account `{}` (id {}) in `{}`",
                 account.name, account.id, account.org
             ));
-            print_account(printer, &account)?;
+            show(session, &mut store, &account)?;
         }
         AccountCommand::List(args) => {
             let mut store = session.open_store()?;
@@ -60,7 +61,8 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
         }
         AccountCommand::Show(args) => {
             let mut store = session.open_store()?;
-            print_account(printer, &accounts::show(&mut store, ctx, &args.account)?)?;
+            let account = accounts::show(&mut store, ctx, &args.account)?;
+            show(session, &mut store, &account)?;
         }
         AccountCommand::Update(args) => {
             let mut store = session.open_store()?;
@@ -80,7 +82,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                     outcome.account.name
                 )
             });
-            print_account(printer, &outcome.account)?;
+            show(session, &mut store, &outcome.account)?;
         }
         AccountCommand::Disable(args) => {
             let mut store = session.open_store()?;
@@ -94,7 +96,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             } else {
                 format!("account `{name}` was already disabled")
             });
-            print_account(printer, &outcome.account)?;
+            show(session, &mut store, &outcome.account)?;
         }
         AccountCommand::Enable(args) => {
             let mut store = session.open_store()?;
@@ -105,7 +107,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             } else {
                 format!("account `{name}` was already active")
             });
-            print_account(printer, &outcome.account)?;
+            show(session, &mut store, &outcome.account)?;
         }
         AccountCommand::Delete(args) => {
             let mut store = session.open_store()?;
@@ -142,7 +144,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                     account.name, account.id, account.id
                 ));
             }
-            print_account(printer, account)?;
+            show(session, &mut store, account)?;
         }
         AccountCommand::Undelete(args) => {
             let mut store = session.open_store()?;
@@ -151,8 +153,14 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                 "restored account `{}` (id {}); mint new tokens with `sa token add`",
                 account.name, account.id
             ));
-            print_account(printer, &account)?;
+            show(session, &mut store, &account)?;
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Prints one account with its effective permissions.
+fn show(session: &Session<'_>, store: &mut Store, account: &Account) -> Result<()> {
+    let permissions = roles::of_account(store, account)?;
+    print_account(session.printer, account, &permissions)
 }

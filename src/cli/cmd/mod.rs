@@ -6,4 +6,5 @@ pub mod audit;
 pub mod config;
 pub mod db;
 pub mod org;
+pub mod role;
 pub mod token;

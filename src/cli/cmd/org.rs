@@ -6,7 +6,11 @@ use crate::error::Result;
 
 pub fn list(session: &Session<'_>) -> Result<Outcome> {
     let mut store = session.open_store()?;
-    let orgs = crate::domain::accounts::list_orgs(&mut store)?;
+    let mut orgs = crate::domain::accounts::list_orgs(&mut store)?;
+    // A token acts in its own organization only, and sees no other.
+    if session.ctx.acting.is_some() {
+        orgs.retain(|o| o.name == session.ctx.org.as_str());
+    }
     print_orgs(session.printer, &orgs)?;
     Ok(Outcome::Success)
 }

@@ -10,8 +10,8 @@ use crate::cli::output::{
 };
 use crate::cli::token_file::{TokenFile, protected_by};
 use crate::cli::{Outcome, Session, prompt};
-use crate::domain::accounts;
 use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, TokenStatus, VerifyRequest};
+use crate::domain::{accounts, roles};
 use crate::error::{Error, Result};
 use crate::store::TokenFilter;
 use crate::time::{Duration, format_timestamp};
@@ -94,7 +94,9 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
         }
         TokenCommand::Show(args) => {
             let mut store = session.open_store()?;
-            print_token(printer, &tokens::show(&mut store, ctx, &args.id)?, ctx.now)?;
+            let token = tokens::show(&mut store, ctx, &args.id)?;
+            let held = roles::of_token(&mut store, ctx, &token)?;
+            print_token(printer, &token, &held, ctx.now)?;
         }
         TokenCommand::Revoke(args) => {
             let mut store = session.open_store()?;
@@ -162,7 +164,8 @@ fn pause(
     } else {
         format!("token `{id}` was already {verb}")
     });
-    print_token(session.printer, &token, session.ctx.now)
+    let held = roles::of_token(&mut store, &session.ctx, &token)?;
+    print_token(session.printer, &token, &held, session.ctx.now)
 }
 
 fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Result<Outcome> {

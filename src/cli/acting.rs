@@ -1,0 +1,225 @@
+//! `sa` acting as a service account: with `$SA_TOKEN` (or `--token-file PATH`) set, every
+//! command first verifies that token, as `sa token verify` would (counted, source `sa-cli`),
+//! and runs only if the token's effective permissions cover what the command needs.
+//!
+//! This bounds what a pipeline holding a token can do and names it in the audit trail; it is
+//! not a wall against whoever can write the database file, who may simply unset the variable.
+//! The file's permissions stay the boundary (docs/decisions.md).
+
+use std::io::Read;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::cli::args::{
+    AccountCommand, Command, ConfigCommand, DbCommand, RoleCommand, TokenCommand,
+};
+use crate::config::Config;
+use crate::domain::names::OrgName;
+use crate::domain::permissions::Permission;
+use crate::domain::{Acting, Context, tokens};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// The longest token input read; a token is under 100 bytes.
+const MAX_TOKEN_INPUT: u64 = 4096;
+
+/// What running a command under a token takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirement {
+    /// The command as typed, for messages (`sa token rotate`).
+    pub command: &'static str,
+    /// The permission needed; `None`: any valid token.
+    pub permission: Option<&'static str>,
+}
+
+/// The permission each command needs under a token (the table in the README); `None` for the
+/// commands that never use one: `token verify` (it checks a token of its own), and
+/// `config show|path` (they read no account data, and must work while the database is
+/// unreachable, to diagnose that).
+pub fn requirement(command: &Command) -> Option<Requirement> {
+    let needs = |command, permission| {
+        Some(Requirement {
+            command,
+            permission: Some(permission),
+        })
+    };
+    match command {
+        Command::Account(c) | Command::AccountGroup(c) => match c {
+            AccountCommand::List(_) => needs("sa list", "accounts:read"),
+            AccountCommand::Show(_) => needs("sa show", "accounts:read"),
+            AccountCommand::Create(_) => needs("sa create", "accounts:write"),
+            AccountCommand::Update(_) => needs("sa update", "accounts:write"),
+            AccountCommand::Disable(_) => needs("sa disable", "accounts:write"),
+            AccountCommand::Enable(_) => needs("sa enable", "accounts:write"),
+            AccountCommand::Delete(_) => needs("sa delete", "accounts:write"),
+            AccountCommand::Undelete(_) => needs("sa undelete", "accounts:write"),
+        },
+        Command::Token(c) => match c {
+            TokenCommand::Verify(_) => None,
+            TokenCommand::List(_) => needs("sa token list", "tokens:read"),
+            TokenCommand::Show(_) => needs("sa token show", "tokens:read"),
+            TokenCommand::Add(_) => needs("sa token add", "tokens:write"),
+            TokenCommand::Revoke(_) => needs("sa token revoke", "tokens:write"),
+            TokenCommand::Rotate(_) => needs("sa token rotate", "tokens:write"),
+            TokenCommand::Disable(_) => needs("sa token disable", "tokens:write"),
+            TokenCommand::Enable(_) => needs("sa token enable", "tokens:write"),
+        },
+        Command::Role(c) => match c {
+            RoleCommand::List => needs("sa role list", "roles:read"),
+            RoleCommand::Show(_) => needs("sa role show", "roles:read"),
+            RoleCommand::Create(_) => needs("sa role create", "roles:write"),
+            RoleCommand::Update(_) => needs("sa role update", "roles:write"),
+            RoleCommand::Delete(_) => needs("sa role delete", "roles:write"),
+            RoleCommand::Grant(_) => needs("sa role grant", "roles:write"),
+            RoleCommand::Revoke(_) => needs("sa role revoke", "roles:write"),
+        },
+        Command::Can(_) => needs("sa can", "roles:read"),
+        Command::Org(_) => needs("sa org list", "accounts:read"),
+        Command::Audit(_) => needs("sa audit", "audit:read"),
+        Command::Db(DbCommand::Check) => needs("sa db check", "db:read"),
+        Command::Db(DbCommand::Backup(_)) => needs("sa db backup", "db:read"),
+        Command::Config(ConfigCommand::Show | ConfigCommand::Path) => None,
+    }
+}
+
+/// A token presented for the command to run under, and where it came from.
+pub struct Presented {
+    /// `$SA_TOKEN` or `` `PATH` ``, for messages.
+    pub source_name: String,
+    pub text: Zeroizing<String>,
+}
+
+/// The token of `--token-file`, else of `$SA_TOKEN` (empty means unset); `None` without one.
+pub fn presented(token_file: Option<&Path>) -> Result<Option<Presented>> {
+    if let Some(path) = token_file {
+        let source_name = format!("`{}`", path.display());
+        // Any readable file, a pipe too (`--token-file <(vault read …)`), but bounded.
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::io(format!("cannot read the token file {source_name}"), e))?;
+        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_TOKEN_INPUT as usize + 1));
+        file.take(MAX_TOKEN_INPUT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(format!("cannot read the token file {source_name}"), e))?;
+        // Too long or not UTF-8: not a token, so `malformed` when it is parsed.
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) if bytes.len() as u64 <= MAX_TOKEN_INPUT => text.to_string(),
+            _ => String::new(),
+        };
+        return Ok(Some(Presented {
+            source_name,
+            text: Zeroizing::new(text),
+        }));
+    }
+    Ok(std::env::var("SA_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(|text| Presented {
+            source_name: "$SA_TOKEN".into(),
+            text: Zeroizing::new(text),
+        }))
+}
+
+/// Verifies the presented token for `requirement`, in the token's own organization, which
+/// must be `org` when one was asked for (`--org`, `$SA_ORG`). Returns the organization to act
+/// in and who acts.
+pub fn authenticate(
+    config: &Config,
+    presented: &Presented,
+    requirement: Requirement,
+    org: Option<&OrgName>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(OrgName, Acting)> {
+    let rejected = |reason| Error::ActingTokenRejected {
+        source_name: presented.source_name.clone(),
+        reason,
+    };
+    let token = tokens::parse_presented(&presented.text).map_err(|err| match err {
+        Error::Rejected(reason) => rejected(reason),
+        other => other,
+    })?;
+    // No database, no token that could verify: say that, rather than create an empty one.
+    if !config.db_path.exists() {
+        return Err(Error::NoDatabase(config.db_path.clone()));
+    }
+    let mut store = Store::open(&config.db_path)?;
+    let ctx = Context {
+        org: org.cloned().unwrap_or_default(),
+        actor: String::new(),
+        now,
+        config,
+        acting: None,
+    };
+    let needed = requirement.permission.map(Permission::parse).transpose()?;
+    let identity = tokens::authenticate(
+        &mut store,
+        &ctx,
+        &token,
+        needed.as_ref(),
+        &format!("run `{}`", requirement.command),
+    )
+    .map_err(|err| match err {
+        Error::Rejected(reason) => rejected(reason),
+        other => other,
+    })?;
+    if let Some(org) = org.filter(|o| o.as_str() != identity.org) {
+        return Err(Error::Refused(format!(
+            "the token in {} is of organization `{}`, not `{org}` (from `--org` or $SA_ORG): a token acts only in its own organization; nothing was done",
+            presented.source_name, identity.org
+        )));
+    }
+    let acting = Acting {
+        account: identity.account.clone(),
+        account_id: identity.account_id,
+        token_id: identity.token_id.to_string(),
+        permissions: identity.permissions.clone(),
+    };
+    Ok((OrgName::parse(&identity.org)?, acting))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::args::Cli;
+
+    fn needed(line: &str) -> Option<&'static str> {
+        let cli = Cli::try_parse_from(line.split_whitespace()).unwrap();
+        requirement(&cli.command).and_then(|r| r.permission)
+    }
+
+    #[test]
+    fn each_command_needs_what_the_readme_table_says() {
+        assert_eq!(needed("sa create --name bot"), Some("accounts:write"));
+        assert_eq!(needed("sa account list"), Some("accounts:read"));
+        assert_eq!(needed("sa token rotate abcdefghijkl"), Some("tokens:write"));
+        assert_eq!(needed("sa token list"), Some("tokens:read"));
+        assert_eq!(needed("sa role grant admin bot"), Some("roles:write"));
+        assert_eq!(needed("sa can bot x:y"), Some("roles:read"));
+        assert_eq!(needed("sa audit"), Some("audit:read"));
+        let cli = Cli::try_parse_from(["sa", "token", "verify"]).unwrap();
+        assert_eq!(
+            requirement(&cli.command),
+            None,
+            "verify never runs under a token"
+        );
+    }
+
+    #[test]
+    fn every_named_permission_parses() {
+        for line in [
+            "sa list",
+            "sa create --name bot",
+            "sa token add bot",
+            "sa role list",
+            "sa org list",
+            "sa audit",
+            "sa db check",
+            "sa db backup x",
+        ] {
+            let permission = needed(line).unwrap();
+            Permission::parse(permission).unwrap();
+        }
+    }
+}

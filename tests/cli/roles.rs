@@ -1,0 +1,771 @@
+//! Roles (SPEC §5, issue 9): custom roles and their commands, effective permissions narrowing
+//! tokens at once, `sa can`, and `sa` acting as a service account through `$SA_TOKEN` or
+//! `--token-file`, with no escalation.
+
+use serde_json::{Value, json};
+
+use crate::audit::{actions, events, only};
+use crate::output::assert_user_output;
+use crate::support::{Run, TestEnv};
+use crate::tokens::{database, expire, show as show_token, token_id};
+use crate::verify::{rejected, valid};
+
+/// An env with account `bot` holding the custom role `deployer` (`deploys:write`, `*:read`).
+fn with_deployer() -> TestEnv {
+    let env = TestEnv::new();
+    env.create("bot");
+    env.run(&[
+        "role",
+        "create",
+        "deployer",
+        "--permission",
+        "deploys:write",
+        "--permission",
+        "*:read",
+        "--description",
+        "ships releases",
+    ])
+    .ok();
+    env.run(&["role", "grant", "deployer", "bot"]).ok();
+    env
+}
+
+/// `sa ARGS` under `$SA_TOKEN`.
+fn run_as(env: &TestEnv, token: &str, args: &[&str]) -> Run {
+    let output = env
+        .command()
+        .env("SA_TOKEN", token)
+        .args(args)
+        .write_stdin("")
+        .output()
+        .expect("run sa");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A service account `name` holding a fresh custom role `name-role` with `permissions`, and a
+/// token of it.
+fn bot_with(env: &TestEnv, name: &str, permissions: &[&str]) -> String {
+    let role = format!("{name}-role");
+    let mut args = vec!["role", "create", role.as_str()];
+    for permission in permissions {
+        args.extend(["--permission", permission]);
+    }
+    env.run(&args).ok();
+    env.json(&["create", "--name", name, "--role", &role]);
+    env.add_token(name, &[])
+}
+
+fn count(env: &TestEnv, sql: &str) -> i64 {
+    database(env)
+        .query_row(sql, [], |r| r.get(0))
+        .expect("a count")
+}
+
+// ---- effective permissions at verify time ---------------------------------------------------
+
+#[test]
+fn a_custom_role_grants_its_permissions_and_wildcards_to_tokens() {
+    let env = with_deployer();
+    let token = env.add_token("bot", &[]);
+    valid(&env, &token, &["--permission", "deploys:write"]);
+    let answer = valid(&env, &token, &["--permission", "logs:read"]);
+    assert_eq!(answer["permissions"], json!(["*:read", "deploys:write"]));
+    assert_eq!(
+        rejected(&env, &token, &["--permission", "deploys:delete"]),
+        "forbidden"
+    );
+}
+
+#[test]
+fn a_scoped_token_lacks_what_its_account_holds_beyond_its_scopes() {
+    let env = with_deployer();
+    let token = env.add_token("bot", &["--scope", "logs:read"]);
+    valid(&env, &token, &["--permission", "logs:read"]);
+    assert_eq!(
+        rejected(&env, &token, &["--permission", "deploys:write"]),
+        "forbidden"
+    );
+}
+
+#[test]
+fn revoking_the_role_narrows_the_token_on_the_very_next_verify() {
+    let env = with_deployer();
+    let token = env.add_token("bot", &[]);
+    valid(&env, &token, &["--permission", "deploys:write"]);
+    env.run(&["role", "revoke", "deployer", "bot"]).ok();
+    assert_eq!(
+        rejected(&env, &token, &["--permission", "deploys:write"]),
+        "forbidden"
+    );
+    assert_eq!(
+        rejected(&env, &token, &["--permission", "logs:read"]),
+        "forbidden"
+    );
+}
+
+#[test]
+fn removing_a_permission_from_the_role_narrows_every_holder_at_once() {
+    let env = with_deployer();
+    env.create("other-bot");
+    env.run(&["role", "grant", "deployer", "other-bot"]).ok();
+    let first = env.add_token("bot", &[]);
+    let second = env.add_token("other-bot", &[]);
+    env.run(&["role", "update", "deployer", "--remove", "deploys:write"])
+        .ok();
+    for token in [&first, &second] {
+        assert_eq!(
+            rejected(&env, token, &["--permission", "deploys:write"]),
+            "forbidden"
+        );
+        valid(&env, token, &["--permission", "logs:read"]);
+    }
+    env.run(&["role", "update", "deployer", "--add", "deploys:*"])
+        .ok();
+    valid(&env, &first, &["--permission", "deploys:delete"]);
+}
+
+// ---- the role commands ----------------------------------------------------------------------
+
+#[test]
+fn role_list_shows_built_in_and_custom_roles_with_their_holders() {
+    let env = with_deployer();
+    env.json(&["create", "--name", "viewer-bot", "--role", "viewer"]);
+    let roles = env.json(&["role", "list"]);
+    let names: Vec<&str> = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["viewer", "editor", "admin", "deployer"]);
+    assert_eq!(
+        roles[3],
+        json!({
+            "name": "deployer",
+            "builtin": false,
+            "description": "ships releases",
+            "permissions": ["*:read", "deploys:write"],
+            "account_count": 1,
+        })
+    );
+    assert_eq!(roles[0]["builtin"], true);
+    assert_eq!(roles[0]["account_count"], 1);
+    assert_eq!(roles[0]["permissions"], json!(["*:read"]));
+    assert_user_output("role_list_table", &env.run(&["role", "list"]));
+}
+
+#[test]
+fn role_show_names_the_accounts_holding_it() {
+    let env = with_deployer();
+    env.create("another-bot");
+    env.run(&["role", "grant", "deployer", "another-bot"]).ok();
+    let role = env.json(&["role", "show", "deployer"]);
+    assert_eq!(role["accounts"], json!(["another-bot", "bot"]));
+    assert_eq!(role["account_count"], 2);
+    assert_user_output(
+        "role_show_json",
+        &env.run(&["role", "show", "deployer", "--json"]),
+    );
+    let table = env.run(&["role", "show", "deployer"]).ok();
+    assert!(table.stdout.contains("another-bot, bot"), "{table}");
+    let admin = env.json(&["role", "show", "admin"]);
+    assert_eq!(admin["builtin"], true);
+    assert_eq!(admin["accounts"], json!([]));
+    env.run(&["role", "show", "nope"])
+        .code(1)
+        .error_contains("role `nope` does not exist");
+}
+
+#[test]
+fn bad_permissions_are_usage_errors_that_state_the_rule() {
+    let env = TestEnv::new();
+    for bad in [
+        "deploys",
+        "Deploys:write",
+        "deploys:",
+        ":write",
+        "a:b:c",
+        "dép:write",
+        "a b:c",
+    ] {
+        env.run(&["role", "create", "r1", "--permission", bad])
+            .code(2)
+            .error_contains("`resource:action`");
+        env.run(&["can", "bot", bad])
+            .code(2)
+            .error_contains("permission");
+    }
+    env.run(&["role", "create", "r1"])
+        .code(2)
+        .error_contains("--permission");
+    assert!(
+        !env.db_path().exists() || count(&env, "SELECT count(*) FROM roles") == 0,
+        "nothing stored"
+    );
+}
+
+#[test]
+fn built_in_roles_are_never_created_changed_or_deleted() {
+    let env = TestEnv::new();
+    env.init_db();
+    env.run(&["role", "create", "admin", "--permission", "x:y"])
+        .code(1)
+        .error_contains("built-in");
+    env.run(&["role", "update", "viewer", "--add", "x:y"])
+        .code(1)
+        .error_contains("built-in");
+    env.run(&["role", "delete", "editor", "--yes"])
+        .code(1)
+        .error_contains("built-in");
+    env.run(&["role", "delete", "admin"])
+        .code(1)
+        .error_contains("built-in");
+    assert!(events(&env, &[]).is_empty());
+}
+
+#[test]
+fn deleting_a_granted_role_needs_confirmation_and_takes_the_grants_with_it() {
+    let env = with_deployer();
+    let token = env.add_token("bot", &[]);
+    env.run(&["role", "delete", "deployer"])
+        .code(2)
+        .error_contains("delete role `deployer`, which 1 account(s) hold");
+    assert_eq!(env.json(&["role", "show", "deployer"])["account_count"], 1);
+    assert_eq!(actions(&events(&env, &["--action", "role."])).len(), 2);
+
+    let deleted = env
+        .run(&["role", "delete", "deployer", "--yes", "--json"])
+        .ok();
+    assert_eq!(deleted.json()["name"], "deployer");
+    assert!(deleted.stderr.contains("1 account(s) lost it"), "{deleted}");
+    assert_eq!(env.json(&["show", "bot"])["roles"], json!([]));
+    assert_eq!(
+        rejected(&env, &token, &["--permission", "logs:read"]),
+        "forbidden"
+    );
+    let event = only(&env, "role.delete");
+    assert_eq!(event["details"]["grants_removed"], "1");
+    assert_eq!(event["details"]["permissions"], "*:read,deploys:write");
+    env.run(&["role", "delete", "deployer", "--yes"])
+        .code(1)
+        .error_contains("does not exist");
+}
+
+#[test]
+fn a_role_nobody_holds_is_deleted_without_asking() {
+    let env = TestEnv::new();
+    env.run(&["role", "create", "idle", "--permission", "x:read"])
+        .ok();
+    env.run(&["role", "delete", "idle"]).ok();
+    assert_eq!(env.json(&["role", "list"]).as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn grant_and_revoke_are_idempotent_and_audit_only_changes() {
+    let env = with_deployer();
+    env.create("second-bot");
+    let again = env
+        .run(&["role", "grant", "deployer", "bot", "second-bot", "--json"])
+        .ok();
+    assert_eq!(
+        again.json(),
+        json!([
+            {"account": "bot", "role": "deployer", "changed": false},
+            {"account": "second-bot", "role": "deployer", "changed": true},
+        ])
+    );
+    assert!(
+        again
+            .stderr
+            .contains("`bot` already holds `deployer`; nothing changed"),
+        "{again}"
+    );
+    let grants = events(&env, &["--action", "role.grant"]);
+    assert_eq!(grants.len(), 2, "one for each real change: {grants:?}");
+    assert_eq!(grants[1]["target"], "second-bot");
+    assert_eq!(grants[1]["details"]["role"], "deployer");
+
+    env.run(&["role", "revoke", "deployer", "second-bot"]).ok();
+    let not_held = env.run(&["role", "revoke", "deployer", "second-bot"]).ok();
+    assert!(
+        not_held
+            .stderr
+            .contains("does not hold `deployer`; nothing changed"),
+        "{not_held}"
+    );
+    assert_eq!(events(&env, &["--action", "role.revoke"]).len(), 1);
+}
+
+#[test]
+fn a_grant_to_an_unknown_account_changes_nothing_for_the_others() {
+    let env = with_deployer();
+    env.create("second-bot");
+    env.run(&["role", "grant", "deployer", "second-bot", "nobody-bot"])
+        .code(1)
+        .error_contains("nobody-bot");
+    assert_eq!(env.json(&["show", "second-bot"])["roles"], json!([]));
+    env.run(&["role", "grant", "ghost", "bot"])
+        .code(1)
+        .error_contains("role `ghost` does not exist");
+    env.run(&["role", "grant", "deployer"]).code(2);
+}
+
+#[test]
+fn role_update_adds_removes_describes_and_renames_with_its_grants() {
+    let env = with_deployer();
+    let token = env.add_token("bot", &[]);
+    let updated = env.json(&[
+        "role",
+        "update",
+        "deployer",
+        "--add",
+        "releases:write",
+        "--remove",
+        "*:read",
+        "--description",
+        "",
+        "--name",
+        "shipper",
+    ]);
+    assert_eq!(updated["name"], "shipper");
+    assert_eq!(
+        updated["permissions"],
+        json!(["deploys:write", "releases:write"])
+    );
+    assert_eq!(updated["description"], Value::Null);
+    assert_eq!(updated["account_count"], 1);
+    assert_eq!(env.json(&["show", "bot"])["roles"], json!(["shipper"]));
+    valid(&env, &token, &["--permission", "releases:write"]);
+    let event = only(&env, "role.update");
+    assert_eq!(event["target"], "shipper");
+    assert_eq!(event["details"]["added"], "releases:write");
+    assert_eq!(event["details"]["removed"], "*:read");
+    assert_eq!(event["details"]["old_name"], "deployer");
+
+    let same = env
+        .run(&["role", "update", "shipper", "--add", "releases:write"])
+        .ok();
+    assert!(same.stderr.contains("nothing changed"), "{same}");
+    assert_eq!(events(&env, &["--action", "role.update"]).len(), 1);
+    env.run(&["role", "update", "shipper"])
+        .code(2)
+        .error_contains("nothing to update");
+    env.run(&[
+        "role",
+        "update",
+        "shipper",
+        "--remove",
+        "deploys:write",
+        "--remove",
+        "releases:write",
+    ])
+    .code(1)
+    .error_contains("no permission");
+    env.run(&["role", "update", "shipper", "--name", "admin"])
+        .code(1)
+        .error_contains("built-in");
+    env.run(&["role", "create", "other", "--permission", "x:y"])
+        .ok();
+    env.run(&["role", "update", "shipper", "--name", "other"])
+        .code(1)
+        .error_contains("already exists");
+    assert_eq!(
+        env.json(&["role", "show", "shipper"])["permissions"],
+        json!(["deploys:write", "releases:write"]),
+        "refused updates changed nothing"
+    );
+}
+
+#[test]
+fn every_role_change_is_audited_with_what_changed() {
+    let env = with_deployer();
+    let created = only(&env, "role.create");
+    assert_eq!(created["target"], "deployer");
+    assert_eq!(created["actor"], "tester");
+    assert_eq!(created["details"]["permissions"], "deploys:write,*:read");
+    assert_eq!(created["details"]["description"], "ships releases");
+    env.run(&["role", "create", "deployer", "--permission", "x:y"])
+        .code(1)
+        .error_contains("already exists");
+    assert_eq!(events(&env, &["--action", "role.create"]).len(), 1);
+}
+
+#[test]
+fn custom_roles_belong_to_one_organization() {
+    let env = with_deployer();
+    env.json(&["--org", "acme", "create", "--name", "bot"]);
+    env.run(&["--org", "acme", "role", "grant", "deployer", "bot"])
+        .code(1)
+        .error_contains("role `deployer` does not exist");
+    let acme = env.json(&["--org", "acme", "role", "list"]);
+    assert_eq!(acme.as_array().unwrap().len(), 3);
+    env.run(&[
+        "--org", "acme", "create", "--name", "bot2", "--role", "deployer",
+    ])
+    .code(1);
+}
+
+// ---- what an account and a token may do -----------------------------------------------------
+
+#[test]
+fn show_prints_effective_permissions_and_scopes_not_held() {
+    let env = with_deployer();
+    assert_eq!(
+        env.json(&["show", "bot"])["permissions"],
+        json!(["*:read", "deploys:write"])
+    );
+    let table = env.run(&["show", "bot"]).ok();
+    assert!(table.stdout.contains("*:read, deploys:write"), "{table}");
+
+    let token = env.add_token(
+        "bot",
+        &["--scope", "deploys:write", "--scope", "admin:write"],
+    );
+    let shown = show_token(&env, token_id(&token));
+    assert_eq!(shown["permissions"], json!(["deploys:write"]));
+    assert_eq!(shown["scopes_not_held"], json!(["admin:write"]));
+    let table = env.run(&["token", "show", token_id(&token)]).ok();
+    assert!(table.stdout.contains("scopes not held"), "{table}");
+    env.run(&["role", "revoke", "deployer", "bot"]).ok();
+    let shown = show_token(&env, token_id(&token));
+    assert_eq!(shown["permissions"], json!([]));
+    assert_eq!(
+        shown["scopes_not_held"],
+        json!(["admin:write", "deploys:write"])
+    );
+}
+
+#[test]
+fn can_answers_yes_with_the_granting_role_and_no_with_the_reason() {
+    let env = with_deployer();
+    let yes = env.run(&["can", "bot", "deploys:write"]).ok();
+    assert!(yes.stdout.starts_with("yes\n"), "{yes}");
+    assert!(yes.stdout.contains("deployer (deploys:write)"), "{yes}");
+    let no = env.run(&["can", "bot", "deploys:delete"]).code(1);
+    assert!(no.stdout.starts_with("no\n"), "{no}");
+    assert!(no.stderr.is_empty(), "{no}");
+
+    let answer = env.run(&["can", "bot", "logs:read", "--json"]).ok().json();
+    assert_eq!(
+        answer,
+        json!({
+            "allowed": true,
+            "account": "bot",
+            "permission": "logs:read",
+            "token_id": null,
+            "scopes": [],
+            "granted_by": [{"role": "deployer", "permission": "*:read"}],
+            "reason": null,
+        })
+    );
+    env.run(&["role", "grant", "viewer", "bot"]).ok();
+    let both = env.run(&["can", "bot", "logs:read", "--json"]).ok().json();
+    assert_eq!(both["granted_by"].as_array().unwrap().len(), 2, "{both}");
+    assert_user_output("can_table", &env.run(&["can", "bot", "logs:read"]));
+    let denied = env
+        .run(&["can", "bot", "deploys:delete", "--json"])
+        .code(1)
+        .json();
+    assert_eq!(denied["allowed"], false);
+    assert_eq!(denied["granted_by"], json!([]));
+    assert!(
+        denied["reason"].as_str().unwrap().contains("no role"),
+        "{denied}"
+    );
+    env.run(&["can", "nobody-bot", "x:y"])
+        .code(1)
+        .error_contains("nobody-bot");
+}
+
+#[test]
+fn can_applies_a_tokens_scopes_and_status() {
+    let env = with_deployer();
+    let token = env.add_token("bot", &["--scope", "logs:read"]);
+    let id = token_id(&token);
+    let yes = env
+        .run(&["can", "bot", "logs:read", "--token", id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(yes["token_id"], id);
+    assert_eq!(yes["scopes"], json!(["logs:read"]));
+    assert_eq!(yes["granted_by"][0]["role"], "deployer");
+    let no = env
+        .run(&["can", "bot", "deploys:write", "--token", id, "--json"])
+        .code(1)
+        .json();
+    assert_eq!(no["allowed"], false);
+    assert!(
+        no["reason"].as_str().unwrap().contains("not scoped"),
+        "{no}"
+    );
+    expire(&env, id);
+    let expired = env
+        .run(&["can", "bot", "logs:read", "--token", id, "--json"])
+        .code(1)
+        .json();
+    assert!(
+        expired["reason"].as_str().unwrap().contains("expired"),
+        "{expired}"
+    );
+    env.create("stranger");
+    env.run(&["can", "stranger", "logs:read", "--token", id])
+        .code(1)
+        .error_contains("not a token of account `stranger`");
+}
+
+#[test]
+fn a_disabled_account_can_do_nothing() {
+    let env = with_deployer();
+    env.run(&["disable", "bot"]).ok();
+    let no = env
+        .run(&["can", "bot", "logs:read", "--json"])
+        .code(1)
+        .json();
+    assert!(no["reason"].as_str().unwrap().contains("disabled"), "{no}");
+}
+
+// ---- sa acting as a service account ---------------------------------------------------------
+
+#[test]
+fn a_bot_with_tokens_write_rotates_another_accounts_token_and_is_named_in_the_audit() {
+    let env = TestEnv::new();
+    let rotator = bot_with(&env, "rotator", &["tokens:write", "tokens:read"]);
+    env.create("app");
+    let old = env.add_token("app", &[]);
+    let rotated = run_as(&env, &rotator, &["token", "rotate", token_id(&old)]).ok();
+    let new = rotated.stdout.trim();
+    assert_ne!(token_id(new), token_id(&old));
+    let event = only(&env, "token.rotate");
+    assert_eq!(event["actor"], "sa:rotator");
+    assert_eq!(event["details"]["via_token"], token_id(&rotator));
+    // The acting token's use is counted like any verification, from `sa-cli`.
+    let used = show_token(&env, token_id(&rotator));
+    assert_eq!(used["use_count"], 1);
+    assert_eq!(used["last_used_source"], "sa-cli");
+    assert_eq!(show_token(&env, token_id(new))["created_by"], "sa:rotator");
+}
+
+#[test]
+fn a_bot_without_the_permission_is_refused_and_nothing_changes() {
+    let env = TestEnv::new();
+    let reader = bot_with(&env, "reader", &["accounts:read"]);
+    let before = events(&env, &[]).len();
+    run_as(&env, &reader, &["create", "--name", "sneaky"])
+        .code(1)
+        .error_contains("needs `accounts:write`");
+    run_as(&env, &reader, &["token", "add", "reader"])
+        .code(1)
+        .error_contains("needs `tokens:write`");
+    run_as(&env, &reader, &["audit"])
+        .code(1)
+        .error_contains("needs `audit:read`");
+    assert_eq!(count(&env, "SELECT count(*) FROM accounts"), 1);
+    assert_eq!(events(&env, &[]).len(), before);
+    // A refused command is not counted as a use of the token.
+    assert_eq!(show_token(&env, token_id(&reader))["use_count"], 0);
+    let listed = run_as(&env, &reader, &["list", "--json"]).ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_bot_cannot_grant_itself_more_than_it_holds() {
+    let env = TestEnv::new();
+    let bot = bot_with(&env, "climber", &["roles:write", "*:read"]);
+    run_as(&env, &bot, &["role", "grant", "admin", "climber"])
+        .code(1)
+        .error_contains("`*`");
+    run_as(&env, &bot, &["role", "grant", "editor", "climber"])
+        .code(1)
+        .error_contains("`*:write`");
+    run_as(
+        &env,
+        &bot,
+        &["role", "create", "wider", "--permission", "secrets:write"],
+    )
+    .code(1)
+    .error_contains("`secrets:write`");
+    run_as(
+        &env,
+        &bot,
+        &["role", "update", "climber-role", "--add", "*"],
+    )
+    .code(1)
+    .error_contains("`*`");
+    assert_eq!(
+        env.json(&["show", "climber"])["roles"],
+        json!(["climber-role"])
+    );
+    // What it holds, it may hand on.
+    run_as(&env, &bot, &["role", "grant", "viewer", "climber"]).ok();
+    run_as(
+        &env,
+        &bot,
+        &["role", "create", "reader", "--permission", "logs:read"],
+    )
+    .ok();
+    assert_eq!(only(&env, "role.grant")["actor"], "sa:climber");
+}
+
+#[test]
+fn a_bot_cannot_mint_a_token_wider_than_itself() {
+    let env = TestEnv::new();
+    let minter = bot_with(&env, "minter", &["tokens:write", "*:read"]);
+    env.json(&["create", "--name", "admin-bot", "--role", "admin"]);
+    env.json(&["create", "--name", "reader-bot", "--role", "viewer"]);
+    run_as(&env, &minter, &["token", "add", "admin-bot"])
+        .code(1)
+        .error_contains("mint a token for `admin-bot`");
+    // Narrowed by scopes to what the minter holds, it is allowed.
+    let scoped = run_as(
+        &env,
+        &minter,
+        &["token", "add", "admin-bot", "--scope", "logs:read"],
+    )
+    .ok();
+    assert!(!scoped.stdout.trim().is_empty());
+    run_as(&env, &minter, &["token", "add", "reader-bot"]).ok();
+    let admin_token = env.add_token("admin-bot", &[]);
+    run_as(&env, &minter, &["token", "rotate", token_id(&admin_token)])
+        .code(1)
+        .error_contains("mint a token for `admin-bot`");
+    let accounts_bot = bot_with(&env, "maker", &["accounts:write"]);
+    run_as(
+        &env,
+        &accounts_bot,
+        &["create", "--name", "new-admin", "--role", "admin"],
+    )
+    .code(1)
+    .error_contains("`*`");
+}
+
+#[test]
+fn a_rejected_acting_token_is_refused_before_anything_runs() {
+    let env = TestEnv::new();
+    let bot = bot_with(&env, "worker", &["*"]);
+    run_as(&env, "sa_notatoken", &["list"])
+        .code(1)
+        .error_contains("the token in $SA_TOKEN was rejected (malformed)");
+    run_as(&env, &bot, &["token", "revoke", token_id(&bot)]).ok();
+    run_as(&env, &bot, &["create", "--name", "late"])
+        .code(1)
+        .error_contains("rejected (revoked)");
+    let expiring = env.add_token("worker", &[]);
+    expire(&env, token_id(&expiring));
+    run_as(&env, &expiring, &["list"])
+        .code(1)
+        .error_contains("rejected (expired)");
+    assert_eq!(count(&env, "SELECT count(*) FROM accounts"), 1);
+    // An empty $SA_TOKEN means unset: the OS user acts.
+    run_as(&env, "", &["create", "--name", "by-admin"]).ok();
+    let event = events(&env, &["--action", "account.create"]).pop().unwrap();
+    assert_eq!(
+        (event["target"].as_str(), event["actor"].as_str()),
+        (Some("by-admin"), Some("tester"))
+    );
+}
+
+#[test]
+fn token_verify_and_config_never_use_the_acting_token() {
+    let env = TestEnv::new();
+    let bot = bot_with(&env, "worker", &["logs:read"]);
+    let answer = run_as(&env, "garbage", &["token", "verify", "--json"]);
+    // stdin is empty: verify checked that, not $SA_TOKEN.
+    assert_eq!(answer.code(1).json()["reason"], "malformed");
+    let output = env
+        .command()
+        .env("SA_TOKEN", "garbage")
+        .args(["token", "verify", "--json"])
+        .write_stdin(format!("{bot}\n"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    run_as(&env, "garbage", &["config", "path"]).ok();
+    run_as(&env, "garbage", &["config", "show"]).ok();
+}
+
+#[test]
+fn a_token_file_acts_like_sa_token_and_wins_over_it() {
+    let env = TestEnv::new();
+    let bot = bot_with(&env, "worker", &["accounts:read"]);
+    let path = env.root().join("token");
+    std::fs::write(&path, format!("{bot}\n")).unwrap();
+    let file = path.to_str().unwrap();
+    let listed = run_as(&env, "garbage", &["--token-file", file, "list", "--json"]).ok();
+    assert_eq!(listed.json().as_array().unwrap().len(), 1);
+    env.run(&["--token-file", file, "create", "--name", "nope"])
+        .code(1)
+        .error_contains("accounts:write");
+    env.run(&["--token-file", "missing-file", "list"])
+        .code(3)
+        .error_contains("cannot read the token file");
+    std::fs::write(&path, "x".repeat(10_000)).unwrap();
+    env.run(&["--token-file", file, "list"])
+        .code(1)
+        .error_contains("malformed");
+}
+
+#[test]
+fn an_acting_token_works_in_its_own_organization_only() {
+    let env = TestEnv::new();
+    env.run(&[
+        "--org",
+        "acme",
+        "role",
+        "create",
+        "lister",
+        "--permission",
+        "accounts:read",
+    ])
+    .ok();
+    env.json(&[
+        "--org", "acme", "create", "--name", "worker", "--role", "lister",
+    ]);
+    env.json(&["create", "--name", "default-bot"]);
+    let bot = env.add_token("worker", &["--org", "acme"]);
+    // Without --org, the token's organization.
+    let listed = run_as(&env, &bot, &["list", "--json"]).ok().json();
+    assert_eq!(listed[0]["name"], "worker");
+    run_as(&env, &bot, &["--org", "acme", "list"]).ok();
+    run_as(&env, &bot, &["--org", "default", "list"])
+        .code(1)
+        .error_contains("of organization `acme`, not `default`");
+    let orgs = run_as(&env, &bot, &["org", "list", "--json"]).ok().json();
+    assert_eq!(orgs.as_array().unwrap().len(), 1, "only its own: {orgs}");
+}
+
+#[test]
+fn the_token_names_the_actor_whatever_actor_is_claimed() {
+    let env = TestEnv::new();
+    let bot = bot_with(&env, "worker", &["accounts:write"]);
+    let run = run_as(
+        &env,
+        &bot,
+        &["--actor", "alice", "create", "--name", "made-by-bot"],
+    )
+    .ok();
+    assert!(
+        run.stderr.contains("`--actor`/$SA_ACTOR is not used"),
+        "{run}"
+    );
+    let event = events(&env, &["--action", "account.create"]).pop().unwrap();
+    assert_eq!(event["actor"], "sa:worker");
+    assert_eq!(
+        env.json(&["show", "made-by-bot"])["created_by"],
+        "sa:worker"
+    );
+}
+
+#[test]
+fn acting_with_no_database_does_not_create_one() {
+    let env = TestEnv::new();
+    let elsewhere = TestEnv::new();
+    let bot = bot_with(&elsewhere, "worker", &["*"]);
+    run_as(&env, &bot, &["list"])
+        .code(3)
+        .error_contains("there is no sa database");
+    assert!(!env.db_path().exists());
+}
