@@ -201,8 +201,17 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn time_once(db: &Db, args: &[&str], input: Option<&str>) -> Duration {
+    time_as(db, args, input, None)
+}
+
+/// One run, under `$SA_TOKEN` when `token` is given.
+fn time_as(db: &Db, args: &[&str], input: Option<&str>, token: Option<&str>) -> Duration {
+    let mut cmd = db.command(args);
+    if let Some(token) = token {
+        cmd.env("SA_TOKEN", token);
+    }
     let started = Instant::now();
-    let (ok, _, err) = run(db.command(args), input);
+    let (ok, _, err) = run(cmd, input);
     let took = started.elapsed();
     assert!(ok, "sa {args:?} failed: {err}");
     took
@@ -253,9 +262,13 @@ enum Case {
     Expiring,
     Create,
     TokenAdd,
+    RoleList,
+    Can,
+    RoleGrant,
+    ActingShow,
 }
 
-const CASES: [Case; 11] = [
+const CASES: [Case; 15] = [
     Case::Verify,
     Case::Show,
     Case::TokenShow,
@@ -267,6 +280,10 @@ const CASES: [Case; 11] = [
     Case::Expiring,
     Case::Create,
     Case::TokenAdd,
+    Case::RoleList,
+    Case::Can,
+    Case::RoleGrant,
+    Case::ActingShow,
 ];
 
 impl Case {
@@ -283,6 +300,10 @@ impl Case {
             Case::Expiring => "token list --expiring-within 14d",
             Case::Create => "create",
             Case::TokenAdd => "token add",
+            Case::RoleList => "role list (counts every grant of viewer: a report)",
+            Case::Can => "can NAME logs:read",
+            Case::RoleGrant => "role grant|revoke editor NAME (alternating)",
+            Case::ActingShow => "show NAME under $SA_TOKEN",
         }
     }
 
@@ -304,6 +325,22 @@ impl Case {
             Case::Create => owned(&["create", "--name", &format!("new-{run:05}")]),
             // Ten tokens an account (`limits.max_tokens_per_account`).
             Case::TokenAdd => owned(&["token", "add", &format!("adder-{:04}", run / 10)]),
+            Case::RoleList => owned(&["role", "list"]),
+            Case::Can => owned(&["can", &db.account, "logs:read"]),
+            Case::RoleGrant if run.is_multiple_of(2) => {
+                owned(&["role", "grant", "editor", &db.account])
+            }
+            Case::RoleGrant => owned(&["role", "revoke", "editor", &db.account]),
+            Case::ActingShow => owned(&["show", &db.account]),
+        }
+    }
+
+    /// What the command reads from stdin, and the `$SA_TOKEN` it runs under.
+    fn input_and_token(self, db: &Db) -> (Option<&str>, Option<&str>) {
+        match self {
+            Case::Verify => (Some(db.token.as_str()), None),
+            Case::ActingShow => (None, Some(db.token.as_str())),
+            _ => (None, None),
         }
     }
 }
@@ -359,8 +396,8 @@ fn main() {
             for (db, samples) in [(&large, &mut l), (&small, &mut s)] {
                 let args = case.args(db, run);
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let input = matches!(case, Case::Verify).then_some(db.token.as_str());
-                samples.push(time_once(db, &args, input));
+                let (input, token) = case.input_and_token(db);
+                samples.push(time_as(db, &args, input, token));
             }
         }
         rows.push(Row {

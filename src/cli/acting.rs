@@ -29,19 +29,28 @@ const MAX_TOKEN_INPUT: u64 = 4096;
 pub struct Requirement {
     /// The command as typed, for messages (`sa token rotate`).
     pub command: &'static str,
-    /// The permission needed; `None`: any valid token.
-    pub permission: Option<&'static str>,
+    pub permission: &'static str,
 }
 
-/// The permission each command needs under a token (the table in the README); `None` for the
-/// commands that never use one: `token verify` (it checks a token of its own), and
-/// `config show|path` (they read no account data, and must work while the database is
-/// unreachable, to diagnose that).
-pub fn requirement(command: &Command) -> Option<Requirement> {
+/// How a command treats a token presented to act under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// Runs if the token verifies and holds the permission.
+    Needs(Requirement),
+    /// Never runs under a token: whole-database work spans every organization, and a token
+    /// acts in its own only.
+    Refused(&'static str),
+    /// Does not use one: `token verify` checks a token of its own, and `config show|path`
+    /// read no account data and must work while the database is unreachable, to diagnose it.
+    Ignored,
+}
+
+/// The permission each command needs under a token (the table in the README).
+pub fn requirement(command: &Command) -> Use {
     let needs = |command, permission| {
-        Some(Requirement {
+        Use::Needs(Requirement {
             command,
-            permission: Some(permission),
+            permission,
         })
     };
     match command {
@@ -56,7 +65,7 @@ pub fn requirement(command: &Command) -> Option<Requirement> {
             AccountCommand::Undelete(_) => needs("sa undelete", "accounts:write"),
         },
         Command::Token(c) => match c {
-            TokenCommand::Verify(_) => None,
+            TokenCommand::Verify(_) => Use::Ignored,
             TokenCommand::List(_) => needs("sa token list", "tokens:read"),
             TokenCommand::Show(_) => needs("sa token show", "tokens:read"),
             TokenCommand::Add(_) => needs("sa token add", "tokens:write"),
@@ -77,9 +86,9 @@ pub fn requirement(command: &Command) -> Option<Requirement> {
         Command::Can(_) => needs("sa can", "roles:read"),
         Command::Org(_) => needs("sa org list", "accounts:read"),
         Command::Audit(_) => needs("sa audit", "audit:read"),
-        Command::Db(DbCommand::Check) => needs("sa db check", "db:read"),
-        Command::Db(DbCommand::Backup(_)) => needs("sa db backup", "db:read"),
-        Command::Config(ConfigCommand::Show | ConfigCommand::Path) => None,
+        Command::Db(DbCommand::Check) => Use::Refused("sa db check"),
+        Command::Db(DbCommand::Backup(_)) => Use::Refused("sa db backup"),
+        Command::Config(ConfigCommand::Show | ConfigCommand::Path) => Use::Ignored,
     }
 }
 
@@ -111,13 +120,15 @@ pub fn presented(token_file: Option<&Path>) -> Result<Option<Presented>> {
             text: Zeroizing::new(text),
         }));
     }
-    Ok(std::env::var("SA_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .map(|text| Presented {
-            source_name: "$SA_TOKEN".into(),
-            text: Zeroizing::new(text),
-        }))
+    let Some(value) = std::env::var_os("SA_TOKEN").filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    // Bytes that are not UTF-8 are no token: presented (and rejected as malformed), never
+    // taken for an unset variable, which would run the command as the administrator.
+    Ok(Some(Presented {
+        source_name: "$SA_TOKEN".into(),
+        text: Zeroizing::new(value.into_string().unwrap_or_default()),
+    }))
 }
 
 /// Verifies the presented token for `requirement`, in the token's own organization, which
@@ -150,24 +161,19 @@ pub fn authenticate(
         config,
         acting: None,
     };
-    let needed = requirement.permission.map(Permission::parse).transpose()?;
+    let needed = Permission::parse(requirement.permission)?;
     let identity = tokens::authenticate(
         &mut store,
         &ctx,
         &token,
-        needed.as_ref(),
+        org.map(OrgName::as_str),
+        Some(&needed),
         &format!("run `{}`", requirement.command),
     )
     .map_err(|err| match err {
         Error::Rejected(reason) => rejected(reason),
         other => other,
     })?;
-    if let Some(org) = org.filter(|o| o.as_str() != identity.org) {
-        return Err(Error::Refused(format!(
-            "the token in {} is of organization `{}`, not `{org}` (from `--org` or $SA_ORG): a token acts only in its own organization; nothing was done",
-            presented.source_name, identity.org
-        )));
-    }
     let acting = Acting {
         account: identity.account.clone(),
         account_id: identity.account_id,
@@ -186,7 +192,10 @@ mod tests {
 
     fn needed(line: &str) -> Option<&'static str> {
         let cli = Cli::try_parse_from(line.split_whitespace()).unwrap();
-        requirement(&cli.command).and_then(|r| r.permission)
+        match requirement(&cli.command) {
+            Use::Needs(requirement) => Some(requirement.permission),
+            Use::Refused(_) | Use::Ignored => None,
+        }
     }
 
     #[test]
@@ -198,12 +207,20 @@ mod tests {
         assert_eq!(needed("sa role grant admin bot"), Some("roles:write"));
         assert_eq!(needed("sa can bot x:y"), Some("roles:read"));
         assert_eq!(needed("sa audit"), Some("audit:read"));
-        let cli = Cli::try_parse_from(["sa", "token", "verify"]).unwrap();
+        let uses = |line: &str| {
+            requirement(
+                &Cli::try_parse_from(line.split_whitespace())
+                    .unwrap()
+                    .command,
+            )
+        };
         assert_eq!(
-            requirement(&cli.command),
-            None,
+            uses("sa token verify"),
+            Use::Ignored,
             "verify never runs under a token"
         );
+        assert_eq!(uses("sa config path"), Use::Ignored);
+        assert!(matches!(uses("sa db backup x"), Use::Refused(_)));
     }
 
     #[test]
@@ -215,8 +232,6 @@ mod tests {
             "sa role list",
             "sa org list",
             "sa audit",
-            "sa db check",
-            "sa db backup x",
         ] {
             let permission = needed(line).unwrap();
             Permission::parse(permission).unwrap();

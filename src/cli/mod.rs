@@ -19,6 +19,7 @@ use crate::config::{Config, Overrides};
 use crate::domain::Context;
 use crate::error::Error;
 use crate::store::Store;
+use acting::Use;
 use args::{Cli, Command, OutputFormat};
 use output::{Format, Printer};
 
@@ -170,28 +171,52 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         config: &config,
         acting: None,
     };
-    let presented = match acting::requirement(&cli.command) {
-        Some(requirement) => {
-            acting::presented(cli.global.token_file.as_deref())?.map(|token| (token, requirement))
-        }
-        None => None,
+    let token_use = acting::requirement(&cli.command);
+    let presented = match token_use {
+        Use::Ignored => None,
+        Use::Needs(_) | Use::Refused(_) => acting::presented(cli.global.token_file.as_deref())?,
     };
-    if let Some((token, requirement)) = presented {
-        let (org, acting) =
-            acting::authenticate(&config, &token, requirement, explicit_org.as_ref(), now)?;
-        // The token says who acts; a name given besides could only disguise it.
-        if claimed_actor.is_some() {
-            printer.note(&format!(
-                "acting as `sa:{}` through {}; `--actor`/$SA_ACTOR is not used",
-                acting.account, token.source_name
-            ));
+    if token_use == Use::Ignored
+        && cli.global.token_file.is_some()
+        && matches!(cli.command, Command::Token(args::TokenCommand::Verify(_)))
+    {
+        return Err(Error::invalid(
+            "`--token-file` names a token to act as, and `sa token verify` acts as no one: it checks the token on its stdin (`sa token verify < FILE`)",
+        ));
+    }
+    match (token_use, presented) {
+        (Use::Needs(requirement), Some(token)) => {
+            let (org, acting) =
+                acting::authenticate(&config, &token, requirement, explicit_org.as_ref(), now)?;
+            // The token says who acts; a name given besides could only disguise it.
+            if claimed_actor.is_some() {
+                printer.note(&format!(
+                    "acting as `sa:{}` through {}; `--actor`/$SA_ACTOR is not used",
+                    acting.account, token.source_name
+                ));
+            }
+            ctx.org = org;
+            ctx.actor = format!("sa:{}", acting.account);
+            ctx.acting = Some(acting);
         }
-        ctx.org = org;
-        ctx.actor = format!("sa:{}", acting.account);
-        ctx.acting = Some(acting);
-    } else {
-        ctx.actor = actor(claimed_actor);
-        crate::domain::names::check_free_text("the actor", &ctx.actor)?;
+        (Use::Refused(command), Some(token)) => {
+            return Err(Error::Refused(format!(
+                "`{command}` reads the data of every organization, so it never runs under a token (from {}); run it as the administrator",
+                token.source_name
+            )));
+        }
+        _ => {
+            ctx.actor = actor(claimed_actor);
+            crate::domain::names::check_free_text("the actor", &ctx.actor)?;
+            // `sa:` names sa itself (`sa:retention`) and service accounts acting through a
+            // token; an actor typed in may not pass for either.
+            if ctx.actor.starts_with("sa:") {
+                return Err(Error::invalid(format!(
+                    "the actor `{}` starts with `sa:`, which is kept for sa itself and for service accounts acting through $SA_TOKEN",
+                    ctx.actor
+                )));
+            }
+        }
     }
     let session = Session {
         printer,

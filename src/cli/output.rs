@@ -293,7 +293,17 @@ pub fn print_account(
                 account.roles.join(", ")
             }),
         ),
-        ("permissions", text(&joined(permissions, "- (none)"))),
+        (
+            "permissions",
+            text(&match account.status {
+                AccountStatus::Active => joined(permissions, "- (none)"),
+                status => format!(
+                    "{} (none in effect while the account is {})",
+                    joined(permissions, "-"),
+                    status.as_str()
+                ),
+            }),
+        ),
         ("active tokens", Cell::new(account.active_tokens)),
         (
             "created",
@@ -444,7 +454,22 @@ pub fn print_token(
         ));
     }
     pairs.extend([
-        ("permissions", text(&joined(&held.effective, "- (none)"))),
+        (
+            "permissions",
+            text(&match (status, token.account_status) {
+                (TokenStatus::Active, AccountStatus::Active) => joined(&held.effective, "- (none)"),
+                (TokenStatus::Active, account_status) => format!(
+                    "{} (none in effect while its account is {})",
+                    joined(&held.effective, "-"),
+                    account_status.as_str()
+                ),
+                (status, _) => format!(
+                    "{} (none in effect: the token is {})",
+                    joined(&held.effective, "-"),
+                    status.as_str()
+                ),
+            }),
+        ),
         (
             "created",
             text(&format!(
@@ -767,7 +792,7 @@ fn role_kind(role: &Role) -> &'static str {
 
 /// The columns of `sa role list`.
 pub const ROLE_COLUMNS: &[Column] = &[
-    keep("name"),
+    cut("name"),
     keep("type"),
     keep("accounts"),
     cut("permissions"),
@@ -785,7 +810,7 @@ pub fn role_row(role: &Role) -> Vec<Field> {
 }
 
 /// How many holders `sa role show` names in its table; JSON names them all.
-const HOLDERS_SHOWN: usize = 20;
+pub const HOLDERS_SHOWN: usize = 20;
 
 /// One role; with `holders`, the accounts that hold it too (`sa role show`).
 pub fn print_role(printer: &Printer, role: &Role, holders: Option<&[String]>) -> Result<()> {
@@ -811,16 +836,11 @@ pub fn print_role(printer: &Printer, role: &Role, holders: Option<&[String]>) ->
         ("accounts", Cell::new(role.holders)),
     ];
     if let Some(names) = holders.filter(|n| !n.is_empty()) {
-        let mut shown = names
-            .iter()
-            .take(HOLDERS_SHOWN)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        if names.len() > HOLDERS_SHOWN {
+        let mut shown = names.join(", ");
+        let more = role.holders.saturating_sub(names.len() as u64);
+        if more > 0 {
             shown.push_str(&format!(
-                ", … and {} more (`sa list --role {}` lists them)",
-                names.len() - HOLDERS_SHOWN,
+                ", … and {more} more (`sa list --role {}` lists them all)",
                 role.name
             ));
         }

@@ -5,6 +5,7 @@ use crate::domain::Context;
 use crate::domain::audit;
 use crate::domain::names::{AccountName, AccountRef, RoleName, check_free_text};
 use crate::domain::permissions::builtin_role;
+use crate::domain::roles;
 use crate::error::{Error, Result};
 use crate::store::{
     Account, AccountFilter, AccountKey, AccountStatus, NewAccount, OrgSummary, Store, Tx,
@@ -122,9 +123,8 @@ pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> 
         }
         for role in &request.roles {
             check_role(tx, ctx, role)?;
-            let handed = crate::domain::roles::permissions_of(tx, ctx.org.as_str(), role.as_str())?
-                .unwrap_or_default();
-            ctx.refuse_escalation(&format!("create an account with `{role}`"), &handed)?;
+            let what = format!("create an account with `{role}`");
+            roles::refuse_wider(tx, ctx, &what, &[role.to_string()], &[])?;
         }
         let email = tx.free_email(
             ctx.org.as_str(),
@@ -301,6 +301,8 @@ pub fn enable(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) -> R
                 changed: false,
             });
         }
+        let what = format!("enable account `{}`", account.name);
+        roles::refuse_wider(tx, ctx, &what, &account.roles, &[])?;
         tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
         audit::record(
             tx,
@@ -387,6 +389,8 @@ pub fn undelete(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) ->
                 account.name, account.id
             )));
         }
+        let what = format!("restore account `{}`", account.name);
+        roles::refuse_wider(tx, ctx, &what, &account.roles, &[])?;
         tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
         audit::record(
             tx,

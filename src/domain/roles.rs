@@ -81,9 +81,26 @@ pub(crate) fn account_permissions(
     Ok(permissions::effective(&granted, &[]))
 }
 
+/// Refuses (exit 1) when a service account acting through a token would, by `what`, put in
+/// effect permissions it does not hold itself: an account's (`roles`), narrowed to `scopes`.
+/// Handing out, and giving back (enabling, restoring), alike.
+pub(crate) fn refuse_wider(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    what: &str,
+    roles: &[String],
+    scopes: &[Permission],
+) -> Result<()> {
+    if ctx.acting.is_none() {
+        return Ok(());
+    }
+    let held = account_permissions(tx, ctx.org.as_str(), roles)?;
+    ctx.refuse_escalation(what, &permissions::effective(&held, scopes))
+}
+
 fn role(tx: &Tx<'_>, ctx: &Context<'_>, name: &str) -> Result<Role> {
     let org = ctx.org.as_str();
-    let holders = tx.count_role_holders(org, name)?;
+    let holders = tx.count_role_holders(org, name, false)?;
     if let Some(perms) = builtin_role(name) {
         return Ok(Role {
             name: name.to_string(),
@@ -132,11 +149,17 @@ pub fn list(store: &mut Store, ctx: &Context<'_>) -> Result<Vec<Role>> {
     })
 }
 
-/// A role and the names of the accounts holding it.
-pub fn show(store: &mut Store, ctx: &Context<'_>, name: &RoleName) -> Result<(Role, Vec<String>)> {
+/// A role and the names of the accounts holding it, by name (the first `limit` of them, when
+/// given; `Role::holders` counts them all).
+pub fn show(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    name: &RoleName,
+    limit: Option<u64>,
+) -> Result<(Role, Vec<String>)> {
     store.read(|tx| {
         let found = role(tx, ctx, name.as_str())?;
-        let holders = tx.role_holders(ctx.org.as_str(), name.as_str())?;
+        let holders = tx.role_holders(ctx.org.as_str(), name.as_str(), limit)?;
         Ok((found, holders))
     })
 }
@@ -215,6 +238,11 @@ pub fn update(
             "nothing to update: give `--add`, `--remove`, `--description` or `--name`",
         ));
     }
+    if let Some(both) = request.add.iter().find(|p| request.remove.contains(p)) {
+        return Err(Error::invalid(format!(
+            "`{both}` is given to both `--add` and `--remove`"
+        )));
+    }
     if let Some(Some(description)) = &request.description {
         check_free_text("the description", description)?;
     }
@@ -281,11 +309,15 @@ pub fn update(
     })
 }
 
-/// How many accounts would lose a role if it were deleted: what `role delete` asks about.
-/// Refuses a built-in role and fails on an unknown one, so nothing is asked in vain.
+/// How many accounts would lose a role if it were deleted, deleted (restorable) ones
+/// included: what `role delete` asks about. Refuses a built-in role and fails on an unknown
+/// one, so nothing is asked in vain.
 pub fn deletable(store: &mut Store, ctx: &Context<'_>, name: &RoleName) -> Result<u64> {
     refuse_builtin(name.as_str(), "deleted")?;
-    store.read(|tx| Ok(role(tx, ctx, name.as_str())?.holders))
+    store.read(|tx| {
+        role(tx, ctx, name.as_str())?;
+        tx.count_role_holders(ctx.org.as_str(), name.as_str(), true)
+    })
 }
 
 /// An account's effective permissions: the union of its roles'.

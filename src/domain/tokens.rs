@@ -125,21 +125,33 @@ fn token_limit(
     Ok(())
 }
 
-/// A service account acting through a token may mint (or rotate, which hands it the new
-/// secret) only a token that can do no more than it can itself.
-fn refuse_wider_token(
+/// The scopes a new token is stored with. Under a token (`$SA_TOKEN`) it may hold no more
+/// than the acting token, now or later: scopes it asks for must all be covered by what the
+/// acting token holds, and a token asked for without scopes, whose account must hold no more
+/// than that today, is scoped to it, so that roles its account gains later do not widen it.
+fn scopes_for_new_token(
     tx: &Tx<'_>,
     ctx: &Context<'_>,
-    roles: &[String],
+    account: &crate::store::Account,
     scopes: &[Permission],
-    account: &str,
-) -> Result<()> {
-    if ctx.acting.is_none() {
-        return Ok(());
+    what: &str,
+) -> Result<Vec<Permission>> {
+    let Some(acting) = &ctx.acting else {
+        return Ok(scopes.to_vec());
+    };
+    if scopes.is_empty() {
+        roles::refuse_wider(tx, ctx, what, &account.roles, &[])?;
+        return Ok(acting.permissions.clone());
     }
-    let held = roles::account_permissions(tx, ctx.org.as_str(), roles)?;
-    let would_hold = permissions::effective(&held, scopes);
-    ctx.refuse_escalation(&format!("mint a token for `{account}`"), &would_hold)
+    ctx.refuse_escalation(what, scopes)?;
+    Ok(scopes.to_vec())
+}
+
+fn parsed_scopes(stored: &[String]) -> Vec<Permission> {
+    stored
+        .iter()
+        .filter_map(|s| Permission::parse(s).ok())
+        .collect()
 }
 
 fn refuse_disabled(account: &crate::store::Account) -> Result<()> {
@@ -187,11 +199,14 @@ pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Resu
     }
     let expires_at = resolve_expiry(ctx, request.expires)?;
     let (new, hash) = prepare(ctx)?;
-    let scopes: Vec<String> = request.scopes.iter().map(Permission::to_string).collect();
     let token = store.write(|tx| {
         let account = accounts::find(tx, ctx, &request.account)?;
         refuse_disabled(&account)?;
-        refuse_wider_token(tx, ctx, &account.roles, &request.scopes, &account.name)?;
+        let what = format!("mint a token for `{}`", account.name);
+        let scopes: Vec<String> = scopes_for_new_token(tx, ctx, &account, &request.scopes, &what)?
+            .iter()
+            .map(Permission::to_string)
+            .collect();
         token_limit(tx, ctx, account.id, None)?;
         tx.insert_token(&NewToken {
             id: new.id.as_str(),
@@ -347,6 +362,15 @@ pub fn set_paused(
         if !paused {
             // Pausing must not be a way around `limits.max_tokens_per_account`.
             token_limit(tx, ctx, token.account_id, Some(id.as_str()))?;
+            let account = accounts::find_any(tx, ctx, &AccountRef::Id(token.account_id))?;
+            let what = format!("enable token `{id}` of `{}`", account.name);
+            roles::refuse_wider(
+                tx,
+                ctx,
+                &what,
+                &account.roles,
+                &parsed_scopes(&token.scopes),
+            )?;
         }
         tx.set_token_paused(id.as_str(), paused)?;
         let action = if paused {
@@ -393,12 +417,12 @@ pub fn rotate(
         }
         let account = accounts::find(tx, ctx, &AccountRef::Id(old.account_id))?;
         refuse_disabled(&account)?;
-        let scopes: Vec<Permission> = old
-            .scopes
-            .iter()
-            .filter_map(|s| Permission::parse(s).ok())
-            .collect();
-        refuse_wider_token(tx, ctx, &account.roles, &scopes, &account.name)?;
+        let what = format!("rotate token `{id}` of `{}`", account.name);
+        let scopes: Vec<String> =
+            scopes_for_new_token(tx, ctx, &account, &parsed_scopes(&old.scopes), &what)?
+                .iter()
+                .map(Permission::to_string)
+                .collect();
         // An active token rotated without a grace period goes as the new one comes, so the
         // count of active tokens stays; a grace period or a paused old token adds one.
         let frees_its_place = grace.is_none() && old_status == TokenStatus::Active;
@@ -410,7 +434,7 @@ pub fn rotate(
             account_id: account.id,
             name: old.name.as_deref(),
             hash: &hash,
-            scopes: &old.scopes,
+            scopes: &scopes,
             created_at: ctx.now,
             created_by: &ctx.actor,
             expires_at,
@@ -425,7 +449,7 @@ pub fn rotate(
         if grace.is_none() {
             tx.revoke_token(id.as_str(), ctx.now, &ctx.actor)?;
         }
-        let details = [
+        let mut details = vec![
             ("token_id", id.to_string()),
             ("new_token_id", new.id.to_string()),
             ("expires_at", expiry_detail(expires_at)),
@@ -434,6 +458,10 @@ pub fn rotate(
                 grace_until.map_or_else(|| "revoked".to_string(), format_timestamp),
             ),
         ];
+        if scopes != old.scopes {
+            // Narrowed to the acting token's permissions.
+            details.push(("scopes", scopes.join(",")));
+        }
         audit::record(
             tx,
             ctx,
@@ -515,18 +543,27 @@ pub fn verify(
     ctx: &Context<'_>,
     request: &VerifyRequest<'_>,
 ) -> Result<Identity> {
-    check(store, ctx, request, Some(ctx.org.as_str()), |_| {
-        Error::Rejected(Rejection::Forbidden)
-    })
+    check(
+        store,
+        ctx,
+        request,
+        Some(ctx.org.as_str()),
+        |identity| match request.permission {
+            Some(wanted) if !identity.allows(wanted) => Some(Error::Rejected(Rejection::Forbidden)),
+            _ => None,
+        },
+    )
 }
 
 /// Verifies the token a command runs under (`$SA_TOKEN`, `--token-file`), counted like any
-/// check with the source `sa-cli`, in whichever organization the token is of. `what` names
-/// the command for the refusal when the token lacks `needed`; a refusal is not counted.
+/// check with the source `sa-cli`, in whichever organization the token is of. Refused, and
+/// not counted, when it is of another organization than `org` (if given) or lacks `needed`;
+/// `what` names the command for that refusal.
 pub fn authenticate(
     store: &mut Store,
     ctx: &Context<'_>,
     token: &ParsedToken,
+    org: Option<&str>,
     needed: Option<&Permission>,
     what: &str,
 ) -> Result<Identity> {
@@ -536,23 +573,29 @@ pub fn authenticate(
         source: Some("sa-cli"),
     };
     check(store, ctx, &request, None, |identity| {
-        Error::Refused(format!(
-            "account `{}` (token `{}`) may not {what}: that needs `{}`, which the token does not hold; nothing was done",
-            identity.account,
-            identity.token_id,
-            needed.map(ToString::to_string).unwrap_or_default(),
-        ))
+        if let Some(org) = org.filter(|org| *org != identity.org) {
+            return Some(Error::Refused(format!(
+                "the token is of organization `{}`, not `{org}` (from `--org` or $SA_ORG): a token acts only in its own organization; nothing was done",
+                identity.org
+            )));
+        }
+        let wanted = needed.filter(|wanted| !identity.allows(wanted))?;
+        Some(Error::Refused(format!(
+            "account `{}` (token `{}`) may not {what}: that needs `{wanted}`, which the token does not hold; nothing was done",
+            identity.account, identity.token_id,
+        )))
     })
 }
 
 /// The check behind [`verify`] and [`authenticate`]: `org` is the organization the token must
-/// be of (`None`: any), `forbidden` the error when it lacks the requested permission.
+/// be of to be found at all (`None`: any); `refuse` judges a valid token before its use is
+/// counted, so that a refused check is not a use.
 fn check(
     store: &mut Store,
     ctx: &Context<'_>,
     request: &VerifyRequest<'_>,
     org: Option<&str>,
-    forbidden: impl FnOnce(&Identity) -> Error,
+    refuse: impl FnOnce(&Identity) -> Option<Error>,
 ) -> Result<Identity> {
     let cost = ctx.config.argon2;
     if let Some(source) = request.source {
@@ -597,10 +640,8 @@ fn check(
         expires_at: row.expires_at,
         replaced_by: row.replaced_by.clone(),
     };
-    if let Some(wanted) = request.permission
-        && !identity.allows(wanted)
-    {
-        return Err(forbidden(&identity));
+    if let Some(refusal) = refuse(&identity) {
+        return Err(refusal);
     }
 
     let rehash = if hashing::needs_rehash(&row.hash, cost) {

@@ -332,7 +332,24 @@ impl WalChecksum {
 }
 
 /// Decides what the file at `path` is without letting SQLite touch it.
+///
+/// A refusal is only given once it holds still: the bytes of one page cannot be read in one
+/// atomic step against another sa process checkpointing its first use, so a refused verdict
+/// is looked at again, twice, a moment apart. A file that really is foreign or damaged says
+/// the same each time; the cost falls only on files refused anyway.
 pub(super) fn inspect(path: &Path) -> Result<FileState> {
+    let mut state = inspect_once(path)?;
+    for _ in 0..2 {
+        if !matches!(state, FileState::Refused(_)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(15));
+        state = inspect_once(path)?;
+    }
+    Ok(state)
+}
+
+fn inspect_once(path: &Path) -> Result<FileState> {
     let foreign = |why: &str| Ok(FileState::Refused(RefusalKind::Foreign(why.to_string())));
     let damaged = |why: String| Ok(FileState::Refused(RefusalKind::Damaged(why)));
     // A device, FIFO or directory is never a database: opening a FIFO would hang, and
@@ -387,9 +404,14 @@ pub(super) fn inspect(path: &Path) -> Result<FileState> {
     let page = match &from_wal {
         Some(page) => read_page_one(page),
         None => {
-            let mut main = head;
-            main.extend(read_prefix(&mut file, page_size - 100).map_err(read_failed)?);
-            read_page_one(&main)
+            // Page 1 read again, whole, in one read: the header read above may be older than
+            // the WAL just looked at. Glued to a later b-tree header, a racer's first use
+            // (checkpointed in between) would look like a foreign file with tables.
+            use std::os::unix::fs::FileExt;
+            let mut main = vec![0u8; page_size];
+            let read = file.read_at(&mut main, 0).map_err(read_failed)?;
+            main.truncate(read);
+            read_page_one(if main.len() < 100 { &head } else { &main })
         }
     };
     if journal_start.is_some() && page.application_id != APPLICATION_ID as u32 {

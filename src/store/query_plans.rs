@@ -266,7 +266,8 @@ fn workload(store: &mut Store, config: &Config) {
     )
     .unwrap();
     roles::list(store, &ctx).unwrap();
-    roles::show(store, &ctx, &deployer).unwrap();
+    roles::show(store, &ctx, &deployer, None).unwrap();
+    roles::show(store, &ctx, &deployer, Some(20)).unwrap();
     roles::deletable(store, &ctx, &deployer).unwrap();
     roles::can(
         store,
@@ -298,6 +299,7 @@ fn workload(store: &mut Store, config: &Config) {
         store,
         &ctx,
         &tokens::parse_presented(first.secret.expose()).unwrap(),
+        Some("default"),
         Some(&perm("dashboards:read")),
         "run the plan check",
     )

@@ -162,27 +162,29 @@ impl Tx<'_> {
         Ok(u64::try_from(grants).unwrap_or(0))
     }
 
-    /// The names of the accounts of `org` (deleted ones aside) that hold `role`, by name.
-    pub fn role_holders(&self, org: &str, role: &str) -> Result<Vec<String>> {
+    /// The names of the accounts of `org` (deleted ones aside) that hold `role`, by name; the
+    /// first `limit` of them when given.
+    pub fn role_holders(&self, org: &str, role: &str, limit: Option<u64>) -> Result<Vec<String>> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT a.name FROM account_roles r CROSS JOIN accounts a ON a.id = r.account_id
-             WHERE r.role = ?2 AND a.org = ?1 AND a.status != 'deleted' ORDER BY a.name",
+             WHERE r.role = ?2 AND a.org = ?1 AND a.status != 'deleted' ORDER BY a.name LIMIT ?3",
         )?;
+        let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let names = stmt
-            .query_map(params![org, role], |r| r.get(0))?
+            .query_map(params![org, role, limit], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(names)
     }
 
-    /// How many accounts of `org` (deleted ones aside) hold `role`.
-    pub fn count_role_holders(&self, org: &str, role: &str) -> Result<u64> {
+    /// How many accounts of `org` hold `role`: deleted (still restorable) ones too, or not.
+    pub fn count_role_holders(&self, org: &str, role: &str, with_deleted: bool) -> Result<u64> {
         let n: i64 = self
             .tx
             .prepare_cached(
                 "SELECT count(*) FROM account_roles r CROSS JOIN accounts a ON a.id = r.account_id
-             WHERE r.role = ?2 AND a.org = ?1 AND a.status != 'deleted'",
+                 WHERE r.role = ?2 AND a.org = ?1 AND (?3 OR a.status != 'deleted')",
             )?
-            .query_row(params![org, role], |r| r.get(0))?;
+            .query_row(params![org, role, with_deleted], |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

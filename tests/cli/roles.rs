@@ -233,7 +233,9 @@ fn deleting_a_granted_role_needs_confirmation_and_takes_the_grants_with_it() {
     let token = env.add_token("bot", &[]);
     env.run(&["role", "delete", "deployer"])
         .code(2)
-        .error_contains("delete role `deployer`, which 1 account(s) hold");
+        .error_contains(
+            "delete role `deployer` from the 1 account(s) holding it needs confirmation",
+        );
     assert_eq!(env.json(&["role", "show", "deployer"])["account_count"], 1);
     assert_eq!(actions(&events(&env, &["--action", "role."])).len(), 2);
 
@@ -354,6 +356,11 @@ fn role_update_adds_removes_describes_and_renames_with_its_grants() {
     env.run(&["role", "update", "shipper"])
         .code(2)
         .error_contains("nothing to update");
+    env.run(&[
+        "role", "update", "shipper", "--add", "x:y", "--remove", "x:y",
+    ])
+    .code(2)
+    .error_contains("both `--add` and `--remove`");
     env.run(&[
         "role",
         "update",
@@ -631,7 +638,16 @@ fn a_bot_cannot_mint_a_token_wider_than_itself() {
     let admin_token = env.add_token("admin-bot", &[]);
     run_as(&env, &minter, &["token", "rotate", token_id(&admin_token)])
         .code(1)
-        .error_contains("mint a token for `admin-bot`");
+        .error_contains("rotate token");
+    // A scope it does not hold is refused, even for an account that holds nothing yet.
+    env.create("empty-bot");
+    run_as(
+        &env,
+        &minter,
+        &["token", "add", "empty-bot", "--scope", "*"],
+    )
+    .code(1)
+    .error_contains("`*`");
     let accounts_bot = bot_with(&env, "maker", &["accounts:write"]);
     run_as(
         &env,
@@ -768,4 +784,169 @@ fn acting_with_no_database_does_not_create_one() {
         .code(3)
         .error_contains("there is no sa database");
     assert!(!env.db_path().exists());
+}
+
+#[test]
+fn a_token_minted_under_a_token_never_grows_past_the_minter() {
+    let env = TestEnv::new();
+    let minter = bot_with(&env, "minter", &["tokens:write", "logs:read"]);
+    env.create("empty-bot");
+    let minted = run_as(&env, &minter, &["token", "add", "empty-bot"]).ok();
+    let token = minted.stdout.trim();
+    let shown = show_token(&env, token_id(token));
+    assert_eq!(
+        shown["scopes"],
+        json!(["logs:read", "tokens:write"]),
+        "{shown}"
+    );
+    // The account gains admin later: the token holds what the minter held, no more.
+    env.run(&["role", "grant", "admin", "empty-bot"]).ok();
+    valid(&env, token, &["--permission", "logs:read"]);
+    assert_eq!(
+        rejected(&env, token, &["--permission", "secrets:write"]),
+        "forbidden"
+    );
+    // A rotation under a token narrows an unscoped token the same way, and says so.
+    env.run(&["role", "revoke", "admin", "empty-bot"]).ok();
+    let unscoped = env.add_token("empty-bot", &[]);
+    let rotated = run_as(&env, &minter, &["token", "rotate", token_id(&unscoped)]).ok();
+    let successor = show_token(&env, token_id(rotated.stdout.trim()));
+    assert_eq!(successor["scopes"], json!(["logs:read", "tokens:write"]));
+    let event = events(&env, &["--action", "token.rotate"]).pop().unwrap();
+    assert_eq!(event["details"]["scopes"], "logs:read,tokens:write");
+}
+
+#[test]
+fn a_bot_cannot_switch_wider_credentials_back_on() {
+    let env = TestEnv::new();
+    let bot = bot_with(&env, "fixer", &["accounts:write", "tokens:write", "*:read"]);
+    env.json(&["create", "--name", "admin-bot", "--role", "admin"]);
+    let admin_token = env.add_token("admin-bot", &[]);
+    env.run(&["token", "disable", token_id(&admin_token)]).ok();
+    run_as(&env, &bot, &["token", "enable", token_id(&admin_token)])
+        .code(1)
+        .error_contains("enable token");
+    env.run(&["disable", "admin-bot", "--reason", "key exposed"])
+        .ok();
+    run_as(&env, &bot, &["enable", "admin-bot"])
+        .code(1)
+        .error_contains("enable account `admin-bot`");
+    env.run(&["delete", "admin-bot", "--yes"]).ok();
+    run_as(&env, &bot, &["undelete", "admin-bot"])
+        .code(1)
+        .error_contains("restore account `admin-bot`");
+    assert_eq!(
+        env.json(&["list", "--status", "deleted"])[0]["name"],
+        "admin-bot",
+        "nothing changed"
+    );
+    // What it holds itself, it may switch back on.
+    env.json(&["create", "--name", "reader-bot", "--role", "viewer"]);
+    env.run(&["disable", "reader-bot"]).ok();
+    run_as(&env, &bot, &["enable", "reader-bot"]).ok();
+}
+
+#[test]
+fn whole_database_commands_never_run_under_a_token() {
+    let env = TestEnv::new();
+    let bot = bot_with(&env, "reader", &["*"]);
+    let backup = env.root().join("copy.db");
+    run_as(&env, &bot, &["db", "backup", backup.to_str().unwrap()])
+        .code(1)
+        .error_contains("never runs under a token");
+    assert!(!backup.exists());
+    run_as(&env, &bot, &["db", "check"])
+        .code(1)
+        .error_contains("never runs under a token");
+    env.run(&["db", "check"]).ok();
+}
+
+#[test]
+fn a_sa_token_that_is_not_utf8_is_malformed_not_unset() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = TestEnv::new();
+    env.init_db();
+    let output = env
+        .command()
+        .env("SA_TOKEN", std::ffi::OsStr::from_bytes(b"\xff\xfe"))
+        .args(["role", "create", "sneaky", "--permission", "*"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("malformed"),
+        "{output:?}"
+    );
+    assert_eq!(env.json(&["role", "list"]).as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_refusal_for_another_organization_is_not_a_use() {
+    let env = TestEnv::new();
+    env.run(&[
+        "--org",
+        "acme",
+        "role",
+        "create",
+        "lister",
+        "--permission",
+        "accounts:read",
+    ])
+    .ok();
+    env.json(&[
+        "--org", "acme", "create", "--name", "worker", "--role", "lister",
+    ]);
+    let bot = env.add_token("worker", &["--org", "acme"]);
+    run_as(&env, &bot, &["--org", "default", "list"]).code(1);
+    let shown = env.json(&["--org", "acme", "token", "show", token_id(&bot)]);
+    assert_eq!(shown["use_count"], 0);
+}
+
+#[test]
+fn an_actor_may_not_pass_for_sa_or_a_service_account() {
+    let env = TestEnv::new();
+    env.init_db();
+    for actor in ["sa:retention", "sa:admin-bot"] {
+        env.run(&["--actor", actor, "create", "--name", "spoof"])
+            .code(2)
+            .error_contains("starts with `sa:`");
+    }
+    assert!(events(&env, &[]).is_empty());
+}
+
+#[test]
+fn token_verify_refuses_a_token_file_instead_of_ignoring_it() {
+    let env = TestEnv::new();
+    let path = env.root().join("token");
+    std::fs::write(&path, "whatever").unwrap();
+    env.run(&["--token-file", path.to_str().unwrap(), "token", "verify"])
+        .code(2)
+        .error_contains("sa token verify < FILE");
+}
+
+#[test]
+fn role_delete_counts_deleted_holders_too() {
+    let env = with_deployer();
+    env.run(&["delete", "bot", "--yes"]).ok();
+    assert_eq!(env.json(&["role", "show", "deployer"])["account_count"], 0);
+    env.run(&["role", "delete", "deployer"])
+        .code(2)
+        .error_contains("from the 1 account(s)");
+}
+
+#[test]
+fn role_show_names_the_first_holders_in_a_table() {
+    let env = with_deployer();
+    for n in 0..30 {
+        env.create(&format!("many-{n:02}"));
+    }
+    let names: Vec<String> = (0..30).map(|n| format!("many-{n:02}")).collect();
+    let mut args = vec!["role", "grant", "deployer"];
+    args.extend(names.iter().map(String::as_str));
+    env.run(&args).ok();
+    let table = env.run(&["role", "show", "deployer"]).ok();
+    assert!(table.stdout.contains("many-18, … and 11"), "{table}");
+    assert!(!table.stdout.contains("many-19"), "{table}");
+    let all = env.json(&["role", "show", "deployer"]);
+    assert_eq!(all["accounts"].as_array().unwrap().len(), 31);
 }

@@ -1,7 +1,9 @@
 //! `sa role create|list|show|update|delete|grant|revoke` and `sa can`.
 
 use crate::cli::args::{CanArgs, RoleCommand};
-use crate::cli::output::{GrantView, ROLE_COLUMNS, RoleView, print_answer, print_role, role_row};
+use crate::cli::output::{
+    GrantView, HOLDERS_SHOWN, ROLE_COLUMNS, RoleView, print_answer, print_role, role_row,
+};
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::roles::{self, CreateRole, UpdateRole};
 use crate::error::Result;
@@ -34,7 +36,9 @@ pub fn run(session: &Session<'_>, command: RoleCommand) -> Result<Outcome> {
         }
         RoleCommand::Show(args) => {
             let mut store = session.open_store()?;
-            let (role, holders) = roles::show(&mut store, ctx, &args.name)?;
+            // A table names the first few holders; JSON names them all.
+            let limit = (!printer.is_json()).then_some(HOLDERS_SHOWN as u64);
+            let (role, holders) = roles::show(&mut store, ctx, &args.name, limit)?;
             print_role(printer, &role, Some(&holders))?;
         }
         RoleCommand::Update(args) => {
@@ -63,7 +67,7 @@ pub fn run(session: &Session<'_>, command: RoleCommand) -> Result<Outcome> {
             if holders > 0 {
                 prompt::confirm(
                     &format!(
-                        "delete role `{}`, which {holders} account(s) hold and will lose",
+                        "delete role `{}` from the {holders} account(s) holding it",
                         args.name
                     ),
                     args.yes,
