@@ -141,6 +141,30 @@ fn actor(flag: Option<String>) -> String {
         .unwrap_or_else(os_user)
 }
 
+/// An actor typed in (`--actor`, `$SA_ACTOR`, `$USER`): free text, and not passing for sa
+/// itself (`sa:retention`) or a service account acting through a token (`sa:NAME`), however
+/// spelled (case, spaces, full-width letters).
+fn check_actor(actor: &str) -> Result<(), Error> {
+    crate::domain::names::check_free_text("the actor", actor)?;
+    let folded: String = actor
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match u32::from(c) {
+            // Full-width ASCII (U+FF01..=U+FF5E) as the ASCII it imitates.
+            code @ 0xff01..=0xff5e => char::from_u32(code - 0xff01 + 0x21).unwrap_or(c),
+            _ => c,
+        })
+        .flat_map(char::to_lowercase)
+        .take(3)
+        .collect();
+    if folded == "sa:" {
+        return Err(Error::invalid(format!(
+            "the actor `{actor}` starts with `sa:`, which is kept for sa itself and for service accounts acting through $SA_TOKEN"
+        )));
+    }
+    Ok(())
+}
+
 /// The name of the process's uid from /etc/passwd (containers and cron often have no $USER).
 fn os_user() -> String {
     use std::os::unix::fs::MetadataExt;
@@ -176,12 +200,13 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         Use::Ignored => None,
         Use::Needs(_) | Use::Refused(_) => acting::presented(cli.global.token_file.as_deref())?,
     };
-    if token_use == Use::Ignored
-        && cli.global.token_file.is_some()
-        && matches!(cli.command, Command::Token(args::TokenCommand::Verify(_)))
-    {
+    if token_use == Use::Ignored && cli.global.token_file.is_some() {
         return Err(Error::invalid(
-            "`--token-file` names a token to act as, and `sa token verify` acts as no one: it checks the token on its stdin (`sa token verify < FILE`)",
+            if matches!(cli.command, Command::Token(args::TokenCommand::Verify(_))) {
+                "`--token-file` names a token to act as, and `sa token verify` acts as no one: it checks the token on its stdin (`sa token verify < FILE`)"
+            } else {
+                "`--token-file` names a token to act as, and `sa config` acts as no one: it reads no account data"
+            },
         ));
     }
     match (token_use, presented) {
@@ -206,15 +231,14 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
             )));
         }
         _ => {
-            ctx.actor = actor(claimed_actor);
-            crate::domain::names::check_free_text("the actor", &ctx.actor)?;
-            // `sa:` names sa itself (`sa:retention`) and service accounts acting through a
-            // token; an actor typed in may not pass for either.
-            if ctx.actor.starts_with("sa:") {
-                return Err(Error::invalid(format!(
-                    "the actor `{}` starts with `sa:`, which is kept for sa itself and for service accounts acting through $SA_TOKEN",
-                    ctx.actor
-                )));
+            ctx.actor = actor(claimed_actor.map(|a| a.trim().to_string()));
+            if let Err(err) = check_actor(&ctx.actor) {
+                // `token verify` and `config` record no actor of their own (a retention purge
+                // they trigger names who ran them): a stray $SA_ACTOR must not fail them.
+                if token_use != Use::Ignored {
+                    return Err(err);
+                }
+                ctx.actor = os_user();
             }
         }
     }

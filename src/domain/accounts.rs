@@ -4,6 +4,7 @@
 use crate::domain::Context;
 use crate::domain::audit;
 use crate::domain::names::{AccountName, AccountRef, RoleName, check_free_text};
+use crate::domain::permissions::Scopes;
 use crate::domain::permissions::builtin_role;
 use crate::domain::roles;
 use crate::error::{Error, Result};
@@ -124,7 +125,7 @@ pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> 
         for role in &request.roles {
             check_role(tx, ctx, role)?;
             let what = format!("create an account with `{role}`");
-            roles::refuse_wider(tx, ctx, &what, &[role.to_string()], &[])?;
+            roles::refuse_wider(tx, ctx, &what, &[role.to_string()], &Scopes::UNSCOPED)?;
         }
         let email = tx.free_email(
             ctx.org.as_str(),
@@ -211,6 +212,10 @@ pub fn update(
         let account = find(tx, ctx, reference)?;
         let mut details = Vec::new();
         if let Some(name) = request.name.as_ref().filter(|n| n.as_str() != account.name) {
+            // A name is how services and people know an account: a service account may not
+            // move one that can do more than it can, and so free its name for itself.
+            let what = format!("rename account `{}`", account.name);
+            roles::refuse_wider(tx, ctx, &what, &account.roles, &Scopes::UNSCOPED)?;
             check_name_free(tx, ctx, name)?;
             tx.rename_account(account.id, name.as_str(), ctx.now)?;
             details.push(("old_name", account.name.clone()));
@@ -302,7 +307,7 @@ pub fn enable(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) -> R
             });
         }
         let what = format!("enable account `{}`", account.name);
-        roles::refuse_wider(tx, ctx, &what, &account.roles, &[])?;
+        roles::refuse_wider(tx, ctx, &what, &account.roles, &Scopes::UNSCOPED)?;
         tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
         audit::record(
             tx,
@@ -390,7 +395,7 @@ pub fn undelete(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) ->
             )));
         }
         let what = format!("restore account `{}`", account.name);
-        roles::refuse_wider(tx, ctx, &what, &account.roles, &[])?;
+        roles::refuse_wider(tx, ctx, &what, &account.roles, &Scopes::UNSCOPED)?;
         tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
         audit::record(
             tx,
@@ -427,11 +432,19 @@ pub fn purge_expired(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
             let event_ctx = Context {
                 org: crate::domain::names::OrgName::parse(&account.org)?,
                 actor: RETENTION_ACTOR.to_string(),
+                acting: None,
                 ..ctx.clone()
+            };
+            // A service account acts in its own organization only: another's trail is not
+            // told its name.
+            let triggered_by = if ctx.acting.is_some() && account.org != ctx.org.as_str() {
+                "a service account of another organization".to_string()
+            } else {
+                ctx.actor.clone()
             };
             let details = [
                 ("reason", "retention ended".to_string()),
-                ("triggered_by", ctx.actor.clone()),
+                ("triggered_by", triggered_by),
             ];
             audit::record(
                 tx,

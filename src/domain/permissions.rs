@@ -114,6 +114,48 @@ pub fn builtin_role(name: &str) -> Option<Vec<Permission>> {
     )
 }
 
+/// A token's stored scopes, parsed. A stored scope that no longer parses grants nothing, as an
+/// unparseable role permission does; it never makes the token unscoped.
+pub fn stored_scopes(stored: &[String]) -> Scopes {
+    let parsed: Vec<Permission> = stored
+        .iter()
+        .filter_map(|s| Permission::parse(s).ok())
+        .collect();
+    if parsed.is_empty() && !stored.is_empty() {
+        Scopes::Nothing
+    } else {
+        Scopes::List(parsed)
+    }
+}
+
+/// A token's scopes as judged: a list (empty: unscoped), or nothing usable at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scopes {
+    List(Vec<Permission>),
+    Nothing,
+}
+
+impl Scopes {
+    /// No scopes: the token holds all its account holds.
+    pub const UNSCOPED: Scopes = Scopes::List(Vec::new());
+
+    /// What a token with these scopes holds of its account's permissions.
+    pub fn narrow(&self, account: &[Permission]) -> Vec<Permission> {
+        match self {
+            Scopes::List(scopes) => effective(account, scopes),
+            Scopes::Nothing => Vec::new(),
+        }
+    }
+
+    /// The scopes themselves (none for `Nothing`).
+    pub fn list(&self) -> &[Permission] {
+        match self {
+            Scopes::List(scopes) => scopes,
+            Scopes::Nothing => &[],
+        }
+    }
+}
+
 /// What a token may do: its account's permissions, narrowed to its scopes if it has any.
 pub fn effective(account: &[Permission], scopes: &[Permission]) -> Vec<Permission> {
     let mut out: Vec<Permission> = if scopes.is_empty() {
@@ -190,5 +232,21 @@ mod tests {
         let viewer = builtin_role("viewer").unwrap();
         assert!(effective(&viewer, &[p("users:write")]).is_empty());
         assert_eq!(effective(&[p("*")], &[p("a:b"), p("a:*")]), vec![p("a:*")]);
+    }
+
+    #[test]
+    fn stored_scopes_that_no_longer_parse_grant_nothing() {
+        let held = [p("*")];
+        let stored =
+            |list: &[&str]| stored_scopes(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(stored(&[]).narrow(&held), vec![p("*")], "unscoped");
+        assert_eq!(
+            stored(&["Bad Scope"]).narrow(&held),
+            Vec::<Permission>::new()
+        );
+        assert_eq!(
+            stored(&["Bad Scope", "logs:read"]).narrow(&held),
+            vec![p("logs:read")]
+        );
     }
 }

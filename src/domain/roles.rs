@@ -10,7 +10,7 @@ use crate::domain::Context;
 use crate::domain::accounts;
 use crate::domain::audit;
 use crate::domain::names::{AccountRef, RoleName, check_free_text};
-use crate::domain::permissions::{self, Permission, builtin_role};
+use crate::domain::permissions::{self, Permission, Scopes, builtin_role};
 use crate::domain::token_format::TokenId;
 use crate::domain::tokens::{TokenStatus, status_of};
 use crate::error::{Error, Result};
@@ -89,13 +89,13 @@ pub(crate) fn refuse_wider(
     ctx: &Context<'_>,
     what: &str,
     roles: &[String],
-    scopes: &[Permission],
+    scopes: &Scopes,
 ) -> Result<()> {
     if ctx.acting.is_none() {
         return Ok(());
     }
     let held = account_permissions(tx, ctx.org.as_str(), roles)?;
-    ctx.refuse_escalation(what, &permissions::effective(&held, scopes))
+    ctx.refuse_escalation(what, &scopes.narrow(&held))
 }
 
 fn role(tx: &Tx<'_>, ctx: &Context<'_>, name: &str) -> Result<Role> {
@@ -343,12 +343,14 @@ pub fn of_token(
     store.read(|tx| {
         let account = accounts::find_any(tx, ctx, &AccountRef::Id(token.account_id))?;
         let held = account_permissions(tx, &account.org, &account.roles)?;
-        let scopes = parsed(&token.scopes);
+        let scopes = permissions::stored_scopes(&token.scopes);
         Ok(TokenPermissions {
-            effective: permissions::effective(&held, &scopes),
+            effective: scopes.narrow(&held),
             scopes_not_held: scopes
-                .into_iter()
+                .list()
+                .iter()
                 .filter(|s| !permissions::allows(&held, s))
+                .cloned()
                 .collect(),
         })
     })
@@ -488,12 +490,14 @@ pub fn can(
                 ))
             })?;
         answer.token_id = Some(token.id.clone());
-        answer.scopes = parsed(&token.scopes);
+        let scopes = permissions::stored_scopes(&token.scopes);
+        answer.scopes = scopes.list().to_vec();
+        let scoped_out = match &scopes {
+            Scopes::List(list) => !list.is_empty() && !permissions::allows(list, permission),
+            Scopes::Nothing => true,
+        };
         let status = status_of(&token, ctx.now);
-        if answer.allowed
-            && !answer.scopes.is_empty()
-            && !permissions::allows(&answer.scopes, permission)
-        {
+        if answer.allowed && scoped_out {
             answer.allowed = false;
             answer.reason = Some(format!("token `{id}` is not scoped to it"));
         }

@@ -8,7 +8,7 @@ use crate::domain::accounts;
 use crate::domain::audit;
 use crate::domain::hashing;
 use crate::domain::names::{AccountRef, check_free_text};
-use crate::domain::permissions::{self, Permission};
+use crate::domain::permissions::{self, Permission, Scopes};
 use crate::domain::roles;
 use crate::domain::token_format::{self, ParsedToken, Secret, TokenId};
 use crate::error::{Error, Rejection, Result};
@@ -125,33 +125,39 @@ fn token_limit(
     Ok(())
 }
 
-/// The scopes a new token is stored with. Under a token (`$SA_TOKEN`) it may hold no more
-/// than the acting token, now or later: scopes it asks for must all be covered by what the
-/// acting token holds, and a token asked for without scopes, whose account must hold no more
-/// than that today, is scoped to it, so that roles its account gains later do not widen it.
-fn scopes_for_new_token(
+/// The scopes a token minted or rotated under a token (`$SA_TOKEN`) is stored with, so that it
+/// holds no more than the acting token, now or later (permissions are computed at verify
+/// time, and its account may gain roles). Scopes asked for with `--scope` must each be held by
+/// the acting token. Otherwise (no scopes asked for, or a rotation's inherited ones) what the
+/// new token could do today must be within the acting token's permissions, and it is scoped
+/// to their intersection with the scopes it would have had.
+fn scopes_under_token(
     tx: &Tx<'_>,
     ctx: &Context<'_>,
+    acting: &crate::domain::Acting,
     account: &crate::store::Account,
-    scopes: &[Permission],
+    scopes: &Scopes,
+    asked_for: bool,
     what: &str,
-) -> Result<Vec<Permission>> {
-    let Some(acting) = &ctx.acting else {
-        return Ok(scopes.to_vec());
+) -> Result<Vec<String>> {
+    let bounded = match scopes {
+        Scopes::List(list) if asked_for && !list.is_empty() => {
+            ctx.refuse_escalation(what, list)?;
+            list.clone()
+        }
+        Scopes::List(list) => {
+            roles::refuse_wider(tx, ctx, what, &account.roles, scopes)?;
+            permissions::effective(&acting.permissions, list)
+        }
+        Scopes::Nothing => Vec::new(),
     };
-    if scopes.is_empty() {
-        roles::refuse_wider(tx, ctx, what, &account.roles, &[])?;
-        return Ok(acting.permissions.clone());
+    if bounded.is_empty() {
+        return Err(Error::Refused(format!(
+            "account `{}` may not {what}: its scopes and the permissions of the acting token have nothing in common",
+            acting.account
+        )));
     }
-    ctx.refuse_escalation(what, scopes)?;
-    Ok(scopes.to_vec())
-}
-
-fn parsed_scopes(stored: &[String]) -> Vec<Permission> {
-    stored
-        .iter()
-        .filter_map(|s| Permission::parse(s).ok())
-        .collect()
+    Ok(bounded.iter().map(Permission::to_string).collect())
 }
 
 fn refuse_disabled(account: &crate::store::Account) -> Result<()> {
@@ -202,11 +208,14 @@ pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Resu
     let token = store.write(|tx| {
         let account = accounts::find(tx, ctx, &request.account)?;
         refuse_disabled(&account)?;
-        let what = format!("mint a token for `{}`", account.name);
-        let scopes: Vec<String> = scopes_for_new_token(tx, ctx, &account, &request.scopes, &what)?
-            .iter()
-            .map(Permission::to_string)
-            .collect();
+        let scopes: Vec<String> = match &ctx.acting {
+            None => request.scopes.iter().map(Permission::to_string).collect(),
+            Some(acting) => {
+                let what = format!("mint a token for `{}`", account.name);
+                let asked = Scopes::List(request.scopes.clone());
+                scopes_under_token(tx, ctx, acting, &account, &asked, true, &what)?
+            }
+        };
         token_limit(tx, ctx, account.id, None)?;
         tx.insert_token(&NewToken {
             id: new.id.as_str(),
@@ -364,13 +373,8 @@ pub fn set_paused(
             token_limit(tx, ctx, token.account_id, Some(id.as_str()))?;
             let account = accounts::find_any(tx, ctx, &AccountRef::Id(token.account_id))?;
             let what = format!("enable token `{id}` of `{}`", account.name);
-            roles::refuse_wider(
-                tx,
-                ctx,
-                &what,
-                &account.roles,
-                &parsed_scopes(&token.scopes),
-            )?;
+            let scopes = permissions::stored_scopes(&token.scopes);
+            roles::refuse_wider(tx, ctx, &what, &account.roles, &scopes)?;
         }
         tx.set_token_paused(id.as_str(), paused)?;
         let action = if paused {
@@ -417,12 +421,14 @@ pub fn rotate(
         }
         let account = accounts::find(tx, ctx, &AccountRef::Id(old.account_id))?;
         refuse_disabled(&account)?;
-        let what = format!("rotate token `{id}` of `{}`", account.name);
-        let scopes: Vec<String> =
-            scopes_for_new_token(tx, ctx, &account, &parsed_scopes(&old.scopes), &what)?
-                .iter()
-                .map(Permission::to_string)
-                .collect();
+        let scopes: Vec<String> = match &ctx.acting {
+            None => old.scopes.clone(),
+            Some(acting) => {
+                let what = format!("rotate token `{id}` of `{}`", account.name);
+                let inherited = permissions::stored_scopes(&old.scopes);
+                scopes_under_token(tx, ctx, acting, &account, &inherited, false, &what)?
+            }
+        };
         // An active token rotated without a grace period goes as the new one comes, so the
         // count of active tokens stays; a grace period or a paused old token adds one.
         let frees_its_place = grace.is_none() && old_status == TokenStatus::Active;
@@ -626,17 +632,12 @@ fn check(
     if let Some(reason) = rejection_of(&row, ctx.now) {
         return Err(Error::Rejected(reason));
     }
-    let scopes: Vec<Permission> = row
-        .scopes
-        .iter()
-        .filter_map(|s| Permission::parse(s).ok())
-        .collect();
     let identity = Identity {
         account: row.account.clone(),
         account_id: row.account_id,
         org: row.org.clone(),
         token_id: parsed.id.clone(),
-        permissions: permissions::effective(&granted, &scopes),
+        permissions: permissions::stored_scopes(&row.scopes).narrow(&granted),
         expires_at: row.expires_at,
         replaced_by: row.replaced_by.clone(),
     };

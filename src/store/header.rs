@@ -190,7 +190,9 @@ fn wal_page_one_with(path: &Path, use_index: bool) -> Result<Option<Vec<u8>>> {
     if sum.value() != (be32(&header, 24), be32(&header, 28)) {
         return Ok(None);
     }
-    if use_index && let Some(found) = page_one_by_wal_index(path, &header, page_size)? {
+    if use_index
+        && let Some(found) = page_one_by_wal_index(path, reader.get_ref(), &header, page_size)?
+    {
         return Ok(found);
     }
     // Every frame, in order: valid while its salts match and the running checksum holds,
@@ -228,14 +230,17 @@ fn wal_page_one_with(path: &Path, use_index: bool) -> Result<Option<Vec<u8>>> {
 /// the index cannot be trusted (missing, being rewritten, or not about this WAL), and the
 /// WAL must be read. SQLite trusts a valid index the same way; reading 4 bytes a frame
 /// instead of a page a frame is what keeps an open cheap while a long reader holds the WAL.
+///
+/// `wal` is the `-wal` file already open: opened again by name, it could be gone, since the
+/// last connection to close deletes it after its checkpoint.
 fn page_one_by_wal_index(
     db: &Path,
+    wal: &File,
     wal_header: &[u8; WAL_HEADER],
     page_size: usize,
 ) -> Result<Option<Option<Vec<u8>>>> {
     use std::os::unix::fs::FileExt;
     let shm_path = sidecar(db, "-shm");
-    let wal_path = sidecar(db, "-wal");
     let Ok(shm) = File::open(&shm_path) else {
         return Ok(None);
     };
@@ -257,7 +262,6 @@ fn page_one_by_wal_index(
         return Ok(None);
     }
     let committed = native(16);
-    let failed = |e: std::io::Error| Error::io(format!("cannot read `{}`", shm_path.display()), e);
     // Newest first: the page number of each committed frame, 4 bytes a frame.
     let mut frame = committed;
     while frame > 0 {
@@ -283,7 +287,6 @@ fn page_one_by_wal_index(
     if frame == 0 {
         return Ok(Some(None));
     }
-    let wal = File::open(&wal_path).map_err(failed)?;
     let mut found = vec![0u8; WAL_FRAME_HEADER + page_size];
     let offset = WAL_HEADER as u64 + u64::from(frame - 1) * (WAL_FRAME_HEADER + page_size) as u64;
     if wal.read_exact_at(&mut found, offset).is_err()
@@ -499,6 +502,29 @@ mod tests {
         assert_eq!(facts.version, 5);
         assert!(facts.has_tables);
         assert_eq!(inspect(&path).unwrap(), FileState::Ours { version: 5 });
+        drop(conn);
+    }
+
+    #[test]
+    fn the_wal_index_reads_the_wal_already_open_even_once_it_is_deleted() {
+        // The last connection to close deletes the -wal after its checkpoint: an inspection
+        // that had opened it must go on reading what it opened, not fail on its name.
+        let dir = tempfile::tempdir().unwrap();
+        let (path, conn) = wal_db(dir.path());
+        conn.execute_batch("CREATE TABLE t (x);").unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        let mut wal = File::open(sidecar(&path, "-wal")).unwrap();
+        let mut header = [0u8; WAL_HEADER];
+        wal.read_exact(&mut header).unwrap();
+        let page_size = be32(&header, 8) as usize;
+        std::fs::remove_file(sidecar(&path, "-wal")).unwrap();
+        let page = page_one_by_wal_index(&path, &wal, &header, page_size)
+            .unwrap()
+            .expect("the index is valid")
+            .expect("page 1 is in the WAL");
+        assert_eq!(read_page_one(&page).version, 7);
         drop(conn);
     }
 

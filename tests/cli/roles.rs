@@ -950,3 +950,127 @@ fn role_show_names_the_first_holders_in_a_table() {
     let all = env.json(&["role", "show", "deployer"]);
     assert_eq!(all["accounts"].as_array().unwrap().len(), 31);
 }
+
+#[test]
+fn a_retention_purge_a_bot_triggers_does_not_name_it_in_another_organization() {
+    let env = TestEnv::new();
+    env.write_config("[retention]\ndeleted_accounts = \"1s\"\n");
+    env.json(&["--org", "acme", "create", "--name", "victim"]);
+    env.run(&["--org", "acme", "delete", "victim", "--yes"])
+        .ok();
+    let bot = bot_with(&env, "worker", &["accounts:read"]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    run_as(&env, &bot, &["list"]).ok();
+    let purge = env.json(&["--org", "acme", "audit", "--action", "account.purge"]);
+    let details = &purge[0]["details"];
+    assert_eq!(purge[0]["actor"], "sa:retention");
+    assert!(details.get("via_token").is_none(), "{purge}");
+    assert_eq!(
+        details["triggered_by"],
+        "a service account of another organization"
+    );
+}
+
+#[test]
+fn a_bot_may_not_rename_an_account_that_can_do_more_and_take_its_name() {
+    let env = TestEnv::new();
+    let bot = bot_with(&env, "mover", &["accounts:write", "accounts:read"]);
+    env.json(&["create", "--name", "boss", "--role", "admin"]);
+    run_as(&env, &bot, &["update", "boss", "--name", "old-boss"])
+        .code(1)
+        .error_contains("rename account `boss`");
+    run_as(
+        &env,
+        &bot,
+        &["update", "boss", "--description", "still the boss"],
+    )
+    .ok();
+    run_as(&env, &bot, &["update", "mover", "--name", "mover2"]).ok();
+    assert_eq!(env.json(&["show", "boss"])["name"], "boss");
+}
+
+#[test]
+fn a_stray_sa_actor_does_not_break_verify_or_config() {
+    let env = TestEnv::new();
+    let token = bot_with(&env, "worker", &["logs:read"]);
+    let output = env
+        .command()
+        .env("SA_ACTOR", "sa:ci")
+        .args(["token", "verify"])
+        .write_stdin(format!("{token}\n"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let output = env
+        .command()
+        .env("SA_ACTOR", "sa:ci")
+        .args(["config", "path"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[test]
+fn an_actor_spelled_to_look_like_sa_is_refused_too() {
+    let env = TestEnv::new();
+    env.init_db();
+    for actor in [" sa:x", "SA:x", "sa :x", "\u{ff53}a:x", "sa\u{ff1a}x"] {
+        env.run(&["--actor", actor, "create", "--name", "spoof"])
+            .code(2)
+            .error_contains("starts with `sa:`");
+    }
+    env.run(&["--actor", "  alice  ", "create", "--name", "fine"])
+        .ok();
+    assert_eq!(only(&env, "account.create")["actor"], "alice");
+}
+
+#[test]
+fn config_refuses_a_token_file_as_verify_does() {
+    let env = TestEnv::new();
+    env.run(&["--token-file", "/nonexistent", "config", "path"])
+        .code(2)
+        .error_contains("acts as no one");
+}
+
+#[test]
+fn a_rotation_under_a_token_narrows_inherited_scopes_to_what_the_bot_holds() {
+    let env = TestEnv::new();
+    let bot = bot_with(&env, "rotator", &["tokens:write", "logs:read"]);
+    env.run(&["role", "create", "logs-only", "--permission", "logs:read"])
+        .ok();
+    env.json(&["create", "--name", "small", "--role", "logs-only"]);
+    let scoped = env.add_token("small", &["--scope", "*:read"]);
+    let rotated = run_as(&env, &bot, &["token", "rotate", token_id(&scoped)]).ok();
+    let successor = show_token(&env, token_id(rotated.stdout.trim()));
+    assert_eq!(successor["scopes"], json!(["logs:read"]));
+    valid(&env, rotated.stdout.trim(), &["--permission", "logs:read"]);
+}
+
+#[test]
+fn a_token_whose_stored_scopes_no_longer_parse_holds_nothing() {
+    let env = with_deployer();
+    let token = env.add_token("bot", &["--scope", "logs:read"]);
+    database(&env)
+        .execute(
+            "UPDATE token_scopes SET permission = 'Not A Scope' WHERE token_id = ?1",
+            [token_id(&token)],
+        )
+        .expect("edit the scope");
+    assert_eq!(
+        rejected(&env, &token, &["--permission", "logs:read"]),
+        "forbidden"
+    );
+    let answer = env
+        .run(&[
+            "can",
+            "bot",
+            "logs:read",
+            "--token",
+            token_id(&token),
+            "--json",
+        ])
+        .code(1)
+        .json();
+    assert_eq!(answer["allowed"], false);
+    assert_eq!(show_token(&env, token_id(&token))["permissions"], json!([]));
+}
