@@ -12,7 +12,7 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::cli::args::{
-    AccountCommand, Command, ConfigCommand, DbCommand, RoleCommand, TokenCommand,
+    AccountCommand, AuditCommand, Command, ConfigCommand, DbCommand, RoleCommand, TokenCommand,
 };
 use crate::config::Config;
 use crate::domain::names::OrgName;
@@ -85,7 +85,11 @@ pub fn requirement(command: &Command) -> Use {
         },
         Command::Can(_) => needs("sa can", "roles:read"),
         Command::Org(_) => needs("sa org list", "accounts:read"),
-        Command::Audit(_) => needs("sa audit", "audit:read"),
+        Command::Audit(args) => match args.command {
+            None => needs("sa audit", "audit:read"),
+            Some(AuditCommand::Verify) => needs("sa audit verify", "audit:read"),
+            Some(AuditCommand::Prune(_)) => needs("sa audit prune", "audit:write"),
+        },
         Command::Db(DbCommand::Check) => Use::Refused("sa db check"),
         Command::Db(DbCommand::Backup(_)) => Use::Refused("sa db backup"),
         Command::Config(ConfigCommand::Show | ConfigCommand::Path) => Use::Ignored,

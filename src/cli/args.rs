@@ -81,7 +81,7 @@ pub enum Command {
     Role(RoleCommand),
     /// Whether an account (or token) holds a permission, and which roles grant it: `yes`/`no`
     Can(CanArgs),
-    /// Read the audit trail, oldest first
+    /// Read the audit trail, oldest first; `verify` its hash chain; `prune` old events
     Audit(AuditArgs),
     /// Check the database file, or copy it while it is in use
     #[command(subcommand)]
@@ -437,7 +437,10 @@ pub enum ConfigCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
     /// Only events about this account (name or id; followed through renames)
     #[arg(long, value_parser = AccountRef::parse)]
     pub account: Option<AccountRef>,
@@ -450,6 +453,27 @@ pub struct AuditArgs {
     /// At most N events (the newest)
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the organization's hash chain: exit 0 with the number of events checked, or 1
+    /// naming the first event that was altered, removed or inserted
+    Verify,
+    /// Remove the organization's events older than WHEN; the chain stays verifiable from
+    /// where it was cut
+    Prune(AuditPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditPruneArgs {
+    /// Remove events before this: a date (its start, UTC), an RFC 3339 time, or a duration
+    /// ago (e.g. 400d)
+    #[arg(long, value_name = "WHEN", value_parser = Since::parse, allow_hyphen_values = true)]
+    pub before: Since,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// `--org`/`$SA_ORG`: an organization, or `None` when given empty.

@@ -930,3 +930,95 @@ pub fn print_answer(printer: &Printer, answer: &Answer) -> Result<()> {
     }
     printer.record(pairs)
 }
+
+#[derive(Debug, Serialize)]
+pub struct CheckpointView {
+    pub last_removed_id: i64,
+    pub last_removed_hash: String,
+    pub removed: u64,
+    pub at: String,
+    pub by: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChainProblemView {
+    pub event_id: i64,
+    pub reason: String,
+}
+
+/// `sa audit verify --json`.
+#[derive(Debug, Serialize)]
+pub struct ChainReportView {
+    pub org: String,
+    pub ok: bool,
+    pub events_checked: u64,
+    pub head_hash: String,
+    pub checkpoint: Option<CheckpointView>,
+    pub problem: Option<ChainProblemView>,
+}
+
+pub fn print_chain_report(
+    printer: &Printer,
+    org: &str,
+    report: &crate::domain::audit::ChainReport,
+) -> Result<()> {
+    let checkpoint = report.checkpoint.as_ref().map(|c| CheckpointView {
+        last_removed_id: c.last_removed_id,
+        last_removed_hash: c.last_removed_hash.clone(),
+        removed: c.removed,
+        at: format_timestamp(c.at),
+        by: c.by.clone(),
+    });
+    let problem = report
+        .problem
+        .as_ref()
+        .map(|(id, reason)| ChainProblemView {
+            event_id: *id,
+            reason: reason.clone(),
+        });
+    if printer.is_json() {
+        return printer.json(&ChainReportView {
+            org: org.to_string(),
+            ok: problem.is_none(),
+            events_checked: report.checked,
+            head_hash: report.head.clone(),
+            checkpoint,
+            problem,
+        });
+    }
+    let text = |s: &str| Cell::new(s);
+    let mut pairs = vec![
+        (
+            "result",
+            printer.status(if problem.is_none() { "ok" } else { "tampered" }),
+        ),
+        ("org", text(org)),
+        ("checked", text(&format!("{} event(s)", report.checked))),
+    ];
+    if problem.is_none() {
+        pairs.push((
+            "head",
+            text(if report.head.is_empty() {
+                "-"
+            } else {
+                &report.head
+            }),
+        ));
+    }
+    if let Some(c) = &checkpoint {
+        pairs.push((
+            "pruned",
+            text(&format!(
+                "{} event(s), up to event {}, last at {} by {}",
+                c.removed, c.last_removed_id, c.at, c.by
+            )),
+        ));
+    }
+    if let Some(p) = &problem {
+        pairs.push((
+            "problem",
+            text(&format!("event {}: {}", p.event_id, p.reason)),
+        ));
+    }
+    printer.record(pairs)
+}

@@ -2,8 +2,10 @@
 
 use crate::domain::Context;
 use crate::domain::names::AccountRef;
-use crate::error::Result;
-use crate::store::{AccountKey, AuditEvent, AuditFilter, NewAuditEvent, Store, Tx};
+use crate::error::{Error, Result};
+use crate::store::{
+    AccountKey, AuditCheckpoint, AuditEvent, AuditFilter, NewAuditEvent, Store, Tx, event_hash,
+};
 use crate::time::Since;
 
 /// Appends one event inside the caller's transaction, so the change and its record commit
@@ -72,5 +74,128 @@ pub fn list(
             limit: query.limit,
         };
         tx.for_each_audit_event(&filter, each)
+    })
+}
+
+/// What `sa audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Events whose hash and link were checked (up to the first problem).
+    pub checked: u64,
+    /// The hash of the organization's newest event (what the next event will link to): keep
+    /// it elsewhere to notice later that the newest events were removed or the whole chain
+    /// rewritten.
+    pub head: String,
+    pub checkpoint: Option<AuditCheckpoint>,
+    /// The first event that does not hold, and why.
+    pub problem: Option<(i64, String)>,
+}
+
+/// Walks the organization's hash chain, oldest first, and stops at the first event that was
+/// altered, or whose link shows an event before it was removed, inserted or moved.
+pub fn verify_chain(store: &mut Store, ctx: &Context<'_>) -> Result<ChainReport> {
+    store.read(|tx| walk_chain(tx, ctx.org.as_str()))
+}
+
+fn walk_chain(tx: &Tx<'_>, org: &str) -> Result<ChainReport> {
+    {
+        let checkpoint = tx.audit_checkpoint(org)?;
+        let mut report = ChainReport {
+            checked: 0,
+            head: String::new(),
+            checkpoint: checkpoint.clone(),
+            problem: None,
+        };
+        let mut expected = checkpoint
+            .as_ref()
+            .map(|c| c.last_removed_hash.clone())
+            .unwrap_or_default();
+        let mut before: Option<i64> = None;
+        tx.for_each_chained_event(org, 0, None, &mut |chained| {
+            if report.problem.is_some() {
+                return Ok(());
+            }
+            let id = chained.event.id;
+            let (Some(prev), Some(hash)) = (&chained.prev_hash, &chained.hash) else {
+                report.problem = Some((id, "it has no hash: it was inserted by hand".into()));
+                return Ok(());
+            };
+            if let Some(cut) = checkpoint.as_ref().filter(|c| id <= c.last_removed_id) {
+                report.problem = Some((
+                    id,
+                    format!(
+                        "it comes before the last prune's cut (event {}): it was inserted or moved",
+                        cut.last_removed_id
+                    ),
+                ));
+                return Ok(());
+            }
+            if *prev != expected {
+                let after = match before {
+                    Some(b) => format!("event {b}"),
+                    None if checkpoint.is_some() => "the last prune's cut".into(),
+                    None => "the start of the trail".into(),
+                };
+                report.problem = Some((
+                    id,
+                    format!(
+                        "it does not link to {after}: an event between them was removed, or one was inserted, moved or altered"
+                    ),
+                ));
+                return Ok(());
+            }
+            if event_hash(prev, &chained.event) != *hash {
+                report.problem = Some((
+                    id,
+                    "its content no longer matches its hash: it was altered".into(),
+                ));
+                return Ok(());
+            }
+            report.checked += 1;
+            expected = hash.clone();
+            before = Some(id);
+            Ok(())
+        })?;
+        report.head = expected;
+        Ok(report)
+    }
+}
+
+/// How many events `sa audit prune --before` would remove.
+/// Refused, as [`prune`] is, when the trail fails its check.
+pub fn prunable(store: &mut Store, ctx: &Context<'_>, before: &Since) -> Result<u64> {
+    store.read(|tx| {
+        refuse_broken_chain(tx, ctx.org.as_str())?;
+        tx.count_prunable_audit_events(ctx.org.as_str(), before.resolve(ctx.now))
+    })
+}
+
+/// Pruning a trail that fails its check would remove the evidence with the events.
+fn refuse_broken_chain(tx: &Tx<'_>, org: &str) -> Result<()> {
+    match walk_chain(tx, org)?.problem {
+        None => Ok(()),
+        Some((id, why)) => Err(Error::Refused(format!(
+            "the audit trail of `{org}` fails its check at event {id} ({why}); pruning it would hide that, so nothing was removed"
+        ))),
+    }
+}
+
+/// Removes the organization's events older than `before` (the oldest ones, up to the first
+/// that is not), keeping the chain verifiable from a checkpoint, and records an
+/// `audit.prune` event, which starts the rest of the chain. Returns how many went.
+pub fn prune(store: &mut Store, ctx: &Context<'_>, before: &Since) -> Result<u64> {
+    let cutoff = before.resolve(ctx.now);
+    store.write(|tx| {
+        let org = ctx.org.as_str();
+        refuse_broken_chain(tx, org)?;
+        let removed = tx.prune_audit_events(org, cutoff, ctx.now, &ctx.actor)?;
+        if removed > 0 {
+            let details = [
+                ("before", crate::time::format_timestamp(cutoff)),
+                ("removed", removed.to_string()),
+            ];
+            record(tx, ctx, "audit.prune", org, None, &details)?;
+        }
+        Ok(removed)
     })
 }

@@ -457,7 +457,8 @@ pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
             "UPDATE accounts SET email = ?2 WHERE id = ?1",
             params![id, fresh],
         )?;
-        tx.insert_audit_event(&super::NewAuditEvent {
+        // Schema 2 has no hash chain yet: migration 5 chains this event with the rest.
+        tx.insert_unchained_audit_event(&super::NewAuditEvent {
             at: now,
             actor: MIGRATION_ACTOR,
             action: "account.update",

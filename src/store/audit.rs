@@ -1,11 +1,83 @@
-//! Rows of `audit_events` and `audit_details`.
+//! Rows of `audit_events` and `audit_details`, and the hash chain that makes the trail
+//! tamper-evident.
+//!
+//! Each event stores `hash`, the SHA-256 of its own content and of `prev_hash`, which is the
+//! `hash` of the organization's event before it (or, after `sa audit prune`, the hash of the
+//! last event removed, kept in `audit_checkpoints`; or empty for the organization's first).
+//! Every insert chains its event in the same transaction, so the chain is a property of the
+//! stored trail, like an id. The encoding is in [`event_hash`] and docs/audit-chain.md.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
 
 use super::Tx;
 use crate::error::Result;
 use crate::time::{format_timestamp, parse_timestamp};
+
+/// Which version of the encoding a hash was made with; part of what is hashed.
+const CHAIN_VERSION: &str = "sa-audit-v1";
+
+/// The hash of an event: lowercase hex SHA-256 of `sa-audit-v1` and a newline, then each
+/// field as `<length in bytes>:<bytes>,`: the previous hash, the id, the time as stored
+/// (RFC 3339, whole seconds), actor, action, org, target, the account id (empty when none),
+/// the number of details, then each detail's key and value in order. Lengths make the
+/// encoding unambiguous: no choice of values can make two events encode alike.
+pub fn event_hash(prev_hash: &str, event: &AuditEvent) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(CHAIN_VERSION.as_bytes());
+    hasher.update(b"\n");
+    let mut field = |bytes: &[u8]| {
+        hasher.update(bytes.len().to_string().as_bytes());
+        hasher.update(b":");
+        hasher.update(bytes);
+        hasher.update(b",");
+    };
+    field(prev_hash.as_bytes());
+    field(event.id.to_string().as_bytes());
+    field(format_timestamp(event.at).as_bytes());
+    field(event.actor.as_bytes());
+    field(event.action.as_bytes());
+    field(event.org.as_bytes());
+    field(event.target.as_bytes());
+    field(
+        event
+            .account_id
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    field(event.details.len().to_string().as_bytes());
+    for (key, value) in &event.details {
+        field(key.as_bytes());
+        field(value.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An event with its place in the chain, as stored (`None`: never chained, i.e. inserted by
+/// hand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainedEvent {
+    pub event: AuditEvent,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+/// Where `sa audit prune` cut an organization's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheckpoint {
+    pub last_removed_id: i64,
+    pub last_removed_hash: String,
+    /// Events removed by every prune so far.
+    pub removed: u64,
+    pub at: DateTime<Utc>,
+    pub by: String,
+}
 
 /// An event to append.
 #[derive(Debug)]
@@ -48,7 +120,213 @@ pub struct AuditFilter<'a> {
 }
 
 impl Tx<'_> {
+    /// Appends an event, chained to the organization's last one.
     pub fn insert_audit_event(&self, event: &NewAuditEvent<'_>) -> Result<i64> {
+        let prev_hash = self.chain_head(event.org)?;
+        let id = self.insert_unchained_audit_event(event)?;
+        let stored = AuditEvent {
+            id,
+            at: event.at,
+            actor: event.actor.to_string(),
+            action: event.action.to_string(),
+            org: event.org.to_string(),
+            target: event.target.to_string(),
+            account_id: event.account_id,
+            details: event
+                .details
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect(),
+        };
+        let hash = event_hash(&prev_hash, &stored);
+        self.tx
+            .prepare_cached("UPDATE audit_events SET prev_hash = ?2, hash = ?3 WHERE id = ?1")?
+            .execute(params![id, prev_hash, hash])?;
+        Ok(id)
+    }
+
+    /// The hash the organization's next event links to: its last event's, else the
+    /// checkpoint's of its last prune, else empty.
+    pub fn chain_head(&self, org: &str) -> Result<String> {
+        let last: Option<Option<String>> = self
+            .tx
+            .prepare_cached(
+                "SELECT hash FROM audit_events WHERE org = ?1 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([org], |r| r.get(0))
+            .optional()?;
+        if let Some(hash) = last {
+            return Ok(hash.unwrap_or_default());
+        }
+        Ok(self
+            .audit_checkpoint(org)?
+            .map(|c| c.last_removed_hash)
+            .unwrap_or_default())
+    }
+
+    pub fn audit_checkpoint(&self, org: &str) -> Result<Option<AuditCheckpoint>> {
+        let row = self
+            .tx
+            .prepare_cached(
+                "SELECT last_removed_id, last_removed_hash, removed, at, by
+                 FROM audit_checkpoints WHERE org = ?1",
+            )?
+            .query_row([org], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .optional()?;
+        row.map(|(id, hash, removed, at, by)| {
+            Ok(AuditCheckpoint {
+                last_removed_id: id,
+                last_removed_hash: hash,
+                removed: u64::try_from(removed).unwrap_or(0),
+                at: parse_timestamp(&at)?,
+                by,
+            })
+        })
+        .transpose()
+    }
+
+    /// Calls `each` with the events of `org` after id `after` and their chain columns, in id
+    /// order: at most `limit` of them, when given.
+    pub fn for_each_chained_event(
+        &self,
+        org: &str,
+        after: i64,
+        limit: Option<u64>,
+        each: &mut dyn FnMut(ChainedEvent) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT /* report: audit chain */ e.id, e.at, e.actor, e.action, e.org, e.target,
+                e.account_id, e.prev_hash, e.hash, d.key, d.value
+             FROM (SELECT * FROM audit_events WHERE org = ?1 AND id > ?2 ORDER BY id LIMIT ?3) e
+             LEFT JOIN audit_details d ON d.event_id = e.id
+             ORDER BY e.id, d.position",
+        )?;
+        let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let mut rows = stmt.query(params![org, after, limit])?;
+        let mut current: Option<ChainedEvent> = None;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            if current.as_ref().is_some_and(|c| c.event.id != id)
+                && let Some(done) = current.take()
+            {
+                each(done)?;
+            }
+            if current.is_none() {
+                current = Some(ChainedEvent {
+                    event: AuditEvent {
+                        id,
+                        at: parse_timestamp(&row.get::<_, String>(1)?)?,
+                        actor: row.get(2)?,
+                        action: row.get(3)?,
+                        org: row.get(4)?,
+                        target: row.get(5)?,
+                        account_id: row.get(6)?,
+                        details: Vec::new(),
+                    },
+                    prev_hash: row.get(7)?,
+                    hash: row.get(8)?,
+                });
+            }
+            if let (Some(chained), Some(key)) = (current.as_mut(), row.get::<_, Option<String>>(9)?)
+            {
+                chained.event.details.push((key, row.get(10)?));
+            }
+        }
+        if let Some(done) = current {
+            each(done)?;
+        }
+        Ok(())
+    }
+
+    /// How many of `org`'s events a prune before `before` would remove: the oldest ones, up
+    /// to the first at or after `before` (a prefix of the chain, so what remains still links
+    /// to the checkpoint).
+    pub fn count_prunable_audit_events(&self, org: &str, before: DateTime<Utc>) -> Result<u64> {
+        let cut = self.audit_cut(org, before)?;
+        let n: i64 = self
+            .tx
+            .prepare_cached(
+                "SELECT /* report: audit prune */ count(*) FROM audit_events
+                 WHERE org = ?1 AND id < ?2",
+            )?
+            .query_row(params![org, cut], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The id of `org`'s first event at or after `before` (`i64::MAX` when none is).
+    fn audit_cut(&self, org: &str, before: DateTime<Utc>) -> Result<i64> {
+        let first_kept: Option<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT /* report: audit prune */ id FROM audit_events
+                 WHERE org = ?1 AND +at >= ?2 ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![org, format_timestamp(before)], |r| r.get(0))
+            .optional()?;
+        Ok(first_kept.unwrap_or(i64::MAX))
+    }
+
+    /// Removes `org`'s events before `before` (see [`Tx::count_prunable_audit_events`]) with
+    /// their details, and moves the organization's checkpoint to the last one removed.
+    /// Returns how many went.
+    pub fn prune_audit_events(
+        &self,
+        org: &str,
+        before: DateTime<Utc>,
+        at: DateTime<Utc>,
+        by: &str,
+    ) -> Result<u64> {
+        let cut = self.audit_cut(org, before)?;
+        let last: Option<(i64, Option<String>)> = self
+            .tx
+            .prepare_cached(
+                "SELECT id, hash FROM audit_events WHERE org = ?1 AND id < ?2
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![org, cut], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((last_id, last_hash)) = last else {
+            return Ok(0);
+        };
+        self.tx.execute(
+            "DELETE /* report: audit prune */ FROM audit_details WHERE event_id IN
+                (SELECT id FROM audit_events WHERE org = ?1 AND id < ?2)",
+            params![org, cut],
+        )?;
+        let removed = self.tx.execute(
+            "DELETE /* report: audit prune */ FROM audit_events WHERE org = ?1 AND id < ?2",
+            params![org, cut],
+        )?;
+        let removed = u64::try_from(removed).unwrap_or(0);
+        self.tx.execute(
+            "INSERT INTO audit_checkpoints (org, last_removed_id, last_removed_hash, removed, at, by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (org) DO UPDATE SET last_removed_id = excluded.last_removed_id,
+                 last_removed_hash = excluded.last_removed_hash,
+                 removed = removed + excluded.removed, at = excluded.at, by = excluded.by",
+            params![
+                org,
+                last_id,
+                last_hash.unwrap_or_default(),
+                i64::try_from(removed).unwrap_or(i64::MAX),
+                format_timestamp(at),
+                by
+            ],
+        )?;
+        Ok(removed)
+    }
+
+    /// Appends an event without chaining it: only for migrations that run before the chain
+    /// exists (schema 2), whose events migration 5 then chains with the rest.
+    pub(super) fn insert_unchained_audit_event(&self, event: &NewAuditEvent<'_>) -> Result<i64> {
         self.tx.execute(
             "INSERT INTO audit_events (at, actor, action, org, target, account_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -210,5 +488,75 @@ impl Tx<'_> {
             each(done)?;
         }
         Ok(())
+    }
+}
+
+/// Migration 5: chains the events already stored, each organization's in id order.
+pub(super) fn chain_existing_events(tx: &Tx<'_>) -> Result<()> {
+    let orgs: Vec<String> = tx
+        .tx
+        .prepare("SELECT DISTINCT org FROM audit_events ORDER BY org")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = tx
+        .tx
+        .prepare("UPDATE audit_events SET prev_hash = ?2, hash = ?3 WHERE id = ?1")?;
+    // In batches, each read to its end before its hashes are written: a statement must not
+    // read rows the same connection is changing.
+    const BATCH: u64 = 10_000;
+    for org in orgs {
+        let mut prev = String::new();
+        let mut after = 0;
+        loop {
+            let mut batch = Vec::new();
+            tx.for_each_chained_event(&org, after, Some(BATCH), &mut |chained| {
+                let hash = event_hash(&prev, &chained.event);
+                batch.push((
+                    chained.event.id,
+                    std::mem::replace(&mut prev, hash.clone()),
+                    hash,
+                ));
+                Ok(())
+            })?;
+            let Some(&(last, _, _)) = batch.last() else {
+                break;
+            };
+            for (id, prev_hash, hash) in &batch {
+                update.execute(params![id, prev_hash, hash])?;
+            }
+            after = last;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_is_the_documented_encoding() {
+        // The example of docs/audit-chain.md, hashed by Python's hashlib over the bytes shown.
+        let event = AuditEvent {
+            id: 1,
+            at: parse_timestamp("2026-11-23T13:37:00Z").unwrap(),
+            actor: "alice".into(),
+            action: "account.create".into(),
+            org: "default".into(),
+            target: "ci-bot".into(),
+            account_id: Some(1),
+            details: vec![("email".into(), "ci-bot@default.sa.local".into())],
+        };
+        assert_eq!(
+            event_hash("", &event),
+            "3173aeec28bc5ecae35d22b517e755b968d37232fd6c69d98f1c7dad813e00a1"
+        );
+        // Moving a byte from one field to the next changes the hash.
+        let shifted = AuditEvent {
+            actor: "alic".into(),
+            action: "eaccount.create".into(),
+            ..event.clone()
+        };
+        assert_ne!(event_hash("", &shifted), event_hash("", &event));
     }
 }

@@ -23,7 +23,9 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use accounts::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount, OrgSummary};
-pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
+pub use audit::{
+    AuditCheckpoint, AuditEvent, AuditFilter, ChainedEvent, NewAuditEvent, event_hash,
+};
 pub use maintenance::FileReport;
 pub use roles::RoleRow;
 pub use tokens::{NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, UsageDay};
@@ -59,6 +61,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("migrations/0004_roles.sql"),
         then: None,
+    },
+    Migration {
+        sql: include_str!("migrations/0005_usage_and_chain.sql"),
+        then: Some(audit::chain_existing_events),
     },
 ];
 

@@ -29,6 +29,8 @@ const REPORTS: &[&str] = &[
     "audit trail",       // sa audit without --account or --limit
     "token invariants",  // sa db check
     "expired deletions", // the retention purge: every row it reads, it removes
+    "audit chain",       // sa audit verify: walks the organization's whole chain
+    "audit prune",       // sa audit prune: the organization's oldest events, to remove them
 ];
 
 /// Tables that grow with use.
@@ -306,6 +308,7 @@ fn workload(store: &mut Store, config: &Config) {
     .unwrap();
     assert_eq!(acting.account, "alpha");
     roles::delete(store, &ctx, &shipper).unwrap();
+    audit::verify_chain(store, &ctx).unwrap();
     tokens::show(store, &ctx, &id(&first)).unwrap();
     tokens::set_paused(store, &ctx, &id(&first), true).unwrap();
     tokens::set_paused(store, &ctx, &id(&first), false).unwrap();
@@ -395,6 +398,11 @@ fn workload(store: &mut Store, config: &Config) {
     ] {
         audit::list(store, &ctx, &query, &mut |_| Ok(())).unwrap();
     }
+    // Last, since it removes the trail read above: everything up to a minute from now.
+    let everything = Since::At(ctx.now + chrono::TimeDelta::minutes(1));
+    assert!(audit::prunable(store, &ctx, &everything).unwrap() > 0);
+    assert!(audit::prune(store, &ctx, &everything).unwrap() > 0);
+    audit::verify_chain(store, &ctx).unwrap();
 }
 
 #[test]

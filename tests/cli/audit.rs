@@ -490,3 +490,167 @@ fn account_filter_follows_a_purged_account_through_its_renames() {
     );
     assert_eq!(history, actions(&events(&env, &["--account", "new-name"])));
 }
+
+// ---- the hash chain: `sa audit verify` and `sa audit prune` --------------------------------
+
+/// `sa audit verify --json`, whatever its exit code.
+fn chain(env: &TestEnv, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["audit", "verify", "--json"];
+    all.extend_from_slice(args);
+    let run = env.run(&all);
+    let report = run.json();
+    (run.code, report)
+}
+
+fn sql(env: &TestEnv, statement: &str) {
+    rusqlite::Connection::open(env.db_path())
+        .expect("open db")
+        .execute_batch(&format!("PRAGMA foreign_keys = OFF; {statement}"))
+        .expect("tamper");
+}
+
+/// Five events in `default`: three creates, an update and a disable.
+fn five_events() -> TestEnv {
+    let env = TestEnv::new();
+    for name in ["alpha", "beta", "gamma"] {
+        env.create(name);
+    }
+    env.run(&["update", "beta", "--description", "b"]).ok();
+    env.run(&["disable", "gamma"]).ok();
+    env
+}
+
+#[test]
+fn an_untouched_trail_verifies_with_its_count_and_head() {
+    let env = five_events();
+    let (code, report) = chain(&env, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["events_checked"], 5);
+    assert_eq!(report["org"], "default");
+    assert_eq!(report["head_hash"].as_str().map(str::len), Some(64));
+    assert_eq!(report["problem"], Value::Null);
+    let table = env.run(&["audit", "verify"]).ok();
+    assert!(table.stdout.contains("5 event(s)"), "{table}");
+    // An organization's chain is its own.
+    env.json(&["--org", "acme", "create", "--name", "other"]);
+    assert_eq!(chain(&env, &["--org", "acme"]).1["events_checked"], 1);
+}
+
+#[test]
+fn each_kind_of_tampering_with_one_row_is_caught_and_named() {
+    let cases: [(&str, i64, &str); 6] = [
+        (
+            "UPDATE audit_events SET actor = 'mallory' WHERE id = 3",
+            3,
+            "altered",
+        ),
+        (
+            "UPDATE audit_details SET value = 'x' WHERE event_id = 2 AND position = 0",
+            2,
+            "altered",
+        ),
+        ("DELETE FROM audit_details WHERE event_id = 4", 4, "altered"),
+        (
+            "DELETE FROM audit_details WHERE event_id = 3; DELETE FROM audit_events WHERE id = 3",
+            4,
+            "removed",
+        ),
+        // Moved to the end, as if it happened last.
+        (
+            "UPDATE audit_details SET event_id = 99 WHERE event_id = 2; UPDATE audit_events SET id = 99 WHERE id = 2",
+            3,
+            "does not link to event 1",
+        ),
+        (
+            "INSERT INTO audit_events (id, at, actor, action, org, target) VALUES (50, '2026-01-01T00:00:00Z', 'x', 'account.create', 'default', 'ghost')",
+            50,
+            "inserted by hand",
+        ),
+    ];
+    for (tamper, id, why) in cases {
+        let env = five_events();
+        sql(&env, tamper);
+        let (code, report) = chain(&env, &[]);
+        assert_eq!(code, 1, "{tamper}: {report}");
+        assert_eq!(report["ok"], false);
+        assert_eq!(report["problem"]["event_id"], id, "{tamper}: {report}");
+        let reason = report["problem"]["reason"].as_str().unwrap();
+        assert!(reason.contains(why), "{tamper}: {reason}");
+        let run = env.run(&["audit", "verify"]).code(1);
+        assert!(run.stdout.contains(&format!("event {id}")), "{run}");
+        assert!(
+            run.stderr
+                .contains(&format!("fails its check at event {id}")),
+            "{run}"
+        );
+    }
+}
+
+#[test]
+fn a_prune_keeps_the_chain_verifiable_and_later_edits_caught() {
+    let env = TestEnv::new();
+    // Three events a year ago, through the library with the clock set back.
+    for name in ["old-a", "old-b", "old-c"] {
+        crate::support::as_of(&env, "2025-11-01T10:00:00Z", |store, ctx| {
+            sa::domain::accounts::create(
+                store,
+                ctx,
+                &sa::domain::accounts::CreateAccount {
+                    name: sa::domain::names::AccountName::parse(name).unwrap(),
+                    description: None,
+                    roles: vec![],
+                },
+            )
+            .unwrap();
+        });
+    }
+    env.create("new-a");
+    env.create("new-b");
+    assert_eq!(chain(&env, &[]).1["events_checked"], 5);
+    env.run(&["audit", "prune", "--before", "2026-01-01"])
+        .code(2)
+        .error_contains("needs confirmation");
+    assert_eq!(events(&env, &[]).len(), 5, "nothing removed without --yes");
+    let pruned = env
+        .run(&[
+            "audit",
+            "prune",
+            "--before",
+            "2026-01-01",
+            "--yes",
+            "--json",
+        ])
+        .ok();
+    assert_eq!(pruned.json()["removed"], 3);
+    let left = events(&env, &[]);
+    assert_eq!(
+        actions(&left),
+        ["account.create", "account.create", "audit.prune"]
+    );
+    let prune_event = only(&env, "audit.prune");
+    assert_eq!(prune_event["details"]["removed"], "3");
+    let (code, report) = chain(&env, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["events_checked"], 3);
+    assert_eq!(report["checkpoint"]["last_removed_id"], 3);
+    assert_eq!(report["checkpoint"]["removed"], 3);
+    // Edits to what remains are still caught, the first remaining event included.
+    sql(&env, "UPDATE audit_events SET target = 'x' WHERE id = 4");
+    let (code, report) = chain(&env, &[]);
+    assert_eq!((code, report["problem"]["event_id"].as_i64()), (1, Some(4)));
+    // And a trail that fails its check is not pruned, which would hide it.
+    env.run(&["audit", "prune", "--before", "2030-01-01", "--yes"])
+        .code(1)
+        .error_contains("fails its check at event 4");
+    assert_eq!(events(&env, &[]).len(), 3);
+}
+
+#[test]
+fn a_prune_with_nothing_that_old_changes_nothing() {
+    let env = five_events();
+    let run = env.run(&["audit", "prune", "--before", "2020-01-01"]).ok();
+    assert!(run.stderr.contains("nothing was removed"), "{run}");
+    assert_eq!(events(&env, &[]).len(), 5);
+    assert_eq!(chain(&env, &[]).1["checkpoint"], Value::Null);
+}

@@ -185,3 +185,22 @@ fn the_account_count_of_an_upgraded_database_holds_the_account_limit() {
         .code(1)
         .error_contains("limits.max_accounts");
 }
+
+#[test]
+fn an_upgraded_database_gets_a_verifiable_hash_chain() {
+    let env = TestEnv::new();
+    version_1_database(&env);
+    let default = env.run(&["audit", "verify", "--json"]).ok().json();
+    // Seven creates of sa 0.1 and the two re-emails of the upgrade.
+    assert_eq!(default["events_checked"], 9, "{default}");
+    let acme = env
+        .run(&["--org", "acme", "audit", "verify", "--json"])
+        .ok()
+        .json();
+    assert_eq!(acme["events_checked"], 4, "{acme}");
+    env.create("after-upgrade");
+    assert_eq!(
+        env.run(&["audit", "verify", "--json"]).ok().json()["events_checked"],
+        10
+    );
+}

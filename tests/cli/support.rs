@@ -211,3 +211,29 @@ impl TestEnv {
         self.run(&args).ok().stdout.trim_end().to_string()
     }
 }
+
+/// Runs `work` through the library against the test database as if the clock read `when`
+/// (RFC 3339): how tests write a history that happened in the past (events, verifications
+/// on known days) with the code that writes it, since the binary has no clock to fake.
+#[track_caller]
+pub fn as_of<T>(
+    env: &TestEnv,
+    when: &str,
+    work: impl FnOnce(&mut sa::store::Store, &sa::domain::Context<'_>) -> T,
+) -> T {
+    let mut config = sa::Config::with_db_path(env.db_path());
+    config.argon2.memory_kib = 64;
+    config.argon2.iterations = 1;
+    config.argon2.parallelism = 1;
+    let ctx = sa::domain::Context {
+        org: sa::domain::names::OrgName::default(),
+        actor: "tester".into(),
+        now: chrono::DateTime::parse_from_rfc3339(when)
+            .expect("an RFC 3339 time")
+            .with_timezone(&chrono::Utc),
+        config: &config,
+        acting: None,
+    };
+    let mut store = sa::store::Store::open(&env.db_path()).expect("open the test database");
+    work(&mut store, &ctx)
+}

@@ -1,12 +1,18 @@
-//! `sa audit`
+//! `sa audit`, `sa audit verify` and `sa audit prune`.
 
-use crate::cli::args::AuditArgs;
-use crate::cli::output::{AUDIT_COLUMNS, AuditEventView, audit_row};
-use crate::cli::{Outcome, Session};
-use crate::domain::audit::{AuditQuery, list};
+use crate::cli::args::{AuditArgs, AuditCommand, AuditPruneArgs};
+use crate::cli::output::{AUDIT_COLUMNS, AuditEventView, audit_row, print_chain_report};
+use crate::cli::{Outcome, Session, prompt};
+use crate::domain::audit::{self, AuditQuery, list};
 use crate::error::Result;
+use crate::time::format_timestamp;
 
 pub fn run(session: &Session<'_>, args: AuditArgs) -> Result<Outcome> {
+    match args.command {
+        Some(AuditCommand::Verify) => return verify(session),
+        Some(AuditCommand::Prune(prune)) => return prune_events(session, &prune),
+        None => {}
+    }
     let mut store = session.open_store()?;
     let query = AuditQuery {
         account: args.account,
@@ -19,5 +25,54 @@ pub fn run(session: &Session<'_>, args: AuditArgs) -> Result<Outcome> {
         events.push(|| AuditEventView::from(&event), || audit_row(&event))
     })?;
     events.finish()?;
+    Ok(Outcome::Success)
+}
+
+fn verify(session: &Session<'_>) -> Result<Outcome> {
+    let mut store = session.open_store()?;
+    let report = audit::verify_chain(&mut store, &session.ctx)?;
+    print_chain_report(session.printer, session.ctx.org.as_str(), &report)?;
+    Ok(match &report.problem {
+        None => Outcome::Success,
+        Some((id, _)) => {
+            session.printer.note(&format!(
+                "the audit trail of `{}` fails its check at event {id}",
+                session.ctx.org
+            ));
+            Outcome::Failure
+        }
+    })
+}
+
+fn prune_events(session: &Session<'_>, args: &AuditPruneArgs) -> Result<Outcome> {
+    let ctx = &session.ctx;
+    let mut store = session.open_store()?;
+    let before = format_timestamp(args.before.resolve(ctx.now));
+    let count = audit::prunable(&mut store, ctx, &args.before)?;
+    if count > 0 {
+        prompt::confirm(
+            &format!(
+                "remove {count} audit event(s) of `{}` from before {before}",
+                ctx.org
+            ),
+            args.yes,
+        )?;
+    }
+    let removed = audit::prune(&mut store, ctx, &args.before)?;
+    session.printer.note(&if removed == 0 {
+        format!("no event of `{}` is from before {before}; nothing was removed", ctx.org)
+    } else {
+        format!(
+            "removed {removed} audit event(s) of `{}` from before {before}; `sa audit verify` checks the rest from where they were cut",
+            ctx.org
+        )
+    });
+    if session.printer.is_json() {
+        session.printer.json(&serde_json::json!({
+            "org": ctx.org.as_str(),
+            "before": before,
+            "removed": removed,
+        }))?;
+    }
     Ok(Outcome::Success)
 }

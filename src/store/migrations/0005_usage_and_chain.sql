@@ -1,0 +1,24 @@
+-- sa schema version 5. Released migrations are never edited; add 0006_… instead.
+
+-- A tamper-evident audit trail: each event holds the hash of its content and of the event
+-- before it in its organization (store/audit.rs, docs/audit-chain.md). The migration's code
+-- step chains the events already stored.
+ALTER TABLE audit_events ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit_events ADD COLUMN hash TEXT;
+
+-- Where `sa audit prune` last cut each organization's chain: the last event it removed.
+CREATE TABLE audit_checkpoints (
+    org                 TEXT PRIMARY KEY,
+    last_removed_id     INTEGER NOT NULL,
+    last_removed_hash   TEXT NOT NULL,
+    removed             INTEGER NOT NULL,
+    at                  TEXT NOT NULL,
+    by                  TEXT NOT NULL
+) STRICT;
+
+-- `retention.usage_days`: the oldest per-day counters, without reading the others.
+CREATE INDEX token_usage_day ON token_usage_daily (day);
+-- `tokens.disable_unused_after`: active tokens by when they were last used (or created).
+CREATE INDEX tokens_idle ON tokens (coalesce(last_used_at, created_at)) WHERE status = 'active';
+-- `sa token prune`: revoked tokens by when they were revoked.
+CREATE INDEX tokens_revoked ON tokens (revoked_at) WHERE status = 'revoked';
