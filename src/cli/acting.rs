@@ -84,6 +84,7 @@ pub fn requirement(command: &Command) -> Use {
             RoleCommand::Revoke(_) => needs("sa role revoke", "roles:write"),
         },
         Command::Can(_) => needs("sa can", "roles:read"),
+        Command::Usage(_) => needs("sa usage", "usage:read"),
         Command::Org(_) => needs("sa org list", "accounts:read"),
         Command::Audit(args) => match args.command {
             None => needs("sa audit", "audit:read"),

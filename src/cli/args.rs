@@ -81,6 +81,9 @@ pub enum Command {
     Role(RoleCommand),
     /// Whether an account (or token) holds a permission, and which roles grant it: `yes`/`no`
     Can(CanArgs),
+    /// What the organization's tokens and accounts are doing; or, for one account, its
+    /// tokens' verifications day by day
+    Usage(UsageArgs),
     /// Read the audit trail, oldest first; `verify` its hash chain; `prune` old events
     Audit(AuditArgs),
     /// Check the database file, or copy it while it is in use
@@ -453,6 +456,26 @@ pub struct AuditArgs {
     /// At most N events (the newest)
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// An account (name or id): its tokens with their verifications per day
+    #[arg(value_parser = AccountRef::parse)]
+    pub account: Option<AccountRef>,
+    /// Count the live tokens that expire within DUR [default: `tokens.warn_before`]
+    #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true, conflicts_with = "account")]
+    pub expiring_within: Option<Duration>,
+    /// Count tokens and accounts unused for DUR as stale [default: 30d]
+    #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true, conflicts_with = "account")]
+    pub stale: Option<Duration>,
+    /// Exit 1 when anything needs attention: tokens expiring, stale tokens or accounts,
+    /// policy drift (for cron and monitoring checks)
+    #[arg(long, conflicts_with = "account")]
+    pub exit_code: bool,
+    /// With ACCOUNT: how many UTC days the per-day series covers, today included [default: 30]
+    #[arg(long, value_name = "N", requires = "account", value_parser = clap::value_parser!(u32).range(1..=400))]
+    pub days: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -257,6 +257,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         Command::Role(command) => cmd::role::run(&session, command),
         Command::Can(args) => cmd::role::can(&session, args),
         Command::Audit(args) => cmd::audit::run(&session, args),
+        Command::Usage(args) => cmd::usage::run(&session, args),
         Command::Db(command) => cmd::db::run(&session, command),
     }
 }

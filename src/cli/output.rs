@@ -373,6 +373,8 @@ pub struct TokenView {
     pub last_used_at: Option<String>,
     pub last_used_source: Option<String>,
     pub use_count: u64,
+    pub paused_at: Option<String>,
+    pub paused_by: Option<String>,
 }
 
 impl TokenView {
@@ -395,6 +397,8 @@ impl TokenView {
             last_used_at: ts(t.last_used_at),
             last_used_source: t.last_used_source.clone(),
             use_count: t.use_count,
+            paused_at: ts(t.paused_at),
+            paused_by: t.paused_by.clone(),
         }
     }
 }
@@ -483,6 +487,16 @@ pub fn print_token(
             text(&ts(token.expires_at).unwrap_or_else(|| "never".into())),
         ),
     ]);
+    if let (Some(at), TokenStatus::Disabled) = (token.paused_at, status) {
+        pairs.push((
+            "paused",
+            text(&format!(
+                "{} by {}",
+                format_timestamp(at),
+                token.paused_by.as_deref().unwrap_or("-")
+            )),
+        ));
+    }
     if status == TokenStatus::Revoked {
         pairs.push((
             "revoked",
@@ -1021,4 +1035,395 @@ pub fn print_chain_report(
         ));
     }
     printer.record(pairs)
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountCountsView {
+    pub active: u64,
+    pub disabled: u64,
+    pub deleted: u64,
+    /// `limits.max_accounts`; deleted accounts count against it while restorable.
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenCountsView {
+    pub active: u64,
+    pub disabled: u64,
+    pub expired: u64,
+    pub revoked: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExpiringView {
+    pub within: String,
+    pub tokens: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StaleView {
+    pub unused_for: String,
+    pub tokens: u64,
+    pub accounts: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerificationsView {
+    pub last_1d: u64,
+    pub last_7d: u64,
+    pub last_30d: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DriftView {
+    pub tokens_over_max_ttl: u64,
+    pub max_ttl: String,
+    /// Counted only while `tokens.require_expiry` is on.
+    pub tokens_without_expiry: u64,
+    pub require_expiry: bool,
+    pub accounts_over_token_limit: u64,
+    pub max_tokens_per_account: u64,
+    pub total: u64,
+}
+
+/// `sa usage --json`.
+#[derive(Debug, Serialize)]
+pub struct OrgUsageView {
+    pub org: String,
+    pub accounts: AccountCountsView,
+    pub tokens: TokenCountsView,
+    pub expiring: ExpiringView,
+    pub never_used: u64,
+    pub stale: StaleView,
+    pub auto_disabled: u64,
+    pub verifications: VerificationsView,
+    pub drift: DriftView,
+    pub needs_attention: bool,
+}
+
+impl From<&crate::domain::usage::OrgUsage> for OrgUsageView {
+    fn from(u: &crate::domain::usage::OrgUsage) -> Self {
+        let c = &u.counts;
+        OrgUsageView {
+            org: u.org.clone(),
+            accounts: AccountCountsView {
+                active: c.accounts_active,
+                disabled: c.accounts_disabled,
+                deleted: c.accounts_deleted,
+                limit: u.max_accounts,
+            },
+            tokens: TokenCountsView {
+                active: c.tokens_active,
+                disabled: c.tokens_disabled,
+                expired: c.tokens_expired,
+                revoked: c.tokens_revoked,
+            },
+            expiring: ExpiringView {
+                within: u.expiring_within.to_string(),
+                tokens: c.tokens_expiring,
+            },
+            never_used: c.tokens_never_used,
+            stale: StaleView {
+                unused_for: u.stale.to_string(),
+                tokens: c.tokens_stale,
+                accounts: c.accounts_stale,
+            },
+            auto_disabled: c.tokens_auto_disabled,
+            verifications: VerificationsView {
+                last_1d: c.verifications[0],
+                last_7d: c.verifications[1],
+                last_30d: c.verifications[2],
+            },
+            drift: DriftView {
+                tokens_over_max_ttl: c.tokens_over_max_ttl,
+                max_ttl: u.max_ttl.to_string(),
+                tokens_without_expiry: u.tokens_without_expiry_drift(),
+                require_expiry: u.require_expiry,
+                accounts_over_token_limit: c.accounts_over_token_limit,
+                max_tokens_per_account: u.max_tokens_per_account,
+                total: u.drift(),
+            },
+            needs_attention: u.needs_attention(),
+        }
+    }
+}
+
+/// The organization's report: one line per question, with the command that lists what a
+/// line counts when it needs attention.
+pub fn print_org_usage(printer: &Printer, usage: &crate::domain::usage::OrgUsage) -> Result<()> {
+    let view = OrgUsageView::from(usage);
+    if printer.is_json() {
+        return printer.json(&view);
+    }
+    let text = |s: &str| Cell::new(s);
+    // A line that needs attention, in yellow on a terminal.
+    let flag = |n: u64, line: String| {
+        let cell = Cell::new(line);
+        if n > 0 && printer.colors() {
+            cell.fg(Color::Yellow)
+        } else {
+            cell
+        }
+    };
+    let limit = view
+        .accounts
+        .limit
+        .map_or_else(String::new, |l| format!(" (limit {l})"));
+    let t = &view.tokens;
+    let drift = &view.drift;
+    let pairs = vec![
+        (
+            "status",
+            printer.status(if view.needs_attention {
+                "attention"
+            } else {
+                "ok"
+            }),
+        ),
+        ("org", text(&view.org)),
+        (
+            "accounts",
+            text(&format!(
+                "{} active, {} disabled, {} deleted{limit}",
+                view.accounts.active, view.accounts.disabled, view.accounts.deleted
+            )),
+        ),
+        (
+            "tokens",
+            text(&format!(
+                "{} active, {} disabled, {} expired, {} revoked",
+                t.active, t.disabled, t.expired, t.revoked
+            )),
+        ),
+        (
+            "expiring",
+            flag(
+                view.expiring.tokens,
+                format!(
+                    "{} within {}{}",
+                    view.expiring.tokens,
+                    view.expiring.within,
+                    hint(
+                        view.expiring.tokens,
+                        &format!("sa token list --expiring-within {}", view.expiring.within)
+                    )
+                ),
+            ),
+        ),
+        ("never used", text(&format!("{} token(s)", view.never_used))),
+        (
+            "stale",
+            flag(
+                view.stale.tokens + view.stale.accounts,
+                format!(
+                    "{} token(s), {} account(s) unused for {}{}",
+                    view.stale.tokens,
+                    view.stale.accounts,
+                    view.stale.unused_for,
+                    hint(
+                        view.stale.tokens,
+                        &format!("sa token list --unused-for {}", view.stale.unused_for)
+                    )
+                ),
+            ),
+        ),
+        (
+            "auto-disabled",
+            text(&format!(
+                "{} token(s){}",
+                view.auto_disabled,
+                hint(view.auto_disabled, "sa token list --status disabled")
+            )),
+        ),
+        (
+            "verifications",
+            text(&format!(
+                "{} today, {} in 7 days, {} in 30 days",
+                view.verifications.last_1d, view.verifications.last_7d, view.verifications.last_30d
+            )),
+        ),
+        (
+            "policy drift",
+            flag(
+                drift.total,
+                format!(
+                    "{} token(s) living longer than max_ttl {}, {} never expiring{}, {} account(s) over {} active tokens",
+                    drift.tokens_over_max_ttl,
+                    drift.max_ttl,
+                    drift.tokens_without_expiry,
+                    if drift.require_expiry {
+                        ""
+                    } else {
+                        " (allowed)"
+                    },
+                    drift.accounts_over_token_limit,
+                    drift.max_tokens_per_account,
+                ),
+            ),
+        ),
+    ];
+    printer.record(pairs)
+}
+
+/// `  (sa token list …)` after a count that is not zero.
+fn hint(count: u64, command: &str) -> String {
+    if count == 0 {
+        String::new()
+    } else {
+        format!("  ({command})")
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DayCountView {
+    pub day: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenUsageView {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: &'static str,
+    pub use_count: u64,
+    pub last_used_at: Option<String>,
+    pub last_used_source: Option<String>,
+    /// Verifications within the window.
+    pub in_window: u64,
+    pub series: Vec<DayCountView>,
+}
+
+/// `sa usage ACCOUNT --json`.
+#[derive(Debug, Serialize)]
+pub struct AccountUsageView {
+    pub account: String,
+    pub account_id: i64,
+    pub org: String,
+    pub days: u32,
+    pub from: String,
+    pub to: String,
+    pub tokens: Vec<TokenUsageView>,
+}
+
+/// The characters of a sparkline, lowest first; a day without any use is `·`.
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// The widest a sparkline gets: longer series are summed into this many buckets.
+const SPARK_WIDTH: usize = 30;
+
+/// One character per day (or per bucket of days, past [`SPARK_WIDTH`]), scaled to the
+/// busiest.
+pub fn sparkline(counts: &[u64]) -> String {
+    let per = counts.len().div_ceil(SPARK_WIDTH).max(1);
+    let buckets: Vec<u64> = counts.chunks(per).map(|c| c.iter().sum()).collect();
+    let max = buckets.iter().copied().max().unwrap_or(0);
+    buckets
+        .iter()
+        .map(|&n| {
+            if n == 0 {
+                '·'
+            } else {
+                // 1..=8, rounding up so that any use shows.
+                let level = (n * 8).div_ceil(max.max(1)).clamp(1, 8);
+                SPARKS[usize::try_from(level - 1).unwrap_or(0)]
+            }
+        })
+        .collect()
+}
+
+pub fn print_account_usage(
+    printer: &Printer,
+    account: &Account,
+    tokens: &[crate::domain::usage::TokenUsage],
+    days: u32,
+) -> Result<()> {
+    let now = crate::time::now();
+    let window = tokens.first().map(|t| {
+        (
+            t.series
+                .first()
+                .map(|(d, _)| d.to_string())
+                .unwrap_or_default(),
+            t.series
+                .last()
+                .map(|(d, _)| d.to_string())
+                .unwrap_or_default(),
+        )
+    });
+    let (from, to) = window.unwrap_or_else(|| {
+        let today = now.date_naive();
+        (
+            (today - chrono::TimeDelta::days(i64::from(days) - 1)).to_string(),
+            today.to_string(),
+        )
+    });
+    if printer.is_json() {
+        return printer.json(&AccountUsageView {
+            account: account.name.clone(),
+            account_id: account.id,
+            org: account.org.clone(),
+            days,
+            from,
+            to,
+            tokens: tokens
+                .iter()
+                .map(|u| TokenUsageView {
+                    id: u.token.id.clone(),
+                    name: u.token.name.clone(),
+                    status: status_of(&u.token, now).as_str(),
+                    use_count: u.token.use_count,
+                    last_used_at: ts(u.token.last_used_at),
+                    last_used_source: u.token.last_used_source.clone(),
+                    in_window: u.in_window(),
+                    series: u
+                        .series
+                        .iter()
+                        .map(|(day, count)| DayCountView {
+                            day: day.to_string(),
+                            count: *count,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        });
+    }
+    printer.note(&format!(
+        "account `{}` (id {}): verifications per UTC day, {from} to {to}, oldest on the left{}",
+        account.name,
+        account.id,
+        if days as usize > SPARK_WIDTH {
+            format!(
+                " ({} days a character)",
+                (days as usize).div_ceil(SPARK_WIDTH)
+            )
+        } else {
+            String::new()
+        }
+    ));
+    const COLUMNS: &[Column] = &[
+        keep("id"),
+        cut("name"),
+        keep("status"),
+        keep("uses"),
+        keep("in_window"),
+        keep("last_used_at"),
+        cut("last_used_source"),
+        keep("per_day"),
+    ];
+    let rows = tokens
+        .iter()
+        .map(|u| {
+            let counts: Vec<u64> = u.series.iter().map(|(_, n)| *n).collect();
+            vec![
+                Field::new(u.token.id.as_str()),
+                Field::new(u.token.name.as_deref().unwrap_or("-")),
+                Field::status(printer, status_of(&u.token, now).as_str()),
+                Field::new(u.token.use_count.to_string()),
+                Field::new(u.in_window().to_string()),
+                Field::new(short_time(u.token.last_used_at)),
+                Field::new(u.token.last_used_source.as_deref().unwrap_or("-")),
+                Field::new(sparkline(&counts)),
+            ]
+        })
+        .collect();
+    printer.table(COLUMNS, rows)
 }

@@ -11,6 +11,7 @@ pub mod permissions;
 pub mod roles;
 pub mod token_format;
 pub mod tokens;
+pub mod usage;
 
 use chrono::{DateTime, Utc};
 

@@ -376,7 +376,7 @@ pub fn set_paused(
             let scopes = permissions::stored_scopes(&token.scopes);
             roles::refuse_wider(tx, ctx, &what, &account.roles, &scopes)?;
         }
-        tx.set_token_paused(id.as_str(), paused)?;
+        tx.set_token_paused(id.as_str(), paused, ctx.now, &ctx.actor)?;
         let action = if paused {
             "token.disable"
         } else {

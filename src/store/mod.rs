@@ -13,6 +13,7 @@ mod maintenance;
 mod query_plans;
 mod roles;
 mod tokens;
+mod usage;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -29,6 +30,7 @@ pub use audit::{
 pub use maintenance::FileReport;
 pub use roles::RoleRow;
 pub use tokens::{NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, UsageDay};
+pub use usage::{UsageBounds, UsageCounts};
 
 use crate::error::{Error, Result};
 use header::FileState;

@@ -16,7 +16,7 @@ use crate::config::{Argon2Cost, Config};
 use crate::domain::Context;
 use crate::domain::names::{AccountName, AccountRef, OrgName, RoleName};
 use crate::domain::permissions::Permission;
-use crate::domain::{accounts, audit, roles, tokens};
+use crate::domain::{accounts, audit, roles, tokens, usage};
 use crate::store::{Store, TokenFilter};
 use crate::time::{Duration, Since};
 
@@ -31,6 +31,7 @@ const REPORTS: &[&str] = &[
     "expired deletions", // the retention purge: every row it reads, it removes
     "audit chain",       // sa audit verify: walks the organization's whole chain
     "audit prune",       // sa audit prune: the organization's oldest events, to remove them
+    "usage",             // sa usage: counts over the organization's accounts and tokens
 ];
 
 /// Tables that grow with use.
@@ -309,6 +310,8 @@ fn workload(store: &mut Store, config: &Config) {
     assert_eq!(acting.account, "alpha");
     roles::delete(store, &ctx, &shipper).unwrap();
     audit::verify_chain(store, &ctx).unwrap();
+    usage::report(store, &ctx, &usage::UsageQuery::default()).unwrap();
+    usage::account_report(store, &ctx, &reference("alpha"), 30).unwrap();
     tokens::show(store, &ctx, &id(&first)).unwrap();
     tokens::set_paused(store, &ctx, &id(&first), true).unwrap();
     tokens::set_paused(store, &ctx, &id(&first), false).unwrap();

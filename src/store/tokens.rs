@@ -57,6 +57,9 @@ pub struct Token {
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_used_source: Option<String>,
     pub use_count: u64,
+    /// While paused: when, and by whom (`sa:policy` for the stale-token policy).
+    pub paused_at: Option<DateTime<Utc>>,
+    pub paused_by: Option<String>,
 }
 
 /// A token row to insert.
@@ -113,7 +116,8 @@ const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, a.org, a.status, t.name
     (SELECT group_concat(permission, char(31)) FROM (SELECT permission FROM token_scopes s \
        WHERE s.token_id = t.id ORDER BY permission)), \
     t.status, t.created_at, t.created_by, t.expires_at, t.revoked_at, t.revoked_by, \
-    t.replaces, t.replaced_by, t.last_used_at, t.last_used_source, t.use_count";
+    t.replaces, t.replaced_by, t.last_used_at, t.last_used_source, t.use_count, \
+    t.paused_at, t.paused_by";
 
 /// Columns as SQLite hands them over; converted (and checked) outside the row callback.
 struct RawToken {
@@ -135,6 +139,8 @@ struct RawToken {
     last_used_at: Option<String>,
     last_used_source: Option<String>,
     use_count: i64,
+    paused_at: Option<String>,
+    paused_by: Option<String>,
 }
 
 fn raw_token(row: &Row<'_>) -> rusqlite::Result<RawToken> {
@@ -157,6 +163,8 @@ fn raw_token(row: &Row<'_>) -> rusqlite::Result<RawToken> {
         last_used_at: row.get(15)?,
         last_used_source: row.get(16)?,
         use_count: row.get(17)?,
+        paused_at: row.get(18)?,
+        paused_by: row.get(19)?,
     })
 }
 
@@ -179,6 +187,8 @@ impl RawToken {
             expires_at: time(self.expires_at.as_deref())?,
             revoked_at: time(self.revoked_at.as_deref())?,
             last_used_at: time(self.last_used_at.as_deref())?,
+            paused_at: time(self.paused_at.as_deref())?,
+            paused_by: self.paused_by,
             use_count: u64::try_from(self.use_count).unwrap_or(0),
             id: self.id,
             account_id: self.account_id,
@@ -320,17 +330,28 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Pauses (`Disabled`) or resumes (`Active`) a token that is not revoked.
-    pub fn set_token_paused(&self, id: &str, paused: bool) -> Result<()> {
-        let status = if paused {
-            StoredStatus::Disabled
+    /// Pauses (`Disabled`, noting when and by whom) or resumes (`Active`) a token that is not
+    /// revoked.
+    pub fn set_token_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        at: DateTime<Utc>,
+        by: &str,
+    ) -> Result<()> {
+        if paused {
+            self.tx.execute(
+                "UPDATE tokens SET status = 'disabled', paused_at = ?2, paused_by = ?3
+                 WHERE id = ?1 AND status != 'revoked'",
+                params![id, format_timestamp(at), by],
+            )?;
         } else {
-            StoredStatus::Active
-        };
-        self.tx.execute(
-            "UPDATE tokens SET status = ?2 WHERE id = ?1 AND status != 'revoked'",
-            params![id, status.as_str()],
-        )?;
+            self.tx.execute(
+                "UPDATE tokens SET status = 'active', paused_at = NULL, paused_by = NULL
+                 WHERE id = ?1 AND status != 'revoked'",
+                params![id],
+            )?;
+        }
         Ok(())
     }
 
@@ -530,11 +551,11 @@ mod tests {
         };
         assert!(counted(&mut store));
         store
-            .write(|tx| tx.set_token_paused("AAAAAAAAAAAA", true))
+            .write(|tx| tx.set_token_paused("AAAAAAAAAAAA", true, crate::time::now(), "t"))
             .unwrap();
         assert!(!counted(&mut store), "paused while argon2 ran");
         store
-            .write(|tx| tx.set_token_paused("AAAAAAAAAAAA", false))
+            .write(|tx| tx.set_token_paused("AAAAAAAAAAAA", false, crate::time::now(), "t"))
             .unwrap();
         store
             .write(|tx| tx.revoke_token("AAAAAAAAAAAA", now(), "t"))

@@ -15,4 +15,5 @@ mod storage;
 mod tidy;
 mod token_files;
 mod tokens;
+mod usage;
 mod verify;

@@ -8,3 +8,4 @@ pub mod db;
 pub mod org;
 pub mod role;
 pub mod token;
+pub mod usage;

@@ -16,6 +16,11 @@ CREATE TABLE audit_checkpoints (
     by                  TEXT NOT NULL
 ) STRICT;
 
+-- When and by whom a token was paused: `sa usage` counts those the stale-token policy
+-- (`sa:policy`) paused. Cleared when it is enabled again.
+ALTER TABLE tokens ADD COLUMN paused_at TEXT;
+ALTER TABLE tokens ADD COLUMN paused_by TEXT;
+
 -- `retention.usage_days`: the oldest per-day counters, without reading the others.
 CREATE INDEX token_usage_day ON token_usage_daily (day);
 -- `tokens.disable_unused_after`: active tokens by when they were last used (or created).

@@ -1,0 +1,241 @@
+//! `sa usage` (SPEC §6, issue 10): the organization's report against a scripted history, its
+//! `--exit-code`, and one account's tokens with their per-day series.
+
+use chrono::{TimeDelta, Utc};
+use serde_json::{Value, json};
+
+use crate::support::{TestEnv, as_of};
+use crate::tokens::{expire, token_id};
+
+/// RFC 3339 for `days` ago (negative: in the future), at the current time of day.
+fn days_ago(days: i64) -> String {
+    (Utc::now() - TimeDelta::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Through the library, `days` ago: mints a token for `account` expiring `ttl_days` later.
+fn mint_then(env: &TestEnv, days: i64, account: &str, ttl_days: i64) -> String {
+    as_of(env, &days_ago(days), |store, ctx| {
+        sa::domain::tokens::mint(
+            store,
+            ctx,
+            &sa::domain::tokens::MintRequest {
+                account: sa::domain::names::AccountRef::parse(account).unwrap(),
+                name: None,
+                expires: Some(sa::time::ExpiryRequest::In(sa::time::Duration::from_days(
+                    ttl_days,
+                ))),
+                scopes: vec![],
+            },
+        )
+        .unwrap()
+        .secret
+        .expose()
+        .to_string()
+    })
+}
+
+/// Through the library, `days` ago: `times` successful verifications of `token`.
+fn verify_then(env: &TestEnv, days: i64, token: &str, times: usize) {
+    as_of(env, &days_ago(days), |store, ctx| {
+        let parsed = sa::domain::tokens::parse_presented(token).unwrap();
+        for _ in 0..times {
+            sa::domain::tokens::verify(
+                store,
+                ctx,
+                &sa::domain::tokens::VerifyRequest {
+                    token: &parsed,
+                    permission: None,
+                    source: Some("deployer"),
+                },
+            )
+            .unwrap();
+        }
+    });
+}
+
+/// The history the report is checked against (see the expected numbers in the test).
+fn scripted_history() -> (TestEnv, String) {
+    let env = TestEnv::new();
+    env.write_config("[tokens]\nrequire_expiry = false\n");
+    env.json(&["create", "--name", "ci-bot", "--role", "editor"]);
+    as_of(&env, &days_ago(60), |store, ctx| {
+        sa::domain::accounts::create(
+            store,
+            ctx,
+            &sa::domain::accounts::CreateAccount {
+                name: sa::domain::names::AccountName::parse("idle-bot").unwrap(),
+                description: None,
+                roles: vec![],
+            },
+        )
+        .unwrap();
+    });
+    env.create("off-bot");
+    env.create("gone-bot");
+    // A: minted 25 days ago for 200 days; used 20 and 3 days ago, and today.
+    let a = mint_then(&env, 25, "ci-bot", 200);
+    verify_then(&env, 20, &a, 4);
+    verify_then(&env, 3, &a, 3);
+    for _ in 0..2 {
+        env.run_with_stdin(&["token", "verify"], &format!("{a}\n"))
+            .ok();
+    }
+    // B: expires in two days, never used.
+    env.add_token("ci-bot", &["--expires", "2d"]);
+    // C: idle-bot's, minted 60 days ago, never used.
+    mint_then(&env, 60, "idle-bot", 365);
+    // D revoked, E expired.
+    let d = env.add_token("ci-bot", &[]);
+    env.run(&["token", "revoke", token_id(&d)]).ok();
+    let e = env.add_token("ci-bot", &[]);
+    expire(&env, token_id(&e));
+    // F: of an account disabled since.
+    env.add_token("off-bot", &[]);
+    env.run(&["disable", "off-bot"]).ok();
+    // G: never expires (allowed when it was minted).
+    env.add_token("ci-bot", &["--expires", "never"]);
+    // H: of an account deleted since (left out of every count).
+    env.add_token("gone-bot", &[]);
+    env.run(&["delete", "gone-bot", "--yes"]).ok();
+    // Then the policy tightens.
+    env.write_config(
+        "[tokens]\nrequire_expiry = true\nmax_ttl = \"90d\"\n[limits]\nmax_tokens_per_account = 2\n",
+    );
+    (env, a)
+}
+
+#[test]
+fn the_report_counts_a_scripted_history() {
+    let (env, _) = scripted_history();
+    let report = env.json(&["usage"]);
+    assert_eq!(
+        report,
+        json!({
+            "org": "default",
+            "accounts": {"active": 2, "disabled": 1, "deleted": 1, "limit": null},
+            "tokens": {"active": 4, "disabled": 1, "expired": 1, "revoked": 1},
+            "expiring": {"within": "7d", "tokens": 1},
+            "never_used": 4,
+            "stale": {"unused_for": "30d", "tokens": 1, "accounts": 1},
+            "auto_disabled": 0,
+            "verifications": {"last_1d": 2, "last_7d": 5, "last_30d": 9},
+            "drift": {
+                "tokens_over_max_ttl": 2,
+                "max_ttl": "90d",
+                "tokens_without_expiry": 1,
+                "require_expiry": true,
+                "accounts_over_token_limit": 1,
+                "max_tokens_per_account": 2,
+                "total": 4,
+            },
+            "needs_attention": true,
+        })
+    );
+    env.run(&["usage", "--exit-code"]).code(1);
+    // Wider and narrower windows move the counts that depend on them.
+    let wide = env.json(&["usage", "--expiring-within", "40d", "--stale", "90d"]);
+    // B, and F: its account is disabled, but it would work again once enabled.
+    assert_eq!(wide["expiring"]["tokens"], 2, "{wide}");
+    assert_eq!(
+        wide["stale"],
+        json!({"unused_for": "90d", "tokens": 0, "accounts": 0})
+    );
+    let table = env.run(&["usage"]).ok();
+    assert!(
+        table.stdout.contains("2 active, 1 disabled, 1 deleted"),
+        "{table}"
+    );
+    assert!(
+        table.stdout.contains("sa token list --expiring-within 7d"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_quiet_organization_needs_no_attention() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let token = env.add_token("ci-bot", &[]);
+    env.run_with_stdin(&["token", "verify"], &format!("{token}\n"))
+        .ok();
+    let report = env.json(&["usage"]);
+    assert_eq!(report["needs_attention"], false, "{report}");
+    env.run(&["usage", "--exit-code"]).ok();
+    let empty = env.json(&["--org", "nobody", "usage"]);
+    assert_eq!(
+        empty["tokens"],
+        json!({"active": 0, "disabled": 0, "expired": 0, "revoked": 0})
+    );
+}
+
+#[test]
+fn an_accounts_tokens_come_with_a_zero_filled_series() {
+    let (env, a) = scripted_history();
+    let report = env.json(&["usage", "ci-bot"]);
+    assert_eq!(report["account"], "ci-bot");
+    assert_eq!(report["days"], 30);
+    let tokens = report["tokens"].as_array().unwrap();
+    // A, B, D (revoked today) and G; E expired long before the window.
+    assert_eq!(tokens.len(), 4, "{report}");
+    let first = tokens.iter().find(|t| t["id"] == token_id(&a)).unwrap();
+    let series = first["series"].as_array().unwrap();
+    assert_eq!(series.len(), 30);
+    let count_on = |days: i64| {
+        let day = (Utc::now() - TimeDelta::days(days))
+            .format("%Y-%m-%d")
+            .to_string();
+        series
+            .iter()
+            .find(|d| d["day"] == day)
+            .map(|d| d["count"].clone())
+    };
+    assert_eq!(count_on(20), Some(json!(4)));
+    assert_eq!(count_on(3), Some(json!(3)));
+    assert_eq!(count_on(0), Some(json!(2)));
+    assert_eq!(count_on(1), Some(json!(0)));
+    assert_eq!(first["in_window"], 9);
+    assert_eq!(first["use_count"], 9);
+    assert_eq!(
+        first["last_used_source"],
+        Value::Null,
+        "the CLI's verify gave no source"
+    );
+    // A shorter window holds only the recent days.
+    let week = env.json(&["usage", "ci-bot", "--days", "7"]);
+    let a_week = &week["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == token_id(&a))
+        .unwrap()
+        .clone();
+    assert_eq!(a_week["in_window"], 5);
+    let table = env.run(&["usage", "ci-bot"]).ok();
+    assert!(table.stdout.contains("PER_DAY"), "{table}");
+    assert!(table.stdout.contains('█'), "{table}");
+    env.run(&["usage", "ci-bot", "--days", "0"]).code(2);
+    env.run(&["usage", "ci-bot", "--stale", "3d"]).code(2);
+    env.run(&["usage", "nobody-bot"])
+        .code(1)
+        .error_contains("nobody-bot");
+}
+
+#[test]
+fn the_sparkline_scales_to_the_busiest_day() {
+    let (env, _) = scripted_history();
+    let table = env.run(&["usage", "ci-bot"]).ok();
+    let line = table
+        .stdout
+        .lines()
+        .find(|l| l.contains('█'))
+        .expect("a sparkline");
+    let spark: String = line
+        .chars()
+        .rev()
+        .take(30)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert_eq!(spark.chars().filter(|c| *c != '·').count(), 3, "{spark}");
+}
