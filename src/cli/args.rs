@@ -266,6 +266,14 @@ pub enum TokenStatusArg {
     All,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenSortArg {
+    Created,
+    LastUsed,
+    Expires,
+    Uses,
+}
+
 #[derive(Debug, Args)]
 pub struct TokenListArgs {
     /// Only this account's tokens (name or id)
@@ -277,6 +285,13 @@ pub struct TokenListArgs {
     /// Only live tokens that expire within DUR (e.g. 14d)
     #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true)]
     pub expiring_within: Option<Duration>,
+    /// Only tokens not used for DUR (e.g. 30d); a token never used counts from its creation
+    #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true)]
+    pub unused_for: Option<Duration>,
+    /// Order: created (oldest first), last-used (never used, then longest unused, first),
+    /// expires (soonest first), uses (fewest first) [default: created]
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub sort: Option<TokenSortArg>,
     /// Add the columns last_used_at, use_count and last_used_source
     #[arg(long)]
     pub usage: bool,

@@ -13,7 +13,8 @@ use crate::domain::roles;
 use crate::domain::token_format::{self, ParsedToken, Secret, TokenId};
 use crate::error::{Error, Rejection, Result};
 use crate::store::{
-    AccountStatus, NewToken, Store, StoredStatus, Token, TokenFilter, TokenForVerify, Tx,
+    AccountStatus, NewToken, Store, StoredStatus, Token, TokenFilter, TokenForVerify,
+    TokenSelection, TokenSort, Tx,
 };
 use crate::time::{Duration, ExpiryRequest, format_timestamp};
 
@@ -261,6 +262,9 @@ pub struct TokenQuery {
     pub status: TokenFilter,
     /// Only tokens that are live now and expire within this.
     pub expiring_within: Option<Duration>,
+    /// Only tokens not used for this long (a token never used: since it was created).
+    pub unused_for: Option<Duration>,
+    pub sort: TokenSort,
 }
 
 /// Calls `each` with the tokens `query` selects, oldest first, as they are read.
@@ -286,7 +290,14 @@ pub fn list(
             (Some(within), status) => (status, Some(ctx.now + within.to_delta())),
             (None, status) => (status, None),
         };
-        tx.for_each_token(ctx.org.as_str(), account_id, status, before, ctx.now, each)
+        let selection = TokenSelection {
+            account_id,
+            filter: status,
+            expiring_before: before,
+            unused_before: query.unused_for.map(|d| ctx.now - d.to_delta()),
+            sort: query.sort,
+        };
+        tx.for_each_token(ctx.org.as_str(), &selection, ctx.now, each)
     })
 }
 

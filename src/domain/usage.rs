@@ -7,7 +7,7 @@ use crate::domain::Context;
 use crate::domain::accounts;
 use crate::domain::names::AccountRef;
 use crate::error::Result;
-use crate::store::{Account, Store, Token, TokenFilter, UsageBounds, UsageCounts};
+use crate::store::{Account, Store, Token, TokenFilter, TokenSelection, UsageBounds, UsageCounts};
 use crate::time::Duration;
 
 /// `sa usage` options; `None` takes the default.
@@ -127,20 +127,18 @@ pub fn account_report(
     store.read(|tx| {
         let found = accounts::find_any(tx, ctx, account)?;
         let mut tokens = Vec::new();
-        tx.for_each_token(
-            ctx.org.as_str(),
-            Some(found.id),
-            TokenFilter::All,
-            None,
-            ctx.now,
-            &mut |token| {
-                let ended = token.revoked_at.or(token.expires_at);
-                if ended.is_none_or(|at| at >= window_start) {
-                    tokens.push(token);
-                }
-                Ok(())
-            },
-        )?;
+        let selection = TokenSelection {
+            account_id: Some(found.id),
+            filter: TokenFilter::All,
+            ..Default::default()
+        };
+        tx.for_each_token(ctx.org.as_str(), &selection, ctx.now, &mut |token| {
+            let ended = token.revoked_at.or(token.expires_at);
+            if ended.is_none_or(|at| at >= window_start) {
+                tokens.push(token);
+            }
+            Ok(())
+        })?;
         let first_text = first.format("%Y-%m-%d").to_string();
         let mut usage = Vec::with_capacity(tokens.len());
         for token in tokens {

@@ -29,7 +29,9 @@ pub use audit::{
 };
 pub use maintenance::FileReport;
 pub use roles::RoleRow;
-pub use tokens::{NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, UsageDay};
+pub use tokens::{
+    NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, TokenSelection, TokenSort, UsageDay,
+};
 pub use usage::{UsageBounds, UsageCounts};
 
 use crate::error::{Error, Result};

@@ -17,7 +17,7 @@ use crate::domain::Context;
 use crate::domain::names::{AccountName, AccountRef, OrgName, RoleName};
 use crate::domain::permissions::Permission;
 use crate::domain::{accounts, audit, roles, tokens, usage};
-use crate::store::{Store, TokenFilter};
+use crate::store::{Store, TokenFilter, TokenSort};
 use crate::time::{Duration, Since};
 
 /// The whole-table reports: statements that answer for a whole organization or database,
@@ -231,6 +231,25 @@ fn workload(store: &mut Store, config: &Config) {
                 account,
                 status,
                 expiring_within: None,
+                unused_for: None,
+                sort: TokenSort::Created,
+            };
+            tokens::list(store, &ctx, &query, &mut ignore).unwrap();
+        }
+    }
+    for account in [None, Some(reference("alpha"))] {
+        for sort in [
+            TokenSort::Created,
+            TokenSort::LastUsed,
+            TokenSort::Expires,
+            TokenSort::Uses,
+        ] {
+            let query = tokens::TokenQuery {
+                account: account.clone(),
+                status: TokenFilter::Live,
+                expiring_within: None,
+                unused_for: Some(Duration::from_days(30)),
+                sort,
             };
             tokens::list(store, &ctx, &query, &mut ignore).unwrap();
         }
@@ -245,6 +264,8 @@ fn workload(store: &mut Store, config: &Config) {
                 account: account.clone(),
                 status,
                 expiring_within: Some(Duration::from_days(40)),
+                unused_for: None,
+                sort: TokenSort::Created,
             };
             tokens::list(store, &ctx, &query, &mut ignore).unwrap();
         }

@@ -77,15 +77,43 @@ pub struct NewToken<'a> {
 }
 
 /// Which tokens `sa token list` shows, already resolved against the clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TokenFilter {
     /// Everything that could still verify: active or disabled, and not expired.
+    #[default]
     Live,
     Active,
     Disabled,
     Expired,
     Revoked,
     All,
+}
+
+/// In which order `sa token list` prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenSort {
+    /// Oldest first.
+    #[default]
+    Created,
+    /// Never used first, then the longest unused.
+    LastUsed,
+    /// Soonest to expire first; never expiring last.
+    Expires,
+    /// Least used first.
+    Uses,
+}
+
+/// Which tokens of an organization a list reads.
+#[derive(Debug, Clone, Default)]
+pub struct TokenSelection {
+    /// One account's, or the organization's.
+    pub account_id: Option<i64>,
+    pub filter: TokenFilter,
+    /// Only live tokens expiring by then, not already rotated.
+    pub expiring_before: Option<DateTime<Utc>>,
+    /// Only tokens not used since then (a token never used: not since it was created).
+    pub unused_before: Option<DateTime<Utc>>,
+    pub sort: TokenSort,
 }
 
 /// Everything one verification needs, read in one indexed lookup.
@@ -248,57 +276,85 @@ impl Tx<'_> {
     pub fn for_each_token(
         &self,
         org: &str,
-        account_id: Option<i64>,
-        filter: TokenFilter,
-        expiring_before: Option<DateTime<Utc>>,
+        selection: &TokenSelection,
         now: DateTime<Utc>,
         each: &mut dyn FnMut(Token) -> Result<()>,
     ) -> Result<()> {
         // What was decided about the token (and its account), and what the clock says.
-        const LIVE: &str = "(t.expires_at IS NULL OR t.expires_at > ?3)";
-        let (decided, clock) = match filter {
+        const LIVE: &str = "(t.expires_at IS NULL OR t.expires_at > :now)";
+        let (decided, clock) = match selection.filter {
             TokenFilter::Live => ("t.status != 'revoked'", LIVE),
             TokenFilter::Active => ("t.status = 'active' AND a.status = 'active'", LIVE),
             TokenFilter::Disabled => (
                 "(t.status = 'disabled' OR (t.status = 'active' AND a.status = 'disabled'))",
                 LIVE,
             ),
-            TokenFilter::Expired => ("t.status != 'revoked'", "t.expires_at <= ?3"),
-            TokenFilter::Revoked => ("t.status = 'revoked'", "?3 IS NOT NULL"),
-            TokenFilter::All => ("1", "?3 IS NOT NULL"),
+            TokenFilter::Expired => ("t.status != 'revoked'", "t.expires_at <= :now"),
+            TokenFilter::Revoked => ("t.status = 'revoked'", "1"),
+            TokenFilter::All => ("1", "1"),
         };
-        // About to lapse: live now and gone by ?4, not already replaced. One closed range on
-        // `expires_at` (an `IS NULL OR` beside it made SQLite read every future expiry).
-        let clock = if expiring_before.is_some() {
-            "t.expires_at > ?3 AND t.expires_at <= ?4 AND t.replaced_by IS NULL"
+        // About to lapse: live now and gone by :before, not already replaced. One closed range
+        // on `expires_at` (an `IS NULL OR` beside it made SQLite read every future expiry).
+        let clock = if selection.expiring_before.is_some() {
+            "t.expires_at > :now AND t.expires_at <= :before AND t.replaced_by IS NULL"
         } else {
             clock
         };
-        // ?1 is the organization, or the account: a plain equality either way, which SQLite
-        // can serve from an index (`?2 IS NULL OR …` made it walk the whole organization).
-        let (scope, report) = match (account_id, expiring_before) {
-            (Some(_), _) => ("t.account_id = ?1 AND a.org = ?2", ""),
+        // Not used since :unused (a token never used: since it was created).
+        let idle = if selection.unused_before.is_some() {
+            "AND coalesce(t.last_used_at, t.created_at) < :unused"
+        } else {
+            ""
+        };
+        // :key is the organization, or the account: a plain equality either way, which SQLite
+        // can serve from an index (`:x IS NULL OR …` made it walk the whole organization).
+        let (scope, report) = match (selection.account_id, selection.expiring_before) {
+            (Some(_), _) => ("t.account_id = :key AND a.org = :org", ""),
             // The cron check (`--expiring-within 14d --exit-code`) wants a few tokens out of
             // many: found through `tokens_expires`, the organization checked on each (`+`
             // keeps SQLite from walking the organization instead).
-            (None, Some(_)) => ("+a.org = ?1 AND ?2 IS NOT NULL", ""),
-            (None, None) => ("a.org = ?1 AND ?2 IS NOT NULL", "/* report: tokens */"),
+            (None, Some(_)) => ("+a.org = :key", ""),
+            (None, None) => ("a.org = :key", "/* report: tokens */"),
+        };
+        let order = match selection.sort {
+            TokenSort::Created => "t.created_at, t.rowid",
+            // The stalest first: never used, then the longest unused.
+            TokenSort::LastUsed => {
+                "t.last_used_at IS NOT NULL, t.last_used_at, t.created_at, t.rowid"
+            }
+            // The soonest to lapse first; those that never expire last.
+            TokenSort::Expires => "t.expires_at IS NULL, t.expires_at, t.created_at, t.rowid",
+            // The least used first.
+            TokenSort::Uses => "t.use_count, t.created_at, t.rowid",
         };
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} {report} FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE {scope} AND a.status != 'deleted' AND {decided} AND {clock}
-             ORDER BY t.created_at, t.rowid"
+             WHERE {scope} AND a.status != 'deleted' AND {decided} AND {clock} {idle}
+             ORDER BY {order}"
         );
         let mut stmt = self.tx.prepare_cached(&sql)?;
-        let key: rusqlite::types::Value = match account_id {
+        let key: rusqlite::types::Value = match selection.account_id {
             Some(id) => id.into(),
             None => org.to_string().into(),
         };
-        let now = format_timestamp(now);
-        let mut rows = match expiring_before {
-            Some(before) => stmt.query(params![key, org, now, format_timestamp(before)])?,
-            None => stmt.query(params![key, org, now])?,
-        };
+        let mut values: Vec<(&str, rusqlite::types::Value)> =
+            vec![(":key", key), (":now", format_timestamp(now).into())];
+        if selection.account_id.is_some() {
+            values.push((":org", org.to_string().into()));
+        }
+        if let Some(before) = selection.expiring_before {
+            values.push((":before", format_timestamp(before).into()));
+        }
+        if let Some(unused) = selection.unused_before {
+            values.push((":unused", format_timestamp(unused).into()));
+        }
+        // Only the parameters the statement names.
+        values.retain(|(name, _)| sql.contains(name));
+        let params: Vec<(&str, &dyn rusqlite::ToSql)> = values
+            .iter()
+            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+            .collect();
+        let mut rows = stmt.query(params.as_slice())?;
         while let Some(row) = rows.next()? {
             each(raw_token(row)?.into_token()?)?;
         }

@@ -239,3 +239,48 @@ fn the_sparkline_scales_to_the_busiest_day() {
         .collect();
     assert_eq!(spark.chars().filter(|c| *c != '·').count(), 3, "{spark}");
 }
+
+/// The ids `sa token list ARGS --json` prints, in order.
+fn listed(env: &TestEnv, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["token", "list"];
+    all.extend_from_slice(args);
+    env.json(&all)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn token_list_finds_what_is_stale_and_sorts_by_it() {
+    let (env, a) = scripted_history();
+    let a = token_id(&a).to_string();
+    let stale = env.json(&["token", "list", "--unused-for", "30d"]);
+    let stale = stale.as_array().unwrap();
+    assert_eq!(stale.len(), 1, "only idle-bot's token: {stale:?}");
+    assert_eq!(stale[0]["account"], "idle-bot");
+    assert!(listed(&env, &["--unused-for", "90d"]).is_empty());
+
+    let by_use = listed(&env, &["--sort", "last-used"]);
+    assert_eq!(by_use.len(), 5, "the live tokens");
+    assert_eq!(by_use.last(), Some(&a), "the one used today comes last");
+    let by_uses = listed(&env, &["--sort", "uses"]);
+    assert_eq!(by_uses.last(), Some(&a), "the most used last");
+    let by_expiry = env.json(&["token", "list", "--sort", "expires"]);
+    let expiries: Vec<&Value> = by_expiry
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["expires_at"])
+        .collect();
+    assert_eq!(
+        *expiries.last().unwrap(),
+        &Value::Null,
+        "never expiring last"
+    );
+    let dated: Vec<&str> = expiries.iter().filter_map(|e| e.as_str()).collect();
+    assert!(dated.windows(2).all(|w| w[0] <= w[1]), "{dated:?}");
+    env.run(&["token", "list", "--sort", "name"]).code(2);
+    env.run(&["token", "list", "--unused-for", "soon"]).code(2);
+}

@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::cli::args::{TokenCommand, TokenStatusArg};
+use crate::cli::args::{TokenCommand, TokenSortArg, TokenStatusArg};
 use crate::cli::output::{
     IdentityView, MintedView, TOKEN_COLUMNS, TOKEN_USAGE_COLUMNS, TokenView, VerifyView,
     print_token, token_row,
@@ -13,7 +13,7 @@ use crate::cli::{Outcome, Session, prompt};
 use crate::domain::tokens::{self, MintRequest, Minted, TokenQuery, TokenStatus, VerifyRequest};
 use crate::domain::{accounts, roles};
 use crate::error::{Error, Result};
-use crate::store::TokenFilter;
+use crate::store::{TokenFilter, TokenSort};
 use crate::time::{Duration, format_timestamp};
 
 /// The longest input `token verify` reads; a token is under 100 bytes.
@@ -71,6 +71,13 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
                 account: args.account,
                 status,
                 expiring_within: args.expiring_within,
+                unused_for: args.unused_for,
+                sort: match args.sort {
+                    None | Some(TokenSortArg::Created) => TokenSort::Created,
+                    Some(TokenSortArg::LastUsed) => TokenSort::LastUsed,
+                    Some(TokenSortArg::Expires) => TokenSort::Expires,
+                    Some(TokenSortArg::Uses) => TokenSort::Uses,
+                },
             };
             let columns = if args.usage {
                 TOKEN_USAGE_COLUMNS
