@@ -48,6 +48,8 @@ pub struct Limits {
 pub struct Retention {
     /// How long a deleted account can be restored with `sa undelete`.
     pub deleted_accounts: Duration,
+    /// How many UTC days of per-day verification counters are kept.
+    pub usage_days: u64,
 }
 
 /// `[tokens]`
@@ -58,6 +60,9 @@ pub struct TokenPolicy {
     pub max_ttl: Duration,
     pub require_expiry: bool,
     pub warn_before: Duration,
+    /// The stale-token policy: active tokens unused this long are paused by the next write
+    /// command (never-used ones count from their creation); `None` = off.
+    pub disable_unused_after: Option<Duration>,
 }
 
 /// `[argon2]`: the cost of hashing a token secret (OWASP's argon2id recommendation by default).
@@ -171,7 +176,7 @@ impl Overrides {
 const KEYS: &[(&str, &[&str])] = &[
     ("", &["db_path", "email_domain"]),
     ("limits", &["max_accounts", "max_tokens_per_account"]),
-    ("retention", &["deleted_accounts"]),
+    ("retention", &["deleted_accounts", "usage_days"]),
     (
         "tokens",
         &[
@@ -180,6 +185,7 @@ const KEYS: &[(&str, &[&str])] = &[
             "max_ttl",
             "require_expiry",
             "warn_before",
+            "disable_unused_after",
         ],
     ),
     ("argon2", &["memory_kib", "iterations", "parallelism"]),
@@ -199,6 +205,7 @@ impl Config {
             },
             retention: Retention {
                 deleted_accounts: Duration::from_days(30),
+                usage_days: 400,
             },
             tokens: TokenPolicy {
                 prefix: "sa_".into(),
@@ -206,6 +213,7 @@ impl Config {
                 max_ttl: Duration::from_days(365),
                 require_expiry: true,
                 warn_before: Duration::from_days(7),
+                disable_unused_after: None,
             },
             argon2: Argon2Cost::default(),
             sources: BTreeMap::new(),
@@ -294,6 +302,10 @@ impl Config {
                 "retention.deleted_accounts",
                 duration(self.retention.deleted_accounts),
             ),
+            (
+                "retention.usage_days",
+                Value::Integer(self.retention.usage_days),
+            ),
             ("tokens.prefix", text(&self.tokens.prefix)),
             ("tokens.default_ttl", duration(self.tokens.default_ttl)),
             ("tokens.max_ttl", duration(self.tokens.max_ttl)),
@@ -302,6 +314,12 @@ impl Config {
                 Value::Bool(self.tokens.require_expiry),
             ),
             ("tokens.warn_before", duration(self.tokens.warn_before)),
+            (
+                "tokens.disable_unused_after",
+                self.tokens
+                    .disable_unused_after
+                    .map_or(Value::Unset, duration),
+            ),
             (
                 "argon2.memory_kib",
                 Value::Integer(self.argon2.memory_kib.into()),
@@ -442,6 +460,13 @@ impl Config {
         if let Some(d) = reader.duration("retention.deleted_accounts")? {
             self.retention.deleted_accounts = d;
         }
+        if let Some(n) = reader.integer("retention.usage_days", 30)? {
+            // `sa usage` reports 30 days; fewer kept would make it report less than it says.
+            if n > 36_500 {
+                return Err(reader.bad("retention.usage_days", "a whole number from 30 to 36500"));
+            }
+            self.retention.usage_days = n;
+        }
         if let Some(prefix) = reader.string("tokens.prefix")? {
             if !valid_prefix(&prefix) {
                 return Err(reader.bad(
@@ -472,6 +497,13 @@ impl Config {
         }
         if let Some(b) = reader.boolean("tokens.require_expiry")? {
             self.tokens.require_expiry = b;
+        }
+        if let Some(d) = reader.duration("tokens.disable_unused_after")? {
+            // Shorter than a day would pause tokens between a deploy and its first use.
+            if d.as_secs() < 86_400 {
+                return Err(reader.bad("tokens.disable_unused_after", "a duration of at least 1d"));
+            }
+            self.tokens.disable_unused_after = Some(d);
         }
         if let Some(d) = reader.duration("tokens.warn_before")? {
             let (lifetime, key) = if self.tokens.default_ttl < self.tokens.max_ttl {

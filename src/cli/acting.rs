@@ -45,6 +45,14 @@ pub enum Use {
     Ignored,
 }
 
+impl Use {
+    /// Whether the command changes accounts, tokens, roles or the trail: the permission it
+    /// needs is a `…:write` one.
+    pub fn writes(self) -> bool {
+        matches!(self, Use::Needs(r) if r.permission.ends_with(":write"))
+    }
+}
+
 /// The permission each command needs under a token (the table in the README).
 pub fn requirement(command: &Command) -> Use {
     let needs = |command, permission| {

@@ -37,10 +37,14 @@ pub struct Session<'a> {
     pub printer: &'a Printer,
     pub config: &'a Config,
     pub ctx: Context<'a>,
+    /// Whether the command changes anything (its permission under a token is `…:write`):
+    /// the stale-token policy runs before those only.
+    pub writes: bool,
 }
 
 impl Session<'_> {
-    /// Opens the database and applies the retention of deleted accounts.
+    /// Opens the database and applies the lazy policies: the retention of deleted accounts
+    /// and of per-day counters, and before a write command the stale-token policy.
     pub fn open_store(&self) -> Result<Store, Error> {
         let mut store = Store::open(&self.config.db_path)?;
         if store.was_created() {
@@ -51,6 +55,20 @@ impl Session<'_> {
             ));
         }
         crate::domain::accounts::purge_expired(&mut store, &self.ctx)?;
+        crate::domain::usage::purge_old_counters(&mut store, &self.ctx)?;
+        if self.writes {
+            let paused = crate::domain::tokens::disable_unused(&mut store, &self.ctx)?;
+            if paused > 0 {
+                self.printer.note(&format!(
+                    "the stale-token policy paused {paused} token(s) unused for {} (`tokens.disable_unused_after`; `sa token list --status disabled` lists them)",
+                    self.config
+                        .tokens
+                        .disable_unused_after
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
+                ));
+            }
+        }
         Ok(store)
     }
 }
@@ -246,6 +264,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         printer,
         config: &config,
         ctx,
+        writes: token_use.writes(),
     };
     match cli.command {
         Command::Account(command) | Command::AccountGroup(command) => {

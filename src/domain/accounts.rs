@@ -435,16 +435,9 @@ pub fn purge_expired(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
                 acting: None,
                 ..ctx.clone()
             };
-            // A service account acts in its own organization only: another's trail is not
-            // told its name.
-            let triggered_by = if ctx.acting.is_some() && account.org != ctx.org.as_str() {
-                "a service account of another organization".to_string()
-            } else {
-                ctx.actor.clone()
-            };
             let details = [
                 ("reason", "retention ended".to_string()),
-                ("triggered_by", triggered_by),
+                ("triggered_by", ctx.triggered_by(&account.org)),
             ];
             audit::record(
                 tx,

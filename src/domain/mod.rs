@@ -43,6 +43,17 @@ pub struct Acting {
 }
 
 impl Context<'_> {
+    /// Who ran the command that triggered a policy's change (a retention purge, the stale
+    /// policy) in organization `org`, as its event records it. A service account acts in its
+    /// own organization only: another's trail is not told its name.
+    pub fn triggered_by(&self, org: &str) -> String {
+        if self.acting.is_some() && org != self.org.as_str() {
+            "a service account of another organization".to_string()
+        } else {
+            self.actor.clone()
+        }
+    }
+
     /// Refuses (exit 1) when a service account acting through a token would hand out, with
     /// `what`, permissions it does not hold itself. An administrator (no token) may.
     pub fn refuse_escalation(

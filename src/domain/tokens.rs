@@ -678,6 +678,56 @@ fn check(
     Ok(identity)
 }
 
+/// The actor of the stale-token policy's pauses.
+pub const POLICY_ACTOR: &str = "sa:policy";
+
+/// The stale-token policy (`tokens.disable_unused_after`): pauses every active, unexpired
+/// token, in every organization, idle for that long — not used since then, nor enabled, nor
+/// created — each with a `token.auto_disable` event by `sa:policy`. Run before every write
+/// command, as Kubernetes invalidates unused legacy tokens; `sa token enable` brings one
+/// back, and restarts its clock. Returns how many it paused.
+pub fn disable_unused(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
+    let Some(after) = ctx.config.tokens.disable_unused_after else {
+        return Ok(0);
+    };
+    let cutoff = ctx.now - after.to_delta();
+    if !store.read(|tx| tx.any_idle_token(cutoff, ctx.now))? {
+        return Ok(0);
+    }
+    store.write(|tx| {
+        let idle = tx.idle_tokens(cutoff, ctx.now)?;
+        for token in &idle {
+            tx.set_token_paused(&token.id, true, ctx.now, POLICY_ACTOR)?;
+            let event_ctx = Context {
+                org: crate::domain::names::OrgName::parse(&token.org)?,
+                actor: POLICY_ACTOR.to_string(),
+                acting: None,
+                ..ctx.clone()
+            };
+            let details = [
+                ("token_id", token.id.clone()),
+                (
+                    "last_used_at",
+                    token
+                        .last_used_at
+                        .map_or_else(|| "never".to_string(), format_timestamp),
+                ),
+                ("unused_for", after.to_string()),
+                ("triggered_by", ctx.triggered_by(&token.org)),
+            ];
+            audit::record(
+                tx,
+                &event_ctx,
+                "token.auto_disable",
+                &token.account,
+                Some(token.account_id),
+                &details,
+            )?;
+        }
+        Ok(idle.len())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,3 +162,14 @@ pub fn account_report(
         Ok((found, usage))
     })
 }
+
+/// Removes per-day counters older than `retention.usage_days`: part of the lazy retention
+/// pass before every command. Counters are not audited data, so nothing is recorded.
+pub fn purge_old_counters(store: &mut Store, ctx: &Context<'_>) -> Result<u64> {
+    let days = u32::try_from(ctx.config.retention.usage_days).unwrap_or(u32::MAX);
+    let first_kept = first_day(ctx.now, days).format("%Y-%m-%d").to_string();
+    if !store.read(|tx| tx.any_usage_before(&first_kept))? {
+        return Ok(0);
+    }
+    store.write(|tx| tx.delete_usage_before(&first_kept))
+}

@@ -32,6 +32,7 @@ const REPORTS: &[&str] = &[
     "audit chain",       // sa audit verify: walks the organization's whole chain
     "audit prune",       // sa audit prune: the organization's oldest events, to remove them
     "usage",             // sa usage: counts over the organization's accounts and tokens
+    "stale tokens",      // the stale-token policy: every token it reads, it pauses
 ];
 
 /// Tables that grow with use.
@@ -366,6 +367,21 @@ fn workload(store: &mut Store, config: &Config) {
         ..ctx.clone()
     };
     accounts::purge_expired(store, &later).unwrap();
+    let mut stale_policy = config.clone();
+    stale_policy.tokens.disable_unused_after = Some(Duration::from_days(10));
+    stale_policy.retention.usage_days = 30;
+    // Within the tokens' 30 days, past the policy's 10.
+    let policed = Context {
+        config: &stale_policy,
+        now: ctx.now + chrono::TimeDelta::days(20),
+        ..ctx.clone()
+    };
+    assert!(tokens::disable_unused(store, &policed).unwrap() > 0);
+    let much_later = Context {
+        now: ctx.now + chrono::TimeDelta::days(90),
+        ..policed.clone()
+    };
+    assert!(usage::purge_old_counters(store, &much_later).unwrap() > 0);
     accounts::list_orgs(store).unwrap();
     for query in [
         audit::AuditQuery::default(),

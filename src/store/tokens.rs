@@ -235,8 +235,8 @@ impl RawToken {
 impl Tx<'_> {
     pub fn insert_token(&self, new: &NewToken<'_>) -> Result<()> {
         self.tx.execute(
-            "INSERT INTO tokens (id, account_id, name, hash, status, created_at, created_by, expires_at, replaces)
-             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8)",
+            "INSERT INTO tokens (id, account_id, name, hash, status, created_at, created_by, expires_at, replaces, idle_since)
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?8, ?5)",
             params![
                 new.id,
                 new.account_id,
@@ -361,6 +361,53 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Whether any active, unexpired token has been idle (not used, enabled or created) since
+    /// before `cutoff`: the stale-token policy's cheap check before every write command.
+    pub fn any_idle_token(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM tokens WHERE status = 'active' AND idle_since < ?1
+                    AND (expires_at IS NULL OR expires_at > ?2) LIMIT 1",
+            )?
+            .exists(params![format_timestamp(cutoff), format_timestamp(now)])?)
+    }
+
+    /// The active, unexpired tokens of every organization idle since before `cutoff` (see
+    /// [`Tx::any_idle_token`]), with their accounts.
+    pub fn idle_tokens(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Token>> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT {TOKEN_COLUMNS} /* report: stale tokens */
+             FROM tokens t JOIN accounts a ON a.id = t.account_id
+             WHERE t.status = 'active' AND t.idle_since < ?1
+               AND (t.expires_at IS NULL OR t.expires_at > ?2)
+             ORDER BY t.idle_since"
+        ))?;
+        let raw = stmt
+            .query_map(
+                params![format_timestamp(cutoff), format_timestamp(now)],
+                raw_token,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raw.into_iter().map(RawToken::into_token).collect()
+    }
+
+    /// Whether any per-day counter is older than `day`, and removing them.
+    pub fn any_usage_before(&self, day: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM token_usage_daily WHERE day < ?1 LIMIT 1")?
+            .exists([day])?)
+    }
+
+    pub fn delete_usage_before(&self, day: &str) -> Result<u64> {
+        let n = self.tx.execute(
+            "DELETE /* report: expired deletions */ FROM token_usage_daily WHERE day < ?1",
+            [day],
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Active, unexpired tokens of an account, except `except` (the one being rotated).
     pub fn count_active_tokens(
         &self,
@@ -402,10 +449,13 @@ impl Tx<'_> {
                 params![id, format_timestamp(at), by],
             )?;
         } else {
+            // Resuming restarts the stale-token policy's clock, or the policy would pause the
+            // token again at the next command.
             self.tx.execute(
-                "UPDATE tokens SET status = 'active', paused_at = NULL, paused_by = NULL
+                "UPDATE tokens SET status = 'active', paused_at = NULL, paused_by = NULL,
+                    idle_since = max(coalesce(idle_since, ''), ?2)
                  WHERE id = ?1 AND status != 'revoked'",
-                params![id],
+                params![id, format_timestamp(at)],
             )?;
         }
         Ok(())
@@ -519,6 +569,7 @@ impl Tx<'_> {
         let counted = self.tx.execute(
             "UPDATE tokens SET use_count = use_count + 1,
                 last_used_at = max(coalesce(last_used_at, ''), ?2),
+                idle_since = max(coalesce(idle_since, ''), ?2),
                 last_used_source = CASE WHEN ?2 >= coalesce(last_used_at, '') THEN ?3
                                         ELSE last_used_source END
              WHERE id = ?1 AND status = 'active' AND (expires_at IS NULL OR expires_at > ?2)

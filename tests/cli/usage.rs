@@ -284,3 +284,146 @@ fn token_list_finds_what_is_stale_and_sorts_by_it() {
     env.run(&["token", "list", "--sort", "name"]).code(2);
     env.run(&["token", "list", "--unused-for", "soon"]).code(2);
 }
+
+// ---- the stale-token policy and the retention of per-day counters --------------------------
+
+#[test]
+fn the_stale_policy_pauses_exactly_the_idle_tokens_and_audits_each() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.json(&["--org", "acme", "create", "--name", "far-bot"]);
+    let idle = mint_then(&env, 60, "ci-bot", 365);
+    let used_lately = mint_then(&env, 60, "ci-bot", 365);
+    verify_then(&env, 10, &used_lately, 1);
+    let used_long_ago = mint_then(&env, 60, "ci-bot", 365);
+    verify_then(&env, 40, &used_long_ago, 2);
+    mint_then(&env, 60, "ci-bot", 30); // expired by now: left alone
+    let fresh = env.add_token("ci-bot", &[]);
+    let far = as_of(&env, &days_ago(60), |store, ctx| {
+        let ctx = sa::domain::Context {
+            org: sa::domain::names::OrgName::parse("acme").unwrap(),
+            ..ctx.clone()
+        };
+        sa::domain::tokens::mint(
+            store,
+            &ctx,
+            &sa::domain::tokens::MintRequest {
+                account: sa::domain::names::AccountRef::parse("far-bot").unwrap(),
+                name: None,
+                expires: Some(sa::time::ExpiryRequest::In(sa::time::Duration::from_days(
+                    365,
+                ))),
+                scopes: vec![],
+            },
+        )
+        .unwrap()
+        .token
+        .id
+    });
+    env.write_config("[tokens]\ndisable_unused_after = \"30d\"\n");
+    // Reads never pause anything.
+    env.run(&["list"]).ok();
+    env.json(&["usage"]);
+    assert_eq!(
+        env.json(&["token", "list", "--status", "disabled"]),
+        json!([])
+    );
+    // The first write does, before it runs.
+    let write = env.run(&["create", "--name", "next-bot"]).ok();
+    assert!(
+        write.stderr.contains("paused 3 token(s) unused for 30d"),
+        "{write}"
+    );
+    let paused: Vec<String> = env
+        .json(&["token", "list", "--status", "disabled"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected = vec![
+        token_id(&idle).to_string(),
+        token_id(&used_long_ago).to_string(),
+    ];
+    expected.sort();
+    let mut paused_sorted = paused.clone();
+    paused_sorted.sort();
+    assert_eq!(paused_sorted, expected);
+    for id in [token_id(&used_lately), token_id(&fresh)] {
+        assert_eq!(env.json(&["token", "show", id])["status"], "active");
+    }
+    let shown = env.json(&["token", "show", token_id(&idle)]);
+    assert_eq!(shown["paused_by"], "sa:policy");
+    let events = crate::audit::events(&env, &["--action", "token.auto_disable"]);
+    assert_eq!(events.len(), 2);
+    let of_idle = events
+        .iter()
+        .find(|e| e["details"]["token_id"] == token_id(&idle))
+        .unwrap();
+    assert_eq!(of_idle["actor"], "sa:policy");
+    assert_eq!(of_idle["target"], "ci-bot");
+    assert_eq!(of_idle["details"]["last_used_at"], "never");
+    assert_eq!(of_idle["details"]["unused_for"], "30d");
+    assert_eq!(of_idle["details"]["triggered_by"], "tester");
+    // Every organization's: acme's token too, in acme's own trail.
+    let acme = crate::audit::events(&env, &["--org", "acme", "--action", "token.auto_disable"]);
+    assert_eq!(acme.len(), 1);
+    assert_eq!(acme[0]["details"]["token_id"], far);
+    assert_eq!(env.json(&["usage"])["auto_disabled"], 2);
+    // A paused token is rejected; enabling it brings it back and restarts its clock, so the
+    // next write does not pause it again.
+    let rejected = env.run_with_stdin(&["token", "verify", "--json"], &format!("{idle}\n"));
+    assert_eq!(rejected.code(1).json()["reason"], "disabled");
+    env.run(&["token", "enable", token_id(&idle)]).ok();
+    env.run(&["create", "--name", "later-bot"]).ok();
+    assert_eq!(
+        env.json(&["token", "show", token_id(&idle)])["status"],
+        "active"
+    );
+    assert_eq!(env.json(&["usage"])["auto_disabled"], 1);
+}
+
+#[test]
+fn the_stale_policy_is_off_by_default_and_checked_in_the_config() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    mint_then(&env, 300, "ci-bot", 365);
+    env.create("other-bot");
+    assert_eq!(
+        env.json(&["token", "list", "--status", "disabled"]),
+        json!([])
+    );
+    env.write_config("[tokens]\ndisable_unused_after = \"1h\"\n");
+    env.run(&["list"])
+        .code(3)
+        .error_contains("tokens.disable_unused_after");
+}
+
+#[test]
+fn per_day_counters_older_than_the_retention_are_removed() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let token = mint_then(&env, 100, "ci-bot", 365);
+    verify_then(&env, 90, &token, 1);
+    verify_then(&env, 20, &token, 1);
+    let days = || -> i64 {
+        crate::tokens::database(&env)
+            .query_row("SELECT count(*) FROM token_usage_daily", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(days(), 2);
+    env.run(&["list"]).ok();
+    assert_eq!(days(), 2, "400 days by default");
+    env.write_config("[retention]\nusage_days = 60\n");
+    env.run(&["list"]).ok();
+    assert_eq!(days(), 1, "the one of 90 days ago went");
+    assert_eq!(
+        env.json(&["token", "show", token_id(&token)])["use_count"],
+        2,
+        "totals stay"
+    );
+    env.write_config("[retention]\nusage_days = 7\n");
+    env.run(&["list"])
+        .code(3)
+        .error_contains("retention.usage_days");
+}

@@ -23,7 +23,10 @@ ALTER TABLE tokens ADD COLUMN paused_by TEXT;
 
 -- `retention.usage_days`: the oldest per-day counters, without reading the others.
 CREATE INDEX token_usage_day ON token_usage_daily (day);
--- `tokens.disable_unused_after`: active tokens by when they were last used (or created).
-CREATE INDEX tokens_idle ON tokens (coalesce(last_used_at, created_at)) WHERE status = 'active';
+-- `tokens.disable_unused_after`: when the stale-token policy's clock started for a token — its
+-- last use, else its last `sa token enable`, else its creation — and the active tokens by it.
+ALTER TABLE tokens ADD COLUMN idle_since TEXT;
+UPDATE tokens SET idle_since = coalesce(last_used_at, created_at);
+CREATE INDEX tokens_idle ON tokens (idle_since) WHERE status = 'active';
 -- `sa token prune`: revoked tokens by when they were revoked.
 CREATE INDEX tokens_revoked ON tokens (revoked_at) WHERE status = 'revoked';
