@@ -81,6 +81,8 @@ pub fn requirement(command: &Command) -> Use {
             TokenCommand::Rotate(_) => needs("sa token rotate", "tokens:write"),
             TokenCommand::Disable(_) => needs("sa token disable", "tokens:write"),
             TokenCommand::Enable(_) => needs("sa token enable", "tokens:write"),
+            TokenCommand::Prune(a) if a.dry_run => needs("sa token prune --dry-run", "tokens:read"),
+            TokenCommand::Prune(_) => needs("sa token prune", "tokens:write"),
         },
         Command::Role(c) => match c {
             RoleCommand::List => needs("sa role list", "roles:read"),

@@ -234,6 +234,22 @@ pub enum TokenCommand {
     Disable(TokenIdArg),
     /// Resume a paused token
     Enable(TokenIdArg),
+    /// Remove for good the tokens that were revoked, or expired, more than DUR ago, with their
+    /// scopes and per-day counts (their audit events stay)
+    Prune(TokenPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenPruneArgs {
+    /// How long ago a token must have ended (e.g. 90d)
+    #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true)]
+    pub older_than: Duration,
+    /// List what would be removed, and remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

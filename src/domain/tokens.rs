@@ -678,6 +678,61 @@ fn check(
     Ok(identity)
 }
 
+/// Calls `each` with the organization's tokens that ended (were revoked, or expired) more
+/// than `older_than` ago: what `sa token prune` would remove.
+pub fn prunable(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    older_than: Duration,
+    each: &mut dyn FnMut(Token) -> Result<()>,
+) -> Result<()> {
+    let cutoff = ctx.now - older_than.to_delta();
+    store.read(|tx| tx.for_each_prunable_token(ctx.org.as_str(), cutoff, each))
+}
+
+/// What `sa token prune` removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub tokens: u64,
+    pub accounts: u64,
+}
+
+/// Removes, in one transaction, the organization's tokens that ended more than `older_than`
+/// ago, with their scopes and per-day counters, and records one `token.prune` event per
+/// account they belonged to (their ids in the details). Their earlier events stay.
+pub fn prune(store: &mut Store, ctx: &Context<'_>, older_than: Duration) -> Result<Pruned> {
+    let cutoff = ctx.now - older_than.to_delta();
+    store.write(|tx| {
+        let mut by_account: std::collections::BTreeMap<i64, (String, Vec<String>)> =
+            std::collections::BTreeMap::new();
+        tx.for_each_prunable_token(ctx.org.as_str(), cutoff, &mut |token| {
+            by_account
+                .entry(token.account_id)
+                .or_insert_with(|| (token.account.clone(), Vec::new()))
+                .1
+                .push(token.id);
+            Ok(())
+        })?;
+        let mut removed = 0;
+        for (account_id, (account, ids)) in &by_account {
+            for id in ids {
+                tx.delete_token(id)?;
+            }
+            removed += ids.len() as u64;
+            let details = [
+                ("tokens", ids.len().to_string()),
+                ("token_ids", ids.join(",")),
+                ("older_than", older_than.to_string()),
+            ];
+            audit::record(tx, ctx, "token.prune", account, Some(*account_id), &details)?;
+        }
+        Ok(Pruned {
+            tokens: removed,
+            accounts: by_account.len() as u64,
+        })
+    })
+}
+
 /// The actor of the stale-token policy's pauses.
 pub const POLICY_ACTOR: &str = "sa:policy";
 

@@ -33,6 +33,7 @@ const REPORTS: &[&str] = &[
     "audit prune",       // sa audit prune: the organization's oldest events, to remove them
     "usage",             // sa usage: counts over the organization's accounts and tokens
     "stale tokens",      // the stale-token policy: every token it reads, it pauses
+    "token prune",       // sa token prune: tokens that ended long ago, to remove them
 ];
 
 /// Tables that grow with use.
@@ -443,6 +444,13 @@ fn workload(store: &mut Store, config: &Config) {
     assert!(audit::prunable(store, &ctx, &everything).unwrap() > 0);
     assert!(audit::prune(store, &ctx, &everything).unwrap() > 0);
     audit::verify_chain(store, &ctx).unwrap();
+    // Last too: every token ends within the year.
+    tokens::prunable(store, &ctx, Duration::from_days(1), &mut |_| Ok(())).unwrap();
+    let year_on = Context {
+        now: ctx.now + chrono::TimeDelta::days(400),
+        ..ctx.clone()
+    };
+    assert!(tokens::prune(store, &year_on, Duration::from_days(1)).unwrap().tokens > 0);
 }
 
 #[test]

@@ -392,6 +392,37 @@ impl Tx<'_> {
         raw.into_iter().map(RawToken::into_token).collect()
     }
 
+    /// The tokens of `org` that ended before `cutoff`: revoked before it, or expired before
+    /// it (and not revoked), deleted accounts' included. What `sa token prune` removes.
+    pub fn for_each_prunable_token(
+        &self,
+        org: &str,
+        cutoff: DateTime<Utc>,
+        each: &mut dyn FnMut(Token) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT {TOKEN_COLUMNS} /* report: token prune */
+             FROM tokens t JOIN accounts a ON a.id = t.account_id
+             WHERE t.status = 'revoked' AND t.revoked_at < ?2 AND +a.org = ?1
+             UNION ALL
+             SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
+             WHERE t.expires_at < ?2 AND +t.status != 'revoked' AND +a.org = ?1"
+        ))?;
+        let mut rows = stmt.query(params![org, format_timestamp(cutoff)])?;
+        while let Some(row) = rows.next()? {
+            each(raw_token(row)?.into_token()?)?;
+        }
+        Ok(())
+    }
+
+    /// Removes a token for good, with its scopes and per-day counters.
+    pub fn delete_token(&self, id: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM tokens WHERE id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
     /// Whether any per-day counter is older than `day`, and removing them.
     pub fn any_usage_before(&self, day: &str) -> Result<bool> {
         Ok(self

@@ -427,3 +427,118 @@ fn per_day_counters_older_than_the_retention_are_removed() {
         .code(3)
         .error_contains("retention.usage_days");
 }
+
+// ---- sa token prune ---------------------------------------------------------------------------
+
+/// Through the library, `days` ago: revokes `token`.
+fn revoke_then(env: &TestEnv, days: i64, token: &str, org: &str) {
+    as_of(env, &days_ago(days), |store, ctx| {
+        let ctx = sa::domain::Context {
+            org: sa::domain::names::OrgName::parse(org).unwrap(),
+            ..ctx.clone()
+        };
+        let id = sa::domain::token_format::TokenId::parse(token_id(token)).unwrap();
+        sa::domain::tokens::revoke(store, &ctx, &[id]).unwrap();
+    });
+}
+
+#[test]
+fn prune_removes_only_what_ended_long_enough_ago_after_a_look() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let revoked_long_ago = mint_then(&env, 120, "ci-bot", 365);
+    verify_then(&env, 110, &revoked_long_ago, 3);
+    revoke_then(&env, 100, &revoked_long_ago, "default");
+    let expired_long_ago = mint_then(&env, 130, "ci-bot", 30);
+    let expired_lately = mint_then(&env, 40, "ci-bot", 30);
+    let revoked_today = env.add_token("ci-bot", &["--scope", "logs:read"]);
+    env.run(&["token", "revoke", token_id(&revoked_today)]).ok();
+    let live = env.add_token("ci-bot", &[]);
+    env.json(&["--org", "acme", "create", "--name", "far-bot"]);
+    let elsewhere = env.add_token("far-bot", &["--org", "acme"]);
+    revoke_then(&env, 0, &elsewhere, "acme");
+    crate::tokens::database(&env)
+        .execute(
+            "UPDATE tokens SET revoked_at = '2020-01-01T00:00:00Z' WHERE id = ?1",
+            [token_id(&elsewhere)],
+        )
+        .unwrap();
+
+    let look = env
+        .run(&[
+            "token",
+            "prune",
+            "--older-than",
+            "90d",
+            "--dry-run",
+            "--json",
+        ])
+        .ok();
+    let mut would: Vec<String> = look
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    would.sort();
+    let mut expected = vec![
+        token_id(&revoked_long_ago).to_string(),
+        token_id(&expired_long_ago).to_string(),
+    ];
+    expected.sort();
+    assert_eq!(would, expected);
+    assert!(look.stderr.contains("nothing was removed"), "{look}");
+    env.run(&["token", "prune", "--older-than", "90d"])
+        .code(2)
+        .error_contains("needs confirmation");
+    let count = |sql: &str| -> i64 {
+        crate::tokens::database(&env)
+            .query_row(sql, [token_id(&revoked_long_ago)], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM token_usage_daily WHERE token_id = ?1"),
+        1
+    );
+
+    let pruned = env
+        .run(&["token", "prune", "--older-than", "90d", "--yes", "--json"])
+        .ok()
+        .json();
+    assert_eq!(pruned["removed"], 2);
+    assert_eq!(pruned["accounts"], 1);
+    env.run(&["token", "show", token_id(&revoked_long_ago)])
+        .code(1);
+    assert_eq!(
+        count("SELECT count(*) FROM token_usage_daily WHERE token_id = ?1"),
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM tokens WHERE id = ?1"), 0);
+    for kept in [&expired_lately, &revoked_today, &live] {
+        env.run(&["token", "show", token_id(kept)]).ok();
+    }
+    env.run(&["--org", "acme", "token", "show", token_id(&elsewhere)])
+        .ok();
+    let event = crate::audit::only(&env, "token.prune");
+    assert_eq!(event["target"], "ci-bot");
+    assert_eq!(event["details"]["tokens"], "2");
+    assert_eq!(event["details"]["older_than"], "90d");
+    assert!(
+        event["details"]["token_ids"]
+            .as_str()
+            .unwrap()
+            .contains(token_id(&expired_long_ago))
+    );
+    // The token's own history stays in the trail, which still verifies.
+    let history = crate::audit::events(&env, &["--action", "token.revoke"]);
+    assert!(
+        history
+            .iter()
+            .any(|e| e["details"]["token_id"] == token_id(&revoked_long_ago))
+    );
+    env.run(&["audit", "verify"]).ok();
+    // Nothing that old left: nothing to ask, nothing removed.
+    let again = env.run(&["token", "prune", "--older-than", "90d"]).ok();
+    assert!(again.stderr.contains("removed 0 token(s)"), "{again}");
+}

@@ -154,8 +154,60 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
         TokenCommand::Disable(args) => pause(session, &args.id, true)?,
         TokenCommand::Enable(args) => pause(session, &args.id, false)?,
         TokenCommand::Verify(args) => return verify(session, args),
+        TokenCommand::Prune(args) => prune(session, &args)?,
     }
     Ok(Outcome::Success)
+}
+
+fn prune(session: &Session<'_>, args: &crate::cli::args::TokenPruneArgs) -> Result<()> {
+    let printer = session.printer;
+    let ctx = &session.ctx;
+    let mut store = session.open_store()?;
+    let cutoff = format_timestamp(ctx.now - args.older_than.to_delta());
+    if args.dry_run {
+        let mut list = printer.list(TOKEN_COLUMNS);
+        tokens::prunable(&mut store, ctx, args.older_than, &mut |token| {
+            list.push(
+                || TokenView::new(&token, ctx.now),
+                || token_row(printer, &token, false, ctx.now),
+            )
+        })?;
+        let count = list.finish()?;
+        printer.note(&format!(
+            "{count} token(s) of `{}` ended before {cutoff} and would be removed; nothing was removed (--dry-run)",
+            ctx.org
+        ));
+        return Ok(());
+    }
+    let mut count = 0u64;
+    tokens::prunable(&mut store, ctx, args.older_than, &mut |_| {
+        count += 1;
+        Ok(())
+    })?;
+    if count > 0 {
+        prompt::confirm(
+            &format!(
+                "remove for good {count} token(s) of `{}` that were revoked or expired before {cutoff}",
+                ctx.org
+            ),
+            args.yes,
+        )?;
+    }
+    let pruned = tokens::prune(&mut store, ctx, args.older_than)?;
+    printer.note(&format!(
+        "removed {} token(s) of {} account(s) that ended before {cutoff}",
+        pruned.tokens, pruned.accounts
+    ));
+    if printer.is_json() {
+        printer.json(&serde_json::json!({
+            "org": ctx.org.as_str(),
+            "older_than": args.older_than.to_string(),
+            "ended_before": cutoff,
+            "removed": pruned.tokens,
+            "accounts": pruned.accounts,
+        }))?;
+    }
+    Ok(())
 }
 
 fn pause(
