@@ -1,6 +1,6 @@
-//! Scale: what `sa` costs on a database of 100,000 accounts, 1,000,000 tokens and 100,001 audit
-//! events, as ratios to the same commands on a database of 12 accounts, measured interleaved in
-//! one run; plus list memory, list speed against the `sqlite3` shell, and a whole-process
+//! Scale: what `sa` costs on a database of 100,000 accounts, 1,000,000 tokens and 1,100,000
+//! audit events, as ratios to the same commands on a database of 100 accounts, measured
+//! interleaved in one run; plus list memory, list speed against the `sqlite3` shell, and a whole-process
 //! `sa token verify` against one in-process argon2 verification and Debian's `argon2` CLI.
 //!
 //! ```text
@@ -9,8 +9,10 @@
 //! cargo bench --bench scale -- --keep DIR   # leave the databases in DIR to poke at
 //! ```
 //!
-//! Rows are inserted with SQL (one real argon2id hash, of the one real token, reused), so the
-//! large database takes seconds to build. Every command runs as a process with the default
+//! Rows are inserted with SQL (one real argon2id hash, of the one real token, reused; an
+//! `account.create` event per account and a `token.add` event per token, hash-chained with the
+//! library's `event_hash` so that `sa audit verify` walks a valid chain), so the large
+//! database takes well under two minutes to build. Every command runs as a process with the default
 //! (OWASP) argon2 cost, as a user would run it; each case alternates large and small runs and
 //! takes the median of each. Figures and the machine are in docs/benchmarks.md.
 
@@ -138,10 +140,21 @@ fn build(dir: &Path, accounts: usize, tokens_each: usize, adders: usize) -> Db {
             .expect("prepare");
         let mut event = tx
             .prepare(
-                "INSERT INTO audit_events (at, actor, action, org, target, account_id)
-                 VALUES (?1, 'bench', 'account.create', 'default', ?2, ?3)",
+                "INSERT INTO audit_events (id, at, actor, action, org, target, account_id, prev_hash, hash)
+                 VALUES (?1, ?2, 'bench', ?3, 'default', ?4, ?5, ?6, ?7)",
             )
             .expect("prepare");
+        // The chain goes on from the events the real commands above wrote.
+        let (mut event_id, mut chain_head): (i64, String) = tx
+            .query_row(
+                "SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the chain head");
+        let at_time = chrono::DateTime::parse_from_rfc3339(at)
+            .expect("a time")
+            .with_timezone(&chrono::Utc);
         let mut detail = tx
             .prepare(
                 "INSERT INTO audit_details (event_id, position, key, value) VALUES (?1, ?2, ?3, ?4)",
@@ -162,14 +175,36 @@ fn build(dir: &Path, accounts: usize, tokens_each: usize, adders: usize) -> Db {
                 .expect("account");
             email.execute(params![mail, id]).expect("email");
             role.execute(params![id]).expect("role");
-            event.execute(params![at, name, id]).expect("event");
-            let event_id = tx.last_insert_rowid();
-            detail
-                .execute(params![event_id, 0, "id", id.to_string()])
-                .expect("detail");
-            detail
-                .execute(params![event_id, 1, "email", mail])
-                .expect("detail");
+            let mut chained = |action: &str, details: Vec<(String, String)>| {
+                event_id += 1;
+                let stored = sa::store::AuditEvent {
+                    id: event_id,
+                    at: at_time,
+                    actor: "bench".into(),
+                    action: action.into(),
+                    org: "default".into(),
+                    target: name.clone(),
+                    account_id: Some(id),
+                    details,
+                };
+                let link = sa::store::event_hash(&chain_head, &stored);
+                event
+                    .execute(params![event_id, at, action, name, id, chain_head, link])
+                    .expect("event");
+                for (position, (key, value)) in stored.details.iter().enumerate() {
+                    detail
+                        .execute(params![event_id, position as i64, key, value])
+                        .expect("detail");
+                }
+                chain_head = link;
+            };
+            chained(
+                "account.create",
+                vec![
+                    ("id".into(), id.to_string()),
+                    ("email".into(), mail.clone()),
+                ],
+            );
             if i >= accounts {
                 continue;
             }
@@ -179,6 +214,13 @@ fn build(dir: &Path, accounts: usize, tokens_each: usize, adders: usize) -> Db {
                 token
                     .execute(params![tid, id, format!("deploy-{t}"), hash, at, expires])
                     .expect("token");
+                chained(
+                    "token.add",
+                    vec![
+                        ("token_id".into(), tid.clone()),
+                        ("expires_at".into(), expires.to_string()),
+                    ],
+                );
                 if i == accounts / 2 && t == tokens_each / 2 {
                     db.token_id = tid;
                     db.account = name.clone();
@@ -266,9 +308,14 @@ enum Case {
     Can,
     RoleGrant,
     ActingShow,
+    UsageAccount,
+    TokenListUsage,
+    AuditPage50,
+    Usage,
+    AuditVerify,
 }
 
-const CASES: [Case; 15] = [
+const CASES: [Case; 20] = [
     Case::Verify,
     Case::Show,
     Case::TokenShow,
@@ -284,6 +331,11 @@ const CASES: [Case; 15] = [
     Case::Can,
     Case::RoleGrant,
     Case::ActingShow,
+    Case::UsageAccount,
+    Case::TokenListUsage,
+    Case::AuditPage50,
+    Case::Usage,
+    Case::AuditVerify,
 ];
 
 impl Case {
@@ -304,6 +356,11 @@ impl Case {
             Case::Can => "can NAME logs:read",
             Case::RoleGrant => "role grant|revoke editor NAME (alternating)",
             Case::ActingShow => "show NAME under $SA_TOKEN",
+            Case::UsageAccount => "usage NAME",
+            Case::TokenListUsage => "token list NAME --usage",
+            Case::AuditPage50 => "audit --limit 50",
+            Case::Usage => "usage (a report: every token of the organization)",
+            Case::AuditVerify => "audit verify (a report: the whole chain)",
         }
     }
 
@@ -332,6 +389,11 @@ impl Case {
             }
             Case::RoleGrant => owned(&["role", "revoke", "editor", &db.account]),
             Case::ActingShow => owned(&["show", &db.account]),
+            Case::UsageAccount => owned(&["usage", &db.account]),
+            Case::TokenListUsage => owned(&["token", "list", &db.account, "--usage"]),
+            Case::AuditPage50 => owned(&["audit", "--limit", "50"]),
+            Case::Usage => owned(&["usage"]),
+            Case::AuditVerify => owned(&["audit", "verify"]),
         }
     }
 
@@ -376,7 +438,7 @@ fn main() {
     let started = Instant::now();
     let large = build(&root.join("large"), 100_000, 10, adders());
     let built_large = started.elapsed();
-    let small = build(&root.join("small"), 12, 10, adders());
+    let small = build(&root.join("small"), 100, 10, adders());
     let medium = build(&root.join("medium"), 10_000, 10, 0);
     println!(
         "built: large ({} accounts, {} tokens) in {:.1} s; small ({} accounts); medium ({} accounts)",
@@ -407,7 +469,9 @@ fn main() {
         });
     }
 
-    println!("\n### Large (100k accounts, 1M tokens) against small (12 accounts), median of {n}\n");
+    println!(
+        "\n### Large (100k accounts, 1M tokens) against small (100 accounts), median of {n}\n"
+    );
     println!("| command | large | small | large / small |");
     println!("|---|---|---|---|");
     for row in &rows {

@@ -4,7 +4,7 @@ use crate::domain::Context;
 use crate::domain::names::AccountRef;
 use crate::error::{Error, Result};
 use crate::store::{
-    AccountKey, AuditCheckpoint, AuditEvent, AuditFilter, NewAuditEvent, Store, Tx, event_hash,
+    AccountKey, AuditCheckpoint, AuditEvent, AuditFilter, NewAuditEvent, Store, Tx,
 };
 use crate::time::Since;
 
@@ -97,7 +97,8 @@ pub fn verify_chain(store: &mut Store, ctx: &Context<'_>) -> Result<ChainReport>
     store.read(|tx| walk_chain(tx, ctx.org.as_str()))
 }
 
-fn walk_chain(tx: &Tx<'_>, org: &str) -> Result<ChainReport> {
+/// [`verify_chain`] inside a transaction the caller holds.
+pub(crate) fn walk_chain(tx: &Tx<'_>, org: &str) -> Result<ChainReport> {
     {
         let checkpoint = tx.audit_checkpoint(org)?;
         let mut report = ChainReport {
@@ -115,7 +116,7 @@ fn walk_chain(tx: &Tx<'_>, org: &str) -> Result<ChainReport> {
             if report.problem.is_some() {
                 return Ok(());
             }
-            let id = chained.event.id;
+            let id = chained.id;
             let (Some(prev), Some(hash)) = (&chained.prev_hash, &chained.hash) else {
                 report.problem = Some((id, "it has no hash: it was inserted by hand".into()));
                 return Ok(());
@@ -144,7 +145,7 @@ fn walk_chain(tx: &Tx<'_>, org: &str) -> Result<ChainReport> {
                 ));
                 return Ok(());
             }
-            if event_hash(prev, &chained.event) != *hash {
+            if chained.expected_hash(prev) != *hash {
                 report.problem = Some((
                     id,
                     "its content no longer matches its hash: it was altered".into(),

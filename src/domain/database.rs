@@ -131,10 +131,41 @@ pub fn check(path: &Path) -> Result<CheckReport> {
         problems.push(err.to_string());
     }
     checks.push(Check::new("tokens", summary, problems));
+    if file.version.is_some_and(|v| v >= CHAINED_SINCE) {
+        checks.push(audit_chains(&mut store));
+    }
     Ok(CheckReport {
         schema_version: file.version,
         checks,
     })
+}
+
+/// The schema version from which audit events are hash-chained.
+const CHAINED_SINCE: i64 = 5;
+
+/// Every organization's audit chain, as `sa audit verify` walks it.
+fn audit_chains(store: &mut Store) -> Check {
+    let walked = store.read(|tx| {
+        let mut events = 0;
+        let mut problems = Vec::new();
+        let orgs = tx.audit_orgs()?;
+        for org in &orgs {
+            let report = crate::domain::audit::walk_chain(tx, org)?;
+            events += report.checked;
+            if let Some((id, why)) = report.problem {
+                problems.push(format!("organization `{org}`, event {id}: {why}"));
+            }
+        }
+        Ok((orgs.len(), events, problems))
+    });
+    match walked {
+        Ok((orgs, events, problems)) => Check::new(
+            "audit chain",
+            format!("{events} events of {orgs} organization(s), each linked to the one before"),
+            problems,
+        ),
+        Err(err) => Check::new("audit chain", "audit chain".into(), vec![err.to_string()]),
+    }
 }
 
 /// Copies the database at `path` into `copy` (an empty file the caller made and will put in

@@ -450,7 +450,12 @@ fn workload(store: &mut Store, config: &Config) {
         now: ctx.now + chrono::TimeDelta::days(400),
         ..ctx.clone()
     };
-    assert!(tokens::prune(store, &year_on, Duration::from_days(1)).unwrap().tokens > 0);
+    assert!(
+        tokens::prune(store, &year_on, Duration::from_days(1))
+            .unwrap()
+            .tokens
+            > 0
+    );
 }
 
 #[test]

@@ -28,7 +28,10 @@ fn check_passes_a_sound_database() {
         .iter()
         .map(|c| c["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, ["file", "integrity", "foreign keys", "tokens"]);
+    assert_eq!(
+        names,
+        ["file", "integrity", "foreign keys", "tokens", "audit chain"]
+    );
     let table = env.run(&["db", "check"]).ok();
     assert!(
         table.stdout.contains("1 tokens, each with an account"),
@@ -260,4 +263,37 @@ fn backup_copies_an_older_schema_as_it_is() {
         "the live database was not upgraded"
     );
     assert_eq!(version(&copy), 1);
+}
+
+#[test]
+fn check_walks_every_organizations_audit_chain() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.json(&["--org", "acme", "create", "--name", "far-bot"]);
+    let report = env.json(&["db", "check"]);
+    let chain = &report["checks"][4];
+    assert_eq!(chain["name"], "audit chain");
+    assert_eq!(
+        chain["summary"],
+        "2 events of 2 organization(s), each linked to the one before"
+    );
+    rusqlite::Connection::open(env.db_path())
+        .unwrap()
+        .execute(
+            "UPDATE audit_events SET actor = 'mallory' WHERE org = 'acme'",
+            [],
+        )
+        .unwrap();
+    let run = env.run(&["db", "check", "--json"]).code(1);
+    let report = run.json();
+    assert_eq!(report["ok"], false);
+    let problems = report["checks"][4]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{report}");
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .starts_with("organization `acme`, event 2:"),
+        "{report}"
+    );
 }
