@@ -4,7 +4,7 @@
 //! `sa token verify` against one in-process argon2 verification and Debian's `argon2` CLI.
 //!
 //! ```text
-//! cargo bench --bench scale                 # about 3 minutes here, building included
+//! cargo bench --bench scale                 # about 6 minutes here, building included
 //! SA_BENCH_RUNS=41 cargo bench --bench scale
 //! cargo bench --bench scale -- --keep DIR   # leave the databases in DIR to poke at
 //! ```
