@@ -60,7 +60,7 @@ pub struct TokenPolicy {
     pub max_ttl: Duration,
     pub require_expiry: bool,
     pub warn_before: Duration,
-    /// The stale-token policy: active tokens unused this long are paused by the next write
+    /// The stale-token policy: active tokens idle this long are paused after the next write
     /// command (never-used ones count from their creation); `None` = off.
     pub disable_unused_after: Option<Duration>,
 }
@@ -126,7 +126,8 @@ pub enum Value {
     Text(String),
     Integer(u64),
     Bool(bool),
-    Unset,
+    /// Left out: what that means for this key (`unlimited`, `off`).
+    Unset(&'static str),
 }
 
 /// One line of `sa config show`.
@@ -292,7 +293,7 @@ impl Config {
                 "limits.max_accounts",
                 self.limits
                     .max_accounts
-                    .map_or(Value::Unset, Value::Integer),
+                    .map_or(Value::Unset("unlimited"), Value::Integer),
             ),
             (
                 "limits.max_tokens_per_account",
@@ -318,7 +319,7 @@ impl Config {
                 "tokens.disable_unused_after",
                 self.tokens
                     .disable_unused_after
-                    .map_or(Value::Unset, duration),
+                    .map_or(Value::Unset("off"), duration),
             ),
             (
                 "argon2.memory_kib",

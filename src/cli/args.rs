@@ -301,7 +301,7 @@ pub struct TokenListArgs {
     /// Only live tokens that expire within DUR (e.g. 14d)
     #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true)]
     pub expiring_within: Option<Duration>,
-    /// Only tokens not used for DUR (e.g. 30d); a token never used counts from its creation
+    /// Only tokens idle for DUR (e.g. 30d): not used, enabled again, or created within it
     #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true)]
     pub unused_for: Option<Duration>,
     /// Order: created (oldest first), last-used (never used, then longest unused, first),
@@ -497,7 +497,8 @@ pub struct UsageArgs {
     /// Count the live tokens that expire within DUR [default: `tokens.warn_before`]
     #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true, conflicts_with = "account")]
     pub expiring_within: Option<Duration>,
-    /// Count tokens and accounts unused for DUR as stale [default: 30d]
+    /// Count tokens idle for DUR (not used, enabled again, or created within it), and accounts
+    /// none of whose tokens was used within it, as stale [default: 30d]
     #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true, conflicts_with = "account")]
     pub stale: Option<Duration>,
     /// Exit 1 when anything needs attention: tokens expiring, stale tokens or accounts,

@@ -38,13 +38,13 @@ pub struct Session<'a> {
     pub config: &'a Config,
     pub ctx: Context<'a>,
     /// Whether the command changes anything (its permission under a token is `…:write`):
-    /// the stale-token policy runs before those only.
+    /// the stale-token policy runs after those only.
     pub writes: bool,
 }
 
 impl Session<'_> {
-    /// Opens the database and applies the lazy policies: the retention of deleted accounts
-    /// and of per-day counters, and before a write command the stale-token policy.
+    /// Opens the database and applies the lazy retention of deleted accounts and of per-day
+    /// counters.
     pub fn open_store(&self) -> Result<Store, Error> {
         let mut store = Store::open(&self.config.db_path)?;
         if store.was_created() {
@@ -56,20 +56,27 @@ impl Session<'_> {
         }
         crate::domain::accounts::purge_expired(&mut store, &self.ctx)?;
         crate::domain::usage::purge_old_counters(&mut store, &self.ctx)?;
-        if self.writes {
-            let paused = crate::domain::tokens::disable_unused(&mut store, &self.ctx)?;
-            if paused > 0 {
-                self.printer.note(&format!(
-                    "the stale-token policy paused {paused} token(s) unused for {} (`tokens.disable_unused_after`; `sa token list --status disabled` lists them)",
-                    self.config
-                        .tokens
-                        .disable_unused_after
-                        .map(|d| d.to_string())
-                        .unwrap_or_default()
-                ));
-            }
-        }
         Ok(store)
+    }
+
+    /// The stale-token policy, after a write command succeeded: a command that is refused,
+    /// cancelled or fails changes nothing, the policy's pauses included. The command's work
+    /// is done and printed by then, so a failure here is a warning, not the command's exit.
+    fn apply_stale_policy(&self) {
+        let Some(after) = self.config.tokens.disable_unused_after else {
+            return;
+        };
+        let paused = Store::open(&self.config.db_path)
+            .and_then(|mut store| crate::domain::tokens::disable_unused(&mut store, &self.ctx));
+        match paused {
+            Ok(0) => {}
+            Ok(paused) => self.printer.note(&format!(
+                "the stale-token policy paused {paused} token(s) unused for {after} (`tokens.disable_unused_after`; `sa token list --status disabled` lists them)"
+            )),
+            Err(err) => self.printer.warn(&format!(
+                "the stale-token policy did not run: {err}"
+            )),
+        }
     }
 }
 
@@ -266,7 +273,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         ctx,
         writes: token_use.writes(),
     };
-    match cli.command {
+    let outcome = match cli.command {
         Command::Account(command) | Command::AccountGroup(command) => {
             cmd::account::run(&session, command)
         }
@@ -278,5 +285,9 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         Command::Audit(args) => cmd::audit::run(&session, args),
         Command::Usage(args) => cmd::usage::run(&session, args),
         Command::Db(command) => cmd::db::run(&session, command),
+    }?;
+    if session.writes {
+        session.apply_stale_policy();
     }
+    Ok(outcome)
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
-use crate::cli::table::{Column, Field, List, cut, keep};
+use crate::cli::table::{Column, Field, GAP_WIDTH, List, MIN_CUT_WIDTH, cut, keep};
 use crate::domain::database::CheckReport;
 use crate::domain::permissions::Permission;
 use crate::domain::roles::{Answer, Role, TokenPermissions};
@@ -1222,7 +1222,10 @@ pub fn print_org_usage(printer: &Printer, usage: &crate::domain::usage::OrgUsage
                     view.stale.unused_for,
                     hint(
                         view.stale.tokens,
-                        &format!("sa token list --unused-for {}", view.stale.unused_for)
+                        &format!(
+                            "sa token list --unused-for {} --status active",
+                            view.stale.unused_for
+                        )
                     )
                 ),
             ),
@@ -1242,22 +1245,40 @@ pub fn print_org_usage(printer: &Printer, usage: &crate::domain::usage::OrgUsage
                 view.verifications.last_1d, view.verifications.last_7d, view.verifications.last_30d
             )),
         ),
+        // Policy drift: existing tokens against today's policy, one line per rule, so that no
+        // line outgrows an 80-column terminal.
         (
-            "policy drift",
+            "over max_ttl",
             flag(
-                drift.total,
+                drift.tokens_over_max_ttl,
                 format!(
-                    "{} token(s) living longer than max_ttl {}, {} never expiring{}, {} account(s) over {} active tokens",
-                    drift.tokens_over_max_ttl,
-                    drift.max_ttl,
+                    "{} token(s) living longer than {}",
+                    drift.tokens_over_max_ttl, drift.max_ttl
+                ),
+            ),
+        ),
+        (
+            "no expiry",
+            flag(
+                drift.tokens_without_expiry,
+                format!(
+                    "{} token(s) never expiring{}",
                     drift.tokens_without_expiry,
                     if drift.require_expiry {
                         ""
                     } else {
-                        " (allowed)"
+                        " (allowed: require_expiry is off)"
                     },
-                    drift.accounts_over_token_limit,
-                    drift.max_tokens_per_account,
+                ),
+            ),
+        ),
+        (
+            "over limit",
+            flag(
+                drift.accounts_over_token_limit,
+                format!(
+                    "{} account(s) with over {} active tokens",
+                    drift.accounts_over_token_limit, drift.max_tokens_per_account
                 ),
             ),
         ),
@@ -1310,10 +1331,9 @@ const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█
 /// The widest a sparkline gets: longer series are summed into this many buckets.
 const SPARK_WIDTH: usize = 30;
 
-/// One character per day (or per bucket of days, past [`SPARK_WIDTH`]), scaled to the
-/// busiest.
-pub fn sparkline(counts: &[u64]) -> String {
-    let per = counts.len().div_ceil(SPARK_WIDTH).max(1);
+/// One character per day (or per bucket of days, past `width`), scaled to the busiest.
+pub fn sparkline(counts: &[u64], width: usize) -> String {
+    let per = counts.len().div_ceil(width.max(1)).max(1);
     let buckets: Vec<u64> = counts.chunks(per).map(|c| c.iter().sum()).collect();
     let max = buckets.iter().copied().max().unwrap_or(0);
     buckets
@@ -1332,30 +1352,11 @@ pub fn sparkline(counts: &[u64]) -> String {
 
 pub fn print_account_usage(
     printer: &Printer,
-    account: &Account,
-    tokens: &[crate::domain::usage::TokenUsage],
+    report: &crate::domain::usage::AccountUsage,
     days: u32,
 ) -> Result<()> {
-    let now = crate::time::now();
-    let window = tokens.first().map(|t| {
-        (
-            t.series
-                .first()
-                .map(|(d, _)| d.to_string())
-                .unwrap_or_default(),
-            t.series
-                .last()
-                .map(|(d, _)| d.to_string())
-                .unwrap_or_default(),
-        )
-    });
-    let (from, to) = window.unwrap_or_else(|| {
-        let today = now.date_naive();
-        (
-            (today - chrono::TimeDelta::days(i64::from(days) - 1)).to_string(),
-            today.to_string(),
-        )
-    });
+    let (account, tokens, now) = (&report.account, &report.tokens, report.at);
+    let (from, to) = (report.from.to_string(), report.to.to_string());
     if printer.is_json() {
         return printer.json(&AccountUsageView {
             account: account.name.clone(),
@@ -1386,34 +1387,20 @@ pub fn print_account_usage(
                 .collect(),
         });
     }
-    printer.note(&format!(
-        "account `{}` (id {}): verifications per UTC day, {from} to {to}, oldest on the left{}",
-        account.name,
-        account.id,
-        if days as usize > SPARK_WIDTH {
-            format!(
-                " ({} days a character)",
-                (days as usize).div_ceil(SPARK_WIDTH)
-            )
-        } else {
-            String::new()
-        }
-    ));
     const COLUMNS: &[Column] = &[
         keep("id"),
         cut("name"),
         keep("status"),
         keep("uses"),
-        keep("in_window"),
+        keep("window"),
         keep("last_used_at"),
         cut("last_used_source"),
         keep("per_day"),
     ];
-    let rows = tokens
+    let rows: Vec<(Vec<Field>, Vec<u64>)> = tokens
         .iter()
         .map(|u| {
-            let counts: Vec<u64> = u.series.iter().map(|(_, n)| *n).collect();
-            vec![
+            let fields = vec![
                 Field::new(u.token.id.as_str()),
                 Field::new(u.token.name.as_deref().unwrap_or("-")),
                 Field::status(printer, status_of(&u.token, now).as_str()),
@@ -1421,8 +1408,50 @@ pub fn print_account_usage(
                 Field::new(u.in_window().to_string()),
                 Field::new(short_time(u.token.last_used_at)),
                 Field::new(u.token.last_used_source.as_deref().unwrap_or("-")),
-                Field::new(sparkline(&counts)),
-            ]
+            ];
+            (fields, u.series.iter().map(|(_, n)| *n).collect())
+        })
+        .collect();
+    // The sparkline takes what the other columns leave of a known width (free text cut to
+    // its narrowest), between a week's and SPARK_WIDTH characters: never wider than the
+    // terminal, never a wrapped row.
+    let spark_width = printer.width().map_or(SPARK_WIDTH, |width| {
+        let others: usize = COLUMNS[..COLUMNS.len() - 1]
+            .iter()
+            .enumerate()
+            .map(|(i, column)| {
+                let widest = rows
+                    .iter()
+                    .map(|(fields, _)| fields[i].width())
+                    .chain([column.header.len()])
+                    .max()
+                    .unwrap_or(0);
+                if column.cut {
+                    widest.min(MIN_CUT_WIDTH)
+                } else {
+                    widest
+                }
+            })
+            .sum::<usize>()
+            + GAP_WIDTH * (COLUMNS.len() - 1);
+        width.saturating_sub(others).clamp(7, SPARK_WIDTH)
+    });
+    let per = (days as usize).div_ceil(spark_width).max(1);
+    printer.note(&format!(
+        "account `{}` (id {}): verifications per UTC day, {from} to {to}, oldest on the left{}",
+        account.name,
+        account.id,
+        if per > 1 {
+            format!(" ({per} days a character)")
+        } else {
+            String::new()
+        }
+    ));
+    let rows = rows
+        .into_iter()
+        .map(|(mut fields, counts)| {
+            fields.push(Field::new(sparkline(&counts, spark_width)));
+            fields
         })
         .collect();
     printer.table(COLUMNS, rows)

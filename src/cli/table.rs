@@ -20,8 +20,10 @@ use crate::error::{Error, Result};
 /// Rows whose widths set the columns' widths.
 pub const MEASURED_ROWS: usize = 1000;
 /// The narrowest a free-text column is cut to (its header too, on a very narrow terminal).
-const MIN_CUT_WIDTH: usize = 5;
+pub const MIN_CUT_WIDTH: usize = 5;
 const GAP: &str = "  ";
+/// The space between two columns.
+pub const GAP_WIDTH: usize = GAP.len();
 
 /// One column of a list table.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +72,13 @@ impl Field {
             text: status.to_string(),
             color,
         }
+    }
+}
+
+impl Field {
+    /// Its width on a terminal.
+    pub fn width(&self) -> usize {
+        self.text.width()
     }
 }
 

@@ -4,7 +4,7 @@ use crate::domain::Context;
 use crate::domain::names::AccountRef;
 use crate::error::{Error, Result};
 use crate::store::{
-    AccountKey, AuditCheckpoint, AuditEvent, AuditFilter, NewAuditEvent, Store, Tx,
+    AccountKey, AuditCheckpoint, AuditEvent, AuditFilter, ChainedEvent, NewAuditEvent, Store, Tx,
 };
 use crate::time::Since;
 
@@ -112,6 +112,8 @@ pub(crate) fn walk_chain(tx: &Tx<'_>, org: &str) -> Result<ChainReport> {
             .map(|c| c.last_removed_hash.clone())
             .unwrap_or_default();
         let mut before: Option<i64> = None;
+        // The newest `audit.prune` event: the checkpoint must be the one it recorded.
+        let mut last_prune: Option<ChainedEvent> = None;
         tx.for_each_chained_event(org, 0, None, &mut |chained| {
             if report.problem.is_some() {
                 return Ok(());
@@ -155,11 +157,67 @@ pub(crate) fn walk_chain(tx: &Tx<'_>, org: &str) -> Result<ChainReport> {
             report.checked += 1;
             expected = hash.clone();
             before = Some(id);
+            if chained.action == PRUNE_ACTION {
+                last_prune = Some(chained);
+            }
             Ok(())
         })?;
         report.head = expected;
+        if report.problem.is_none()
+            && let Some(checkpoint) = &checkpoint
+            && let Some(why) = checkpoint_mismatch(checkpoint, last_prune.as_ref())
+        {
+            report.problem = Some((checkpoint.last_removed_id, why));
+        }
         Ok(report)
     }
+}
+
+/// The action of the event a prune records.
+const PRUNE_ACTION: &str = "audit.prune";
+
+/// Why the checkpoint is not the one the newest `audit.prune` event recorded, if it is not.
+/// The checkpoint sits outside the chain; tying it to a chained event means that removing
+/// the oldest events and writing a checkpoint by hand shows, as any edit of a chained row
+/// does.
+fn checkpoint_mismatch(
+    checkpoint: &AuditCheckpoint,
+    last_prune: Option<&ChainedEvent>,
+) -> Option<String> {
+    let Some(event) = last_prune else {
+        return Some(format!(
+            "the trail starts after a cut at event {}, but no `audit.prune` event records a prune: events were removed by hand",
+            checkpoint.last_removed_id
+        ));
+    };
+    let detail = |key: &str| {
+        event
+            .details
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let recorded = (
+        detail("cut_id"),
+        detail("cut_hash"),
+        detail("removed_total"),
+    );
+    let actual = (
+        checkpoint.last_removed_id.to_string(),
+        checkpoint.last_removed_hash.as_str(),
+        checkpoint.removed.to_string(),
+    );
+    let matches = recorded.0 == Some(actual.0.as_str())
+        && recorded.1 == Some(actual.1)
+        && recorded.2 == Some(actual.2.as_str())
+        && event.at == crate::time::format_timestamp(checkpoint.at)
+        && event.actor == checkpoint.by;
+    (!matches).then(|| {
+        format!(
+            "the checkpoint (a cut at event {}) is not the one `audit.prune` event {} recorded: it was changed by hand",
+            checkpoint.last_removed_id, event.id
+        )
+    })
 }
 
 /// How many events `sa audit prune --before` would remove.
@@ -191,11 +249,18 @@ pub fn prune(store: &mut Store, ctx: &Context<'_>, before: &Since) -> Result<u64
         refuse_broken_chain(tx, org)?;
         let removed = tx.prune_audit_events(org, cutoff, ctx.now, &ctx.actor)?;
         if removed > 0 {
+            let checkpoint = tx.audit_checkpoint(org)?.ok_or_else(|| {
+                Error::Database("a prune that removed events left no checkpoint".into())
+            })?;
+            // The checkpoint, in the chain: `walk_chain` holds one to the other.
             let details = [
                 ("before", crate::time::format_timestamp(cutoff)),
                 ("removed", removed.to_string()),
+                ("cut_id", checkpoint.last_removed_id.to_string()),
+                ("cut_hash", checkpoint.last_removed_hash),
+                ("removed_total", checkpoint.removed.to_string()),
             ];
-            record(tx, ctx, "audit.prune", org, None, &details)?;
+            record(tx, ctx, PRUNE_ACTION, org, None, &details)?;
         }
         Ok(removed)
     })

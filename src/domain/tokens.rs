@@ -738,7 +738,7 @@ pub const POLICY_ACTOR: &str = "sa:policy";
 
 /// The stale-token policy (`tokens.disable_unused_after`): pauses every active, unexpired
 /// token, in every organization, idle for that long — not used since then, nor enabled, nor
-/// created — each with a `token.auto_disable` event by `sa:policy`. Run before every write
+/// created — each with a `token.auto_disable` event by `sa:policy`. Run after every write
 /// command, as Kubernetes invalidates unused legacy tokens; `sa token enable` brings one
 /// back, and restarts its clock. Returns how many it paused.
 pub fn disable_unused(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {

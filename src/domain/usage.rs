@@ -110,14 +110,26 @@ impl TokenUsage {
 /// default retention of per-day counters).
 pub const MAX_DAYS: u32 = 400;
 
-/// `sa usage ACCOUNT`: the account and each of its tokens that was not already over (revoked
-/// or expired) when the window of `days` UTC days (today included) began.
+/// What `sa usage ACCOUNT` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountUsage {
+    pub account: Account,
+    /// The window's first and last UTC days (the last is today).
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// When the report was taken: what each token's status is judged at.
+    pub at: DateTime<Utc>,
+    pub tokens: Vec<TokenUsage>,
+}
+
+/// `sa usage ACCOUNT`: the account (not deleted) and each of its tokens that was not already
+/// over (revoked or expired) when the window of `days` UTC days (today included) began.
 pub fn account_report(
     store: &mut Store,
     ctx: &Context<'_>,
     account: &AccountRef,
     days: u32,
-) -> Result<(Account, Vec<TokenUsage>)> {
+) -> Result<AccountUsage> {
     let days = days.clamp(1, MAX_DAYS);
     let first = first_day(ctx.now, days);
     let window_start = first
@@ -125,7 +137,7 @@ pub fn account_report(
         .map(|t| t.and_utc())
         .unwrap_or(ctx.now);
     store.read(|tx| {
-        let found = accounts::find_any(tx, ctx, account)?;
+        let found = accounts::find(tx, ctx, account)?;
         let mut tokens = Vec::new();
         let selection = TokenSelection {
             account_id: Some(found.id),
@@ -159,7 +171,13 @@ pub fn account_report(
                 .collect();
             usage.push(TokenUsage { token, series });
         }
-        Ok((found, usage))
+        Ok(AccountUsage {
+            account: found,
+            from: first,
+            to: ctx.now.date_naive(),
+            at: ctx.now,
+            tokens: usage,
+        })
     })
 }
 

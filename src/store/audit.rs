@@ -24,11 +24,6 @@ const CHAIN_VERSION: &str = "sa-audit-v1";
 /// the number of details, then each detail's key and value in order. Lengths make the
 /// encoding unambiguous: no choice of values can make two events encode alike.
 pub fn event_hash(prev_hash: &str, event: &AuditEvent) -> String {
-    let details: Vec<(&str, &str)> = event
-        .details
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     content_hash(&Content {
         prev_hash,
         id: event.id,
@@ -38,7 +33,7 @@ pub fn event_hash(prev_hash: &str, event: &AuditEvent) -> String {
         org: &event.org,
         target: &event.target,
         account_id: event.account_id,
-        details: &details,
+        details: &event.details,
     })
 }
 
@@ -52,7 +47,7 @@ struct Content<'a> {
     org: &'a str,
     target: &'a str,
     account_id: Option<i64>,
-    details: &'a [(&'a str, &'a str)],
+    details: &'a [(String, String)],
 }
 
 fn content_hash(c: &Content<'_>) -> String {
@@ -135,11 +130,6 @@ pub struct ChainedEvent {
 impl ChainedEvent {
     /// Its hash as it should be, after `prev_hash` (see [`event_hash`]).
     pub fn expected_hash(&self, prev_hash: &str) -> String {
-        let details: Vec<(&str, &str)> = self
-            .details
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
         content_hash(&Content {
             prev_hash,
             id: self.id,
@@ -149,7 +139,7 @@ impl ChainedEvent {
             org: &self.org,
             target: &self.target,
             account_id: self.account_id,
-            details: &details,
+            details: &self.details,
         })
     }
 }

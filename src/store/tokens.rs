@@ -300,9 +300,10 @@ impl Tx<'_> {
         } else {
             clock
         };
-        // Not used since :unused (a token never used: since it was created).
+        // Idle since before :unused: not used, enabled again, or created since (the clock the
+        // stale-token policy and `sa usage --stale` read).
         let idle = if selection.unused_before.is_some() {
-            "AND coalesce(t.last_used_at, t.created_at) < :unused"
+            "AND t.idle_since < :unused"
         } else {
             ""
         };
@@ -362,7 +363,7 @@ impl Tx<'_> {
     }
 
     /// Whether any active, unexpired token has been idle (not used, enabled or created) since
-    /// before `cutoff`: the stale-token policy's cheap check before every write command.
+    /// before `cutoff`: the stale-token policy's cheap check after every write command.
     pub fn any_idle_token(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
         Ok(self
             .tx

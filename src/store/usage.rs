@@ -20,11 +20,12 @@ pub struct UsageCounts {
     pub tokens_disabled: u64,
     pub tokens_expired: u64,
     pub tokens_revoked: u64,
-    /// Live (not revoked, not expired) tokens lapsing by `UsageBounds::expiring_before`, not
-    /// already rotated.
+    /// Tokens in force (active, of an active account, not expired) lapsing by
+    /// `UsageBounds::expiring_before`, not already rotated.
     pub tokens_expiring: u64,
     pub tokens_never_used: u64,
-    /// Live tokens not used since `UsageBounds::stale_before` (never used: since created).
+    /// Tokens in force idle since before `UsageBounds::stale_before`: not used, enabled
+    /// again, or created since (the stale-token policy's clock, `idle_since`).
     pub tokens_stale: u64,
     /// Active accounts, older than the stale bound, none of whose tokens was used since.
     pub accounts_stale: u64,
@@ -73,7 +74,9 @@ impl Tx<'_> {
         }
         let now = format_timestamp(bounds.now);
         let stale = format_timestamp(bounds.stale_before);
-        // Live: what could still verify, or could again once resumed.
+        // Live: what could still verify, or could again once resumed. In force: what verifies
+        // now; only those can be about to lapse or be stale (a paused token is already
+        // stopped, by an admin or the stale-token policy).
         self.tx
             .prepare_cached(
                 "SELECT /* report: usage */
@@ -81,17 +84,19 @@ impl Tx<'_> {
                     sum(live AND (status = 'disabled' OR account_status = 'disabled')),
                     sum(status != 'revoked' AND NOT live),
                     sum(status = 'revoked'),
-                    sum(live AND expires_at <= :soon AND replaced_by IS NULL),
+                    sum(in_force AND expires_at <= :soon AND replaced_by IS NULL),
                     sum(live AND last_used_at IS NULL),
-                    sum(live AND coalesce(last_used_at, created_at) < :stale),
+                    sum(in_force AND idle_since < :stale),
                     sum(live AND status = 'disabled' AND paused_by = 'sa:policy'),
                     sum(live AND :max_ttl IS NOT NULL AND expires_at IS NOT NULL
                         AND unixepoch(expires_at) - unixepoch(created_at) > :max_ttl),
                     sum(live AND expires_at IS NULL)
                  FROM (SELECT t.status, a.status AS account_status, t.expires_at, t.replaced_by,
-                          t.last_used_at, t.created_at, t.paused_by,
+                          t.last_used_at, t.created_at, t.paused_by, t.idle_since,
                           (t.status != 'revoked' AND (t.expires_at IS NULL OR t.expires_at > :now))
-                              AS live
+                              AS live,
+                          (t.status = 'active' AND a.status = 'active'
+                           AND (t.expires_at IS NULL OR t.expires_at > :now)) AS in_force
                        FROM accounts a CROSS JOIN tokens t ON t.account_id = a.id
                        WHERE a.org = :org AND a.status != 'deleted')",
             )?
@@ -150,7 +155,7 @@ impl Tx<'_> {
                     sum(CASE WHEN u.day >= ?3 THEN u.count END), sum(u.count)
                  FROM accounts a CROSS JOIN tokens t ON t.account_id = a.id
                  JOIN token_usage_daily u ON u.token_id = t.id AND u.day >= ?4
-                 WHERE a.org = ?1",
+                 WHERE a.org = ?1 AND a.status != 'deleted'",
             )?
             .query_row(params![org, d1, d7, d30], |r| {
                 counts.verifications = [count(r.get(0)?), count(r.get(1)?), count(r.get(2)?)];

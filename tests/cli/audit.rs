@@ -654,3 +654,66 @@ fn a_prune_with_nothing_that_old_changes_nothing() {
     assert_eq!(events(&env, &[]).len(), 5);
     assert_eq!(chain(&env, &[]).1["checkpoint"], Value::Null);
 }
+
+#[test]
+fn oldest_events_removed_behind_a_hand_written_checkpoint_are_caught() {
+    // No prune ever ran: removing the first events and writing the checkpoint a prune would
+    // have left needs no hash recomputed, only a copied one. The missing `audit.prune` event
+    // gives it away.
+    let env = five_events();
+    sql(
+        &env,
+        "DELETE FROM audit_details WHERE event_id IN (1, 2); DELETE FROM audit_events WHERE id IN (1, 2);
+         INSERT INTO audit_checkpoints VALUES ('default', 2,
+             (SELECT prev_hash FROM audit_events WHERE id = 3), 2, '2026-12-01T00:00:00Z', 'admin')",
+    );
+    let (code, report) = chain(&env, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["problem"]["event_id"], 2, "{report}");
+    let reason = report["problem"]["reason"].as_str().unwrap();
+    assert!(reason.contains("no `audit.prune` event"), "{reason}");
+    env.run(&["db", "check"]).code(1);
+}
+
+#[test]
+fn a_checkpoint_changed_after_a_real_prune_is_caught() {
+    let tampers = [
+        // One more event removed than the prune removed, the checkpoint moved to match.
+        "DELETE FROM audit_details WHERE event_id = 3; DELETE FROM audit_events WHERE id = 3;
+         UPDATE audit_checkpoints SET last_removed_id = 3,
+             last_removed_hash = (SELECT prev_hash FROM audit_events WHERE id = 4)",
+        "UPDATE audit_checkpoints SET removed = 1",
+        "UPDATE audit_checkpoints SET by = 'someone-else'",
+        "UPDATE audit_checkpoints SET at = '2020-01-01T00:00:00Z'",
+    ];
+    for tamper in tampers {
+        let env = TestEnv::new();
+        // Events 1 and 2 a year ago; 3 and 4 now; the prune's own event is 5.
+        for name in ["old-a", "old-b"] {
+            crate::support::as_of(&env, "2025-01-01T10:00:00Z", |store, ctx| {
+                sa::domain::accounts::create(
+                    store,
+                    ctx,
+                    &sa::domain::accounts::CreateAccount {
+                        name: sa::domain::names::AccountName::parse(name).unwrap(),
+                        description: None,
+                        roles: vec![],
+                    },
+                )
+                .unwrap();
+            });
+        }
+        env.create("new-a");
+        env.create("new-b");
+        env.run(&["audit", "prune", "--before", "2026-01-01", "--yes"])
+            .ok();
+        assert_eq!(chain(&env, &[]).0, 0, "a real prune verifies");
+        let prune_event = only(&env, "audit.prune");
+        assert_eq!(prune_event["details"]["cut_id"], "2");
+        sql(&env, tamper);
+        let (code, report) = chain(&env, &[]);
+        assert_eq!(code, 1, "{tamper}: {report}");
+        let reason = report["problem"]["reason"].as_str().unwrap();
+        assert!(reason.contains("changed by hand"), "{tamper}: {reason}");
+    }
+}

@@ -134,8 +134,9 @@ fn the_report_counts_a_scripted_history() {
     env.run(&["usage", "--exit-code"]).code(1);
     // Wider and narrower windows move the counts that depend on them.
     let wide = env.json(&["usage", "--expiring-within", "40d", "--stale", "90d"]);
-    // B, and F: its account is disabled, but it would work again once enabled.
-    assert_eq!(wide["expiring"]["tokens"], 2, "{wide}");
+    // B only: F lapses within 40 days too, but its account is disabled, so it verifies
+    // nothing now and needs no rotation.
+    assert_eq!(wide["expiring"]["tokens"], 1, "{wide}");
     assert_eq!(
         wide["stale"],
         json!({"unused_for": "90d", "tokens": 0, "accounts": 0})
@@ -218,6 +219,40 @@ fn an_accounts_tokens_come_with_a_zero_filled_series() {
     env.run(&["usage", "nobody-bot"])
         .code(1)
         .error_contains("nobody-bot");
+    // A deleted account is reported as deleted, as `sa show` does, not as an empty report.
+    env.run(&["usage", "gone-bot"])
+        .code(1)
+        .error_contains("is deleted");
+}
+
+#[test]
+fn the_account_table_fits_an_80_column_terminal() {
+    let (env, _) = scripted_history();
+    for days in ["7", "30", "400"] {
+        let out = env
+            .command()
+            .args(["usage", "ci-bot", "--days", days])
+            .env("COLUMNS", "80")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        for line in stdout.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "--days {days}: {} columns: {line}",
+                line.chars().count()
+            );
+        }
+    }
+    let report = env
+        .command()
+        .arg("usage")
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(report.stdout).unwrap();
+    assert!(stdout.lines().all(|l| l.chars().count() <= 80), "{stdout}");
 }
 
 #[test]
@@ -328,8 +363,22 @@ fn the_stale_policy_pauses_exactly_the_idle_tokens_and_audits_each() {
         env.json(&["token", "list", "--status", "disabled"]),
         json!([])
     );
-    // The first write does, before it runs.
+    // A write that is refused or cancelled changes nothing, the policy's pauses included.
+    env.run(&["create", "--name", "ci-bot"]).code(1);
+    env.run(&["delete", "ci-bot"]).code(2);
+    env.run(&["token", "add", "ci-bot", "--expires", "999d"])
+        .code(1);
+    assert_eq!(
+        env.json(&["token", "list", "--status", "disabled"]),
+        json!([])
+    );
+    assert!(crate::audit::events(&env, &["--action", "token.auto_disable"]).is_empty());
+    // The first write that succeeds does, once it has done its own work.
     let write = env.run(&["create", "--name", "next-bot"]).ok();
+    assert!(
+        write.stdout.contains("next-bot"),
+        "the command's own output comes first: {write}"
+    );
     assert!(
         write.stderr.contains("paused 3 token(s) unused for 30d"),
         "{write}"
@@ -369,7 +418,13 @@ fn the_stale_policy_pauses_exactly_the_idle_tokens_and_audits_each() {
     let acme = crate::audit::events(&env, &["--org", "acme", "--action", "token.auto_disable"]);
     assert_eq!(acme.len(), 1);
     assert_eq!(acme[0]["details"]["token_id"], far);
-    assert_eq!(env.json(&["usage"])["auto_disabled"], 2);
+    // Paused, they are no longer stale (the policy did its job): the cron check goes quiet.
+    let report = env.json(&["usage"]);
+    assert_eq!(report["auto_disabled"], 2, "{report}");
+    assert_eq!(report["stale"]["tokens"], 0, "{report}");
+    // Listed as unused still (the list filters, whatever the status), but none active.
+    assert_eq!(listed(&env, &["--unused-for", "30d"]).len(), 2);
+    assert!(listed(&env, &["--unused-for", "30d", "--status", "active"]).is_empty());
     // A paused token is rejected; enabling it brings it back and restarts its clock, so the
     // next write does not pause it again.
     let rejected = env.run_with_stdin(&["token", "verify", "--json"], &format!("{idle}\n"));
@@ -381,6 +436,12 @@ fn the_stale_policy_pauses_exactly_the_idle_tokens_and_audits_each() {
         "active"
     );
     assert_eq!(env.json(&["usage"])["auto_disabled"], 1);
+    // Enabled again, it is idle for less than 30 days: neither stale nor listed as unused.
+    assert_eq!(env.json(&["usage"])["stale"]["tokens"], 0);
+    assert_eq!(
+        listed(&env, &["--unused-for", "30d"]),
+        vec![token_id(&used_long_ago).to_string()]
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ fn to_json(value: &Value) -> Json {
         Value::Text(s) => Json::String(s.clone()),
         Value::Integer(n) => json!(n),
         Value::Bool(b) => Json::Bool(*b),
-        Value::Unset => Json::Null,
+        Value::Unset(_) => Json::Null,
     }
 }
 
@@ -62,7 +62,7 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
                             Value::Text(s) => s.clone(),
                             Value::Integer(n) => n.to_string(),
                             Value::Bool(b) => b.to_string(),
-                            Value::Unset => "(unlimited)".into(),
+                            Value::Unset(meaning) => format!("({meaning})"),
                         };
                         vec![
                             Field::new(e.key),

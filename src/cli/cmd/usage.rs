@@ -14,8 +14,8 @@ pub fn run(session: &Session<'_>, args: UsageArgs) -> Result<Outcome> {
     let mut store = session.open_store()?;
     if let Some(account) = args.account {
         let days = args.days.unwrap_or(DEFAULT_DAYS);
-        let (account, tokens) = usage::account_report(&mut store, ctx, &account, days)?;
-        print_account_usage(session.printer, &account, &tokens, days)?;
+        let report = usage::account_report(&mut store, ctx, &account, days)?;
+        print_account_usage(session.printer, &report, days)?;
         return Ok(Outcome::Success);
     }
     let query = UsageQuery {
