@@ -101,6 +101,7 @@ pub fn requirement(command: &Command) -> Use {
             Some(AuditCommand::Verify) => needs("sa audit verify", "audit:read"),
             Some(AuditCommand::Prune(_)) => needs("sa audit prune", "audit:write"),
         },
+        Command::Init => Use::Refused("sa init"),
         Command::Db(DbCommand::Check) => Use::Refused("sa db check"),
         Command::Db(DbCommand::Backup(_)) => Use::Refused("sa db backup"),
         Command::Config(ConfigCommand::Show | ConfigCommand::Path) => Use::Ignored,

@@ -89,6 +89,8 @@ pub enum Command {
     /// Check the database file, or copy it while it is in use
     #[command(subcommand)]
     Db(DbCommand),
+    /// Create the database (commands that only read never do; the first write does too)
+    Init,
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,9 +44,14 @@ pub struct Session<'a> {
 
 impl Session<'_> {
     /// Opens the database and applies the lazy retention of deleted accounts and of per-day
-    /// counters.
+    /// counters. Only a write command creates a missing database; a read on one is exit 3.
     pub fn open_store(&self) -> Result<Store, Error> {
-        let mut store = Store::open(&self.config.db_path)?;
+        let path = &self.config.db_path;
+        let mut store = if self.writes {
+            Store::open(path)?
+        } else {
+            Store::open_existing(path)?
+        };
         if store.was_created() {
             // A mistyped --db or $SA_DB otherwise looks like an empty database.
             self.printer.note(&format!(
@@ -251,7 +256,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         }
         (Use::Refused(command), Some(token)) => {
             return Err(Error::Refused(format!(
-                "`{command}` reads the data of every organization, so it never runs under a token (from {}); run it as the administrator",
+                "`{command}` works on the whole database, every organization's data, so it never runs under a token (from {}); run it as the administrator",
                 token.source_name
             )));
         }
@@ -285,6 +290,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         Command::Audit(args) => cmd::audit::run(&session, args),
         Command::Usage(args) => cmd::usage::run(&session, args),
         Command::Db(command) => cmd::db::run(&session, command),
+        Command::Init => cmd::db::init(&session),
     }?;
     if session.writes {
         session.apply_stale_policy();

@@ -154,6 +154,16 @@ impl Store {
         }
     }
 
+    /// [`Store::open`] for commands that only read: a missing file is
+    /// [`Error::NoDatabase`], not a new empty database, so that a mistyped path is not
+    /// answered with an empty list that looks like an all-clear.
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        match header::inspect(path)? {
+            FileState::Missing => Err(Error::NoDatabase(path.to_path_buf())),
+            _ => Self::open(path),
+        }
+    }
+
     /// A missing or blank file, or one whose first use was killed halfway. Racing first uses
     /// need no lock: the journal switch waits out the others, and the migration re-checks
     /// the marks under the write lock, so exactly one racer sets the file up.

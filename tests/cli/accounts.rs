@@ -133,6 +133,7 @@ fn list_table_has_a_header_and_one_row_per_account() {
 #[test]
 fn list_json_of_an_empty_database_is_an_empty_array() {
     let env = TestEnv::new();
+    env.init_db();
     assert_eq!(env.json(&["list"]), serde_json::json!([]));
 }
 
@@ -559,6 +560,7 @@ fn retention_keeps_deleted_accounts_while_it_lasts() {
 #[test]
 fn invalid_names_are_usage_errors_that_state_the_rule() {
     let env = TestEnv::new();
+    env.init_db();
     let too_long = "a".repeat(65);
     for name in [
         "Bad Name!",
@@ -770,6 +772,7 @@ fn org_list_shows_each_org_with_its_counts_as_table_and_json() {
 #[test]
 fn org_list_of_an_empty_database_is_empty() {
     let env = TestEnv::new();
+    env.init_db();
     assert_eq!(env.json(&["org", "list"]), serde_json::json!([]));
 }
 

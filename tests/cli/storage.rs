@@ -85,22 +85,37 @@ fn database_is_created_on_first_use_with_private_modes() {
 #[test]
 fn creating_a_database_is_said_once_on_stderr() {
     let env = TestEnv::new();
-    let first = env.run(&["list", "--json"]).ok();
+    let first = env.run(&["create", "--name", "ci-bot"]).ok();
     let note = format!("created a new sa database at `{}`", env.db_path().display());
     assert!(first.stderr.contains(&note), "{first}");
-    assert_eq!(first.json(), serde_json::json!([]));
     let second = env.run(&["list", "--json"]).ok();
     assert!(!second.stderr.contains("created"), "{second}");
     // The note is what gives a mistyped --db away, even when the command then fails.
     let typo = env.root().join("typo.db");
     let typo = typo.to_str().expect("utf-8");
-    let failed = env.run(&["show", "ci-bot", "--db", typo]).code(1);
+    let failed = env
+        .run(&["update", "ci-bot", "--description", "x", "--db", typo])
+        .code(1);
     assert!(
         failed
             .stderr
             .contains(&format!("created a new sa database at `{typo}`")),
         "{failed}"
     );
+}
+
+#[test]
+fn sa_init_creates_the_database_and_says_so_once() {
+    let env = TestEnv::new();
+    let first = env.run(&["init"]).ok();
+    assert!(
+        first.stderr.contains("created a new sa database"),
+        "{first}"
+    );
+    assert_eq!(mode(&env.db_path()), 0o600);
+    let again = env.run(&["init"]).ok();
+    assert!(again.stderr.contains("already an sa database"), "{again}");
+    assert_eq!(env.json(&["list"]), serde_json::json!([]));
 }
 
 #[test]
@@ -115,10 +130,47 @@ fn database_uses_the_wal_journal() {
 }
 
 #[test]
-fn a_read_only_command_also_creates_the_database() {
+fn a_read_only_command_on_a_missing_database_is_exit_3_and_creates_nothing() {
+    // `SA_DB=typo sa token list --expiring-within 14d --exit-code` must not report all clear.
     let env = TestEnv::new();
-    env.run(&["list"]).ok();
-    assert!(env.db_path().exists());
+    let reads: &[&[&str]] = &[
+        &["list"],
+        &["show", "ci-bot"],
+        &["token", "list", "--expiring-within", "14d", "--exit-code"],
+        &["token", "show", "AAAAAAAAAAAA"],
+        &["audit"],
+        &["audit", "verify"],
+        &["usage"],
+        &["usage", "--exit-code"],
+        &["org", "list"],
+        &["role", "list"],
+        &["can", "ci-bot", "x:read"],
+        &["token", "prune", "--older-than", "1d", "--dry-run"],
+    ];
+    for args in reads {
+        let run = env.run(args).code(3);
+        assert!(
+            run.stderr.contains("there is no sa database at"),
+            "{args:?}: {run}"
+        );
+        assert!(run.stderr.contains("hint:"), "{args:?}: {run}");
+        assert!(!env.db_path().exists(), "{args:?} created the database");
+        assert!(
+            !env.db_path().parent().unwrap().exists(),
+            "{args:?} created its directory"
+        );
+    }
+    // A well-formed token, minted elsewhere: checking it needs the database.
+    let elsewhere = TestEnv::new();
+    elsewhere.create("ci-bot");
+    let token = elsewhere.add_token("ci-bot", &[]);
+    env.run_with_stdin(&["token", "verify"], &format!("{token}\n"))
+        .code(3);
+    assert!(!env.db_path().exists());
+    // `config` still works, to diagnose the path.
+    env.run(&["config", "path"]).ok();
+    // A write creates it.
+    env.create("ci-bot");
     assert_eq!(mode(&env.db_path()), 0o600);
 }
 
@@ -224,7 +276,7 @@ fn db_flag_beats_sa_db() {
             .map(Vec::len),
         Some(1)
     );
-    assert_eq!(env.json(&["list"]), serde_json::json!([]));
+    env.run(&["list"]).code(3);
 }
 
 #[test]
@@ -376,7 +428,7 @@ fn concurrent_creates_from_several_processes_all_succeed() {
     let env = TestEnv::new();
     // The first use creates and migrates the file; the racers then contend only for writes.
     // (A separate test races the very first use.)
-    env.run(&["list"]).ok();
+    env.init_db();
     assert_eq!(create_concurrently(&env, 8, None), 0);
     assert_eq!(env.json(&["list"]).as_array().map(Vec::len), Some(8));
 }

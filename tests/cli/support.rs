@@ -118,7 +118,7 @@ impl TestEnv {
     /// Creates the database, so that a test's first command does not print the
     /// "created a new sa database" note.
     pub fn init_db(&self) {
-        self.run(&["list"]).ok();
+        self.run(&["init"]).ok();
     }
 
     pub fn root(&self) -> &Path {

@@ -17,6 +17,22 @@ use crate::cli::{Outcome, Session};
 use crate::domain::database;
 use crate::error::{Error, Result};
 
+/// `sa init`: creates the database where the config says, or says it is already there.
+pub fn init(session: &Session<'_>) -> Result<Outcome> {
+    let db = &session.config.db_path;
+    let store = crate::store::Store::open(db)?;
+    if store.was_created() {
+        session
+            .printer
+            .note(&format!("created a new sa database at `{}`", db.display()));
+    } else {
+        session
+            .printer
+            .note(&format!("`{}` is already an sa database", db.display()));
+    }
+    Ok(Outcome::Success)
+}
+
 pub fn run(session: &Session<'_>, command: DbCommand) -> Result<Outcome> {
     let printer = session.printer;
     let db = &session.config.db_path;
