@@ -104,7 +104,9 @@ pub fn requirement(command: &Command) -> Use {
         Command::Init => Use::Refused("sa init"),
         Command::Db(DbCommand::Check) => Use::Refused("sa db check"),
         Command::Db(DbCommand::Backup(_)) => Use::Refused("sa db backup"),
-        Command::Config(ConfigCommand::Show | ConfigCommand::Path) => Use::Ignored,
+        Command::Config(ConfigCommand::Show | ConfigCommand::Path) | Command::Completions(_) => {
+            Use::Ignored
+        }
     }
 }
 

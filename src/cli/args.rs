@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
+
+use crate::cli::complete;
 
 use crate::domain::names::{AccountName, AccountRef, OrgName, RoleName};
 use crate::domain::permissions::Permission;
@@ -91,6 +94,16 @@ pub enum Command {
     Db(DbCommand),
     /// Create the database (commands that only read never do; the first write does too)
     Init,
+    /// Print the completion script for a shell; it completes account names, role names and
+    /// token ids from the database
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::cli::generate::SHELLS))]
+    pub shell: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,7 +154,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// Grant a role (repeatable): viewer, editor, admin or a custom role
-    #[arg(long = "role", value_name = "ROLE", value_parser = RoleName::parse)]
+    #[arg(long = "role", value_name = "ROLE", value_parser = RoleName::parse, add = ArgValueCandidates::new(complete::roles))]
     pub roles: Vec<RoleName>,
 }
 
@@ -160,7 +173,7 @@ pub struct ListArgs {
     #[arg(long, value_enum)]
     pub status: Option<AccountStatusArg>,
     /// Only accounts holding this role
-    #[arg(long, value_parser = RoleName::parse)]
+    #[arg(long, value_parser = RoleName::parse, add = ArgValueCandidates::new(complete::roles))]
     pub role: Option<RoleName>,
     /// Only accounts whose name, description or email contains TEXT (case-insensitive)
     #[arg(long, value_name = "TEXT")]
@@ -170,14 +183,14 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct AccountArg {
     /// Account name or id
-    #[arg(value_parser = AccountRef::parse)]
+    #[arg(value_parser = AccountRef::parse, add = ArgValueCandidates::new(complete::accounts))]
     pub account: AccountRef,
 }
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Account name or id
-    #[arg(value_parser = AccountRef::parse)]
+    #[arg(value_parser = AccountRef::parse, add = ArgValueCandidates::new(complete::accounts))]
     pub account: AccountRef,
     /// New name (the email keeps the name it was created with)
     #[arg(long, value_parser = AccountName::parse)]
@@ -190,7 +203,7 @@ pub struct UpdateArgs {
 #[derive(Debug, Args)]
 pub struct DisableArgs {
     /// Account name or id
-    #[arg(value_parser = AccountRef::parse)]
+    #[arg(value_parser = AccountRef::parse, add = ArgValueCandidates::new(complete::accounts))]
     pub account: AccountRef,
     /// Why, e.g. "key exposed in a public repository"; shown by `sa show` and audited
     #[arg(long)]
@@ -200,7 +213,7 @@ pub struct DisableArgs {
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Account name or id
-    #[arg(value_parser = AccountRef::parse)]
+    #[arg(value_parser = AccountRef::parse, add = ArgValueCandidates::new(complete::accounts))]
     pub account: AccountRef,
     /// Remove the record for good now (it cannot be undeleted)
     #[arg(long)]
@@ -257,7 +270,7 @@ pub struct TokenPruneArgs {
 #[derive(Debug, Args)]
 pub struct TokenAddArgs {
     /// Account name or id
-    #[arg(value_parser = AccountRef::parse)]
+    #[arg(value_parser = AccountRef::parse, add = ArgValueCandidates::new(complete::accounts))]
     pub account: AccountRef,
     /// A label for the token, e.g. where it is deployed
     #[arg(long, value_name = "LABEL")]
@@ -295,7 +308,7 @@ pub enum TokenSortArg {
 #[derive(Debug, Args)]
 pub struct TokenListArgs {
     /// Only this account's tokens (name or id)
-    #[arg(value_parser = AccountRef::parse)]
+    #[arg(value_parser = AccountRef::parse, add = ArgValueCandidates::new(complete::accounts))]
     pub account: Option<AccountRef>,
     /// Which tokens [default: those that could still verify: active and disabled]
     #[arg(long, value_enum)]
@@ -321,17 +334,17 @@ pub struct TokenListArgs {
 #[derive(Debug, Args)]
 pub struct TokenIdArg {
     /// Token id (12 characters, as `sa token list` shows)
-    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse)]
+    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse, add = ArgValueCandidates::new(complete::tokens))]
     pub id: TokenId,
 }
 
 #[derive(Debug, Args)]
 pub struct TokenRevokeArgs {
     /// Token ids to revoke
-    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse, required_unless_present = "all")]
+    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse, required_unless_present = "all", add = ArgValueCandidates::new(complete::tokens))]
     pub ids: Vec<TokenId>,
     /// With --all: the account whose tokens to revoke
-    #[arg(long, value_parser = AccountRef::parse, requires = "all", conflicts_with = "ids")]
+    #[arg(long, value_parser = AccountRef::parse, requires = "all", conflicts_with = "ids", add = ArgValueCandidates::new(complete::accounts))]
     pub account: Option<AccountRef>,
     /// Revoke every token of --account
     #[arg(long, requires = "account")]
@@ -344,7 +357,7 @@ pub struct TokenRevokeArgs {
 #[derive(Debug, Args)]
 pub struct TokenRotateArgs {
     /// Token id of the token to replace
-    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse)]
+    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse, add = ArgValueCandidates::new(complete::tokens))]
     pub id: TokenId,
     /// Expiry of the new token [default: `tokens.default_ttl`]
     #[arg(long, value_name = "WHEN", value_parser = ExpiryRequest::parse, allow_hyphen_values = true)]
@@ -389,7 +402,7 @@ pub enum RoleCommand {
 #[derive(Debug, Args)]
 pub struct RoleCreateArgs {
     /// Role name: 2–64 lowercase letters, digits, `-`, `_`, `.`, starting with a letter
-    #[arg(value_parser = RoleName::parse)]
+    #[arg(value_parser = RoleName::parse, add = ArgValueCandidates::new(complete::roles))]
     pub name: RoleName,
     /// A permission the role grants (repeatable): `resource:action`, `*` matching any part
     #[arg(long = "permission", value_name = "PERMISSION", value_parser = Permission::parse, required = true)]
@@ -402,14 +415,14 @@ pub struct RoleCreateArgs {
 #[derive(Debug, Args)]
 pub struct RoleArg {
     /// Role name
-    #[arg(value_parser = RoleName::parse)]
+    #[arg(value_parser = RoleName::parse, add = ArgValueCandidates::new(complete::roles))]
     pub name: RoleName,
 }
 
 #[derive(Debug, Args)]
 pub struct RoleUpdateArgs {
     /// Role name
-    #[arg(value_parser = RoleName::parse)]
+    #[arg(value_parser = RoleName::parse, add = ArgValueCandidates::new(complete::roles))]
     pub role: RoleName,
     /// Add a permission (repeatable)
     #[arg(long, value_name = "PERMISSION", value_parser = Permission::parse)]
@@ -428,7 +441,7 @@ pub struct RoleUpdateArgs {
 #[derive(Debug, Args)]
 pub struct RoleDeleteArgs {
     /// Role name
-    #[arg(value_parser = RoleName::parse)]
+    #[arg(value_parser = RoleName::parse, add = ArgValueCandidates::new(complete::roles))]
     pub name: RoleName,
     /// Do not ask for confirmation (asked only while accounts hold the role)
     #[arg(long, short = 'y')]
@@ -438,23 +451,23 @@ pub struct RoleDeleteArgs {
 #[derive(Debug, Args)]
 pub struct RoleGrantArgs {
     /// Role name
-    #[arg(value_parser = RoleName::parse)]
+    #[arg(value_parser = RoleName::parse, add = ArgValueCandidates::new(complete::roles))]
     pub role: RoleName,
     /// Account names or ids
-    #[arg(value_name = "ACCOUNT", value_parser = AccountRef::parse, required = true)]
+    #[arg(value_name = "ACCOUNT", value_parser = AccountRef::parse, required = true, add = ArgValueCandidates::new(complete::accounts))]
     pub accounts: Vec<AccountRef>,
 }
 
 #[derive(Debug, Args)]
 pub struct CanArgs {
     /// Account name or id
-    #[arg(value_parser = AccountRef::parse)]
+    #[arg(value_parser = AccountRef::parse, add = ArgValueCandidates::new(complete::accounts))]
     pub account: AccountRef,
     /// The permission asked about, e.g. deploys:write
     #[arg(value_parser = Permission::parse)]
     pub permission: Permission,
     /// Ask about one of the account's tokens instead, its scopes applied
-    #[arg(long, value_name = "TOKEN_ID", value_parser = TokenId::parse)]
+    #[arg(long, value_name = "TOKEN_ID", value_parser = TokenId::parse, add = ArgValueCandidates::new(complete::tokens))]
     pub token: Option<TokenId>,
 }
 
@@ -494,7 +507,7 @@ pub struct AuditArgs {
 #[derive(Debug, Args)]
 pub struct UsageArgs {
     /// An account (name or id): its tokens with their verifications per day
-    #[arg(value_parser = AccountRef::parse)]
+    #[arg(value_parser = AccountRef::parse, add = ArgValueCandidates::new(complete::accounts))]
     pub account: Option<AccountRef>,
     /// Count the live tokens that expire within DUR [default: `tokens.warn_before`]
     #[arg(long, value_name = "DUR", value_parser = Duration::parse, allow_hyphen_values = true, conflicts_with = "account")]

@@ -5,6 +5,8 @@ mod acting;
 pub mod args;
 mod cleanup;
 mod cmd;
+mod complete;
+pub mod generate;
 pub mod output;
 mod prompt;
 pub mod table;
@@ -13,7 +15,7 @@ mod token_file;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::config::{Config, Overrides};
 use crate::domain::Context;
@@ -86,7 +88,12 @@ impl Session<'_> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // A shell asking for completions (`COMPLETE=bash sa -- …`) is answered here, and exits.
+    clap_complete::CompleteEnv::with_factory(generate::command).complete();
+    let parsed = generate::command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
@@ -235,7 +242,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
             if matches!(cli.command, Command::Token(args::TokenCommand::Verify(_))) {
                 "`--token-file` names a token to act as, and `sa token verify` acts as no one: it checks the token on its stdin (`sa token verify < FILE`)"
             } else {
-                "`--token-file` names a token to act as, and `sa config` acts as no one: it reads no account data"
+                "`--token-file` names a token to act as, and this command acts as no one: it reads no account data"
             },
         ));
     }
@@ -291,6 +298,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         Command::Usage(args) => cmd::usage::run(&session, args),
         Command::Db(command) => cmd::db::run(&session, command),
         Command::Init => cmd::db::init(&session),
+        Command::Completions(args) => cmd::completions(&session, &args.shell),
     }?;
     if session.writes {
         session.apply_stale_policy();

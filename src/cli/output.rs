@@ -107,6 +107,14 @@ impl Printer {
             .map_err(write_err)
     }
 
+    /// Bytes on stdout as they are (a generated script).
+    pub fn stdout_bytes(&self, bytes: &[u8]) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes)
+            .and_then(|()| out.flush())
+            .map_err(write_err)
+    }
+
     /// Whether stdout leads nowhere: `/dev/null`, or closed (`>&-`), which std reopens as
     /// `/dev/null` at startup. Fine for a listing; a token shown only once would be lost.
     pub fn stdout_is_discarded(&self) -> bool {

@@ -8,6 +8,7 @@ mod audit;
 mod config;
 mod crash;
 mod database;
+mod generated;
 mod migrations;
 mod output;
 mod roles;

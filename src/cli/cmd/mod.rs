@@ -9,3 +9,14 @@ pub mod org;
 pub mod role;
 pub mod token;
 pub mod usage;
+
+/// `sa completions SHELL`: the script, on stdout.
+pub fn completions(
+    session: &crate::cli::Session<'_>,
+    shell: &str,
+) -> crate::error::Result<crate::cli::Outcome> {
+    let script = crate::cli::generate::completion_script(shell)
+        .ok_or_else(|| crate::error::Error::invalid(format!("no completion for `{shell}`")))?;
+    session.printer.stdout_bytes(&script)?;
+    Ok(crate::cli::Outcome::Success)
+}
