@@ -93,6 +93,9 @@ pub enum Error {
     },
     #[error("cancelled; nothing was changed")]
     Cancelled,
+    /// Ctrl-C at a prompt: exit 130, as a shell reports a process ended by SIGINT.
+    #[error("interrupted; nothing was changed")]
+    Interrupted,
 
     // ---- exit 3: storage, config, environment ------------------------------------------------
     #[error("`{path}` is not an sa database ({why}); it was left untouched")]
@@ -144,6 +147,7 @@ impl Error {
             | Error::Rejected(_)
             | Error::ActingTokenRejected { .. }
             | Error::Cancelled => 1,
+            Error::Interrupted => 130,
             Error::ForeignDatabase { .. }
             | Error::NewerSchema { .. }
             | Error::Damaged { .. }

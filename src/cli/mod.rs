@@ -109,6 +109,8 @@ pub fn main() -> ExitCode {
             // `sa list | head -1`: the reader has what it wanted.
             ExitCode::SUCCESS
         }
+        // Ctrl-C at a prompt: the prompt already ended its line on the terminal.
+        Err(Error::Interrupted) => ExitCode::from(130),
         Err(err) => {
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "error: {}", one_line(&err.to_string()));

@@ -11,6 +11,7 @@ mod database;
 mod generated;
 mod migrations;
 mod output;
+mod prompts;
 mod roles;
 mod storage;
 mod tidy;

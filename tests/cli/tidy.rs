@@ -56,7 +56,8 @@ fn domain_and_store_know_nothing_of_terminals_or_json() {
         &[
             "clap",
             "comfy_table",
-            "dialoguer",
+            "clap_complete",
+            "/dev/tty",
             "serde_json",
             "println!",
             "eprintln!",

@@ -122,11 +122,12 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             } else {
                 "delete"
             };
-            prompt::confirm(
+            prompt::confirm_by_typing(
                 &format!(
                     "{what} account `{}` (id {}) and revoke its tokens",
                     account.name, account.id
                 ),
+                &account.name,
                 args.yes,
             )?;
             let deletion = accounts::delete(&mut store, ctx, &args.account, args.purge)?;

@@ -231,7 +231,7 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
     let printer = session.printer;
     let ctx = &session.ctx;
     let input = match prompt::read_secret("token")? {
-        Some(typed) => zeroize::Zeroizing::new(typed.into_bytes()),
+        Some(typed) => zeroize::Zeroizing::new(typed.as_bytes().to_vec()),
         None => {
             // Sized up front so that no reallocation leaves a copy of the token behind.
             let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(MAX_TOKEN_INPUT as usize + 1));

@@ -1,0 +1,156 @@
+//! The prompts in a pseudo-terminal, as a person meets them: only Enter submits, `maybe` is
+//! not a yes, `sa delete` wants the account's name typed back, Ctrl-C restores the terminal
+//! and exits 130, and a token typed at `sa token verify` is never echoed — even with stderr
+//! sent elsewhere.
+
+use std::os::fd::AsRawFd;
+use std::process::Command;
+
+use nix::sys::wait::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
+
+use crate::support::TestEnv;
+
+/// `sa ARGS` in a pseudo-terminal, with the terminal's echo on as a shell leaves it (rexpect
+/// turns it off before it starts the program); `redirect` is appended to the shell line.
+fn spawn(env: &TestEnv, args: &[&str], redirect: &str) -> PtySession {
+    let sa = env.command();
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!(r#"stty echo && exec "$0" "$@" {redirect}"#))
+        .arg(sa.get_program())
+        .args(args);
+    for (key, value) in sa.get_envs() {
+        match value {
+            Some(value) => shell.env(key, value),
+            None => shell.env_remove(key),
+        };
+    }
+    shell.current_dir(env.root()).env("TERM", "xterm");
+    spawn_command(shell, Some(10_000)).expect("a pty")
+}
+
+/// Waits for `text`, then types `keys` (no newline of its own).
+fn answer(session: &mut PtySession, text: &str, keys: &str) {
+    session.exp_string(text).expect(text);
+    session.send(keys).expect("type");
+    session.flush().expect("flush");
+}
+
+/// The rest of the output and the exit status.
+fn finish(mut session: PtySession) -> (String, WaitStatus, bool) {
+    let rest = session.exp_eof().unwrap_or_default();
+    let status = session.process().wait().expect("wait");
+    let echo = echo_on(&session);
+    (rest, status, echo)
+}
+
+/// Whether the terminal echoes: what sa must leave it as, however it ends.
+fn echo_on(session: &PtySession) -> bool {
+    let master = session.process().get_file_handle().expect("the pty");
+    // SAFETY: tcgetattr fills a zeroed termios for an open terminal fd.
+    let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::tcgetattr(master.as_raw_fd(), &mut settings) },
+        0
+    );
+    settings.c_lflag & libc::ECHO != 0 && settings.c_lflag & libc::ICANON != 0
+}
+
+fn exited(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        _ => None,
+    }
+}
+
+#[test]
+fn typing_maybe_at_the_delete_prompt_deletes_nothing() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let mut session = spawn(&env, &["delete", "ci-bot"], "");
+    answer(&mut session, "Type `ci-bot` to confirm", "maybe\r");
+    let (rest, status, echo) = finish(session);
+    assert_eq!(exited(status), Some(1), "{rest}");
+    assert!(rest.contains("cancelled"), "{rest}");
+    assert!(echo, "the terminal echoes again");
+    assert_eq!(env.json(&["show", "ci-bot"])["status"], "active");
+    // `y` alone is not the name either.
+    let mut session = spawn(&env, &["delete", "ci-bot"], "");
+    answer(&mut session, "to confirm", "y\r");
+    assert_eq!(exited(finish(session).1), Some(1));
+    assert_eq!(env.json(&["show", "ci-bot"])["status"], "active");
+}
+
+#[test]
+fn typing_the_name_back_deletes() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let mut session = spawn(&env, &["delete", "ci-bot"], "");
+    answer(&mut session, "to confirm", "ci-bot\r");
+    let (rest, status, _) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest}");
+    env.run(&["show", "ci-bot"])
+        .code(1)
+        .error_contains("is deleted");
+}
+
+#[test]
+fn a_yes_no_question_takes_only_yes_then_enter() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.add_token("ci-bot", &[]);
+    env.add_token("ci-bot", &[]);
+    let revoke_all = ["token", "revoke", "--account", "ci-bot", "--all"];
+    // `maybe` holds a `y`; it is still not a yes.
+    let mut session = spawn(&env, &revoke_all, "");
+    answer(&mut session, "[y/N]", "maybe\r");
+    let (rest, status, _) = finish(session);
+    assert_eq!(exited(status), Some(1), "{rest}");
+    assert_eq!(env.json(&["token", "list"]).as_array().unwrap().len(), 2);
+    // Nothing is decided before Enter: `y` then Backspace then `n` is a no.
+    let mut session = spawn(&env, &revoke_all, "");
+    answer(&mut session, "[y/N]", "y\x7fn\r");
+    assert_eq!(exited(finish(session).1), Some(1));
+    assert_eq!(env.json(&["token", "list"]).as_array().unwrap().len(), 2);
+    let mut session = spawn(&env, &revoke_all, "");
+    answer(&mut session, "[y/N]", "yes\r");
+    let (rest, status, echo) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest}");
+    assert!(echo);
+    assert!(env.json(&["token", "list"]).as_array().unwrap().is_empty());
+}
+
+#[test]
+fn ctrl_c_at_a_prompt_restores_the_terminal_and_exits_130() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    for args in [&["delete", "ci-bot"][..], &["token", "verify"][..]] {
+        let mut session = spawn(&env, args, "");
+        answer(&mut session, ": ", "half");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        session.send_control('c').expect("^C");
+        let (rest, status, echo) = finish(session);
+        assert_eq!(exited(status), Some(130), "{args:?}: {rest:?}");
+        assert!(echo, "{args:?}: echo and line editing are back");
+        assert!(rest.ends_with("\r\n") || rest.ends_with('\n'), "{rest:?}");
+        assert!(!rest.contains("error:"), "{rest:?}");
+    }
+    assert_eq!(env.json(&["show", "ci-bot"])["status"], "active");
+}
+
+#[test]
+fn a_token_typed_at_verify_is_never_echoed_even_with_stderr_elsewhere() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let token = env.add_token("ci-bot", &[]);
+    let secret = token.rsplit('_').next().unwrap().to_string();
+    let mut session = spawn(&env, &["token", "verify"], "2>/dev/null");
+    answer(&mut session, "(not shown): ", &format!("{token}\r"));
+    let (rest, status, echo) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest:?}");
+    assert!(!rest.contains(&secret), "the secret was echoed: {rest:?}");
+    assert!(rest.contains("valid"), "{rest:?}");
+    assert!(echo);
+}
