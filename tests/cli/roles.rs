@@ -956,9 +956,10 @@ fn a_retention_purge_a_bot_triggers_does_not_name_it_in_another_organization() {
     let env = TestEnv::new();
     env.write_config("[retention]\ndeleted_accounts = \"1s\"\n");
     env.json(&["--org", "acme", "create", "--name", "victim"]);
+    // The bot first: any command after the delete and past the retention would purge.
+    let bot = bot_with(&env, "worker", &["accounts:read"]);
     env.run(&["--org", "acme", "delete", "victim", "--yes"])
         .ok();
-    let bot = bot_with(&env, "worker", &["accounts:read"]);
     std::thread::sleep(std::time::Duration::from_millis(2100));
     run_as(&env, &bot, &["list"]).ok();
     let purge = env.json(&["--org", "acme", "audit", "--action", "account.purge"]);
