@@ -25,18 +25,16 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Database file [default: $SA_DB, else `db_path` in the config, else
-    /// $XDG_DATA_HOME/sa/sa.db]
+    /// Database file [default: $SA_DB, `db_path`, $XDG_DATA_HOME/sa/sa.db]
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Config file [default: $SA_CONFIG, else $XDG_CONFIG_HOME/sa/config.toml]
+    /// Config file [default: $SA_CONFIG, $XDG_CONFIG_HOME/sa/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Organization to act in [default: `default`; under a token, the token's]
+    /// Organization [default: `default`; under a token, the token's]
     #[arg(long, global = true, env = "SA_ORG", hide_env_values = true, value_name = "NAME", value_parser = org_or_default)]
     pub org: Option<OrgArg>,
-    /// Who is acting, as recorded in the audit trail [default: the OS user; under a token,
-    /// `sa:ACCOUNT`]
+    /// Who acts, for the audit trail [default: the OS user; under a token, `sa:ACCOUNT`]
     #[arg(
         long,
         global = true,
@@ -45,22 +43,53 @@ pub struct GlobalArgs {
         value_name = "NAME"
     )]
     pub actor: Option<String>,
-    /// Act as the service account whose token is in PATH (as `$SA_TOKEN` does): only what
-    /// its permissions cover is allowed
+    /// Act as the service account whose token is in PATH, as $SA_TOKEN does
     #[arg(long, global = true, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
     /// Print JSON (same as `-o json`)
     #[arg(long, global = true)]
     pub json: bool,
-    /// Output format
-    #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT")]
+    /// Output: table, json, or name (each listed row's handle, one per line, for xargs)
+    #[arg(
+        short = 'o',
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        hide_possible_values = true
+    )]
     pub output: Option<OutputFormat>,
+    /// Tables without their header row
+    #[arg(long, global = true)]
+    pub no_headers: bool,
+    /// No notes or warnings on stderr (errors still)
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Colour: auto (a terminal; not with NO_COLOR or TERM=dumb), always, never
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ColorChoice::Auto,
+        hide_possible_values = true,
+        hide_default_value = true
+    )]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
     Json,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,20 +111,18 @@ pub enum Command {
     /// Roles: named sets of `resource:action` permissions, granted to accounts
     #[command(subcommand)]
     Role(RoleCommand),
-    /// Whether an account (or token) holds a permission, and which roles grant it: `yes`/`no`
+    /// Whether an account (or token) holds a permission, and which roles grant it
     Can(CanArgs),
-    /// What the organization's tokens and accounts are doing; or, for one account, its
-    /// tokens' verifications day by day
+    /// What the organization's tokens are doing; or one account's, day by day
     Usage(UsageArgs),
     /// Read the audit trail, oldest first; `verify` its hash chain; `prune` old events
     Audit(AuditArgs),
     /// Check the database file, or copy it while it is in use
     #[command(subcommand)]
     Db(DbCommand),
-    /// Create the database (commands that only read never do; the first write does too)
+    /// Create the database (reads never do; the first write does too)
     Init,
-    /// Print the completion script for a shell; it completes account names, role names and
-    /// token ids from the database
+    /// Print a shell's completion script (names and token ids come from the database)
     Completions(CompletionsArgs),
 }
 
@@ -138,8 +165,10 @@ pub enum AccountCommand {
     Disable(DisableArgs),
     /// Enable a disabled account
     Enable(AccountArg),
-    /// Delete an account: its tokens are revoked at once; restorable for
-    /// `retention.deleted_accounts` unless --purge
+    /// Delete an account and revoke its tokens (restorable unless --purge)
+    ///
+    /// Its tokens are revoked at once; `sa undelete` restores the account for
+    /// `retention.deleted_accounts`, unless --purge removes it for good now.
     Delete(DeleteArgs),
     /// Restore a deleted account with its id, email and roles (and no live tokens)
     Undelete(UndeleteArgs),
@@ -225,8 +254,9 @@ pub struct DeleteArgs {
 
 #[derive(Debug, Args)]
 pub struct UndeleteArgs {
-    /// Id of the deleted account (as `sa list --status deleted` shows)
-    #[arg(value_name = "ACCOUNT_ID", value_parser = AccountRef::parse)]
+    /// The deleted account: its name, or its id when several deleted accounts had that name
+    /// (`sa list --status deleted` shows both)
+    #[arg(value_name = "ACCOUNT", value_parser = AccountRef::parse)]
     pub account: AccountRef,
 }
 

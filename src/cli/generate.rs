@@ -27,8 +27,8 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "printf '%s\\n' \"$TOKEN\" | sa token verify --permission deploys:write",
             ),
             (
-                "Ids for scripts, one per line",
-                "sa token list ci-bot -o json | jq -r '.[].id'",
+                "Revoke an account's tokens unused for 30 days",
+                "sa token list ci-bot --unused-for 30d -o name | xargs -r sa token revoke",
             ),
         ],
     ),

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::store::Store;
 use acting::Use;
 use args::{Cli, Command, OutputFormat};
-use output::{Format, Printer};
+use output::{Format, Printer, Style};
 
 /// What a command that did not fail asks the process to exit with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,10 +98,31 @@ pub fn main() -> ExitCode {
         Err(err) => return usage_error(&err),
     };
     let format = match (cli.global.json, cli.global.output) {
-        (true, _) | (false, Some(OutputFormat::Json)) => Format::Json,
-        _ => Format::Table,
+        (false, None | Some(OutputFormat::Table)) => Format::Table,
+        (true, None | Some(OutputFormat::Json)) | (false, Some(OutputFormat::Json)) => Format::Json,
+        (false, Some(OutputFormat::Name)) => Format::Name,
+        (true, Some(other)) => {
+            return flag_error(&format!(
+                "`--json` and `-o {}` ask for two formats; give one",
+                if other == OutputFormat::Name {
+                    "name"
+                } else {
+                    "table"
+                }
+            ));
+        }
     };
-    let printer = Printer::new(format);
+    if format == Format::Name && !prints_a_list(&cli.command) {
+        return flag_error(
+            "`-o name` prints the handles of a list's rows; this command prints no list (use `-o json` or a table)",
+        );
+    }
+    let printer = Printer::new(Style {
+        format,
+        headers: !cli.global.no_headers,
+        quiet: cli.global.quiet,
+        color: cli.global.color,
+    });
     match run(cli, &printer) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::from(1),
@@ -119,6 +140,28 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// A usage error found after parsing: one line, exit 2, nothing done.
+fn flag_error(message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "error: {message}");
+    ExitCode::from(2)
+}
+
+/// Whether the command prints a list of rows (what `-o name` applies to).
+fn prints_a_list(command: &Command) -> bool {
+    use args::{AccountCommand, ConfigCommand, OrgCommand, RoleCommand, TokenCommand};
+    match command {
+        Command::Account(c) | Command::AccountGroup(c) => matches!(c, AccountCommand::List(_)),
+        Command::Token(TokenCommand::List(_)) => true,
+        Command::Token(TokenCommand::Prune(args)) => args.dry_run,
+        Command::Role(RoleCommand::List) => true,
+        Command::Org(OrgCommand::List) => true,
+        Command::Config(ConfigCommand::Show) => true,
+        Command::Audit(args) => args.command.is_none(),
+        Command::Usage(args) => args.account.is_some(),
+        _ => false,
     }
 }
 

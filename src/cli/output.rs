@@ -24,6 +24,17 @@ use crate::time::format_timestamp;
 pub enum Format {
     Table,
     Json,
+    /// Each listed row's handle, one per line.
+    Name,
+}
+
+/// How a command's output is to look, from the global flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub format: Format,
+    pub headers: bool,
+    pub quiet: bool,
+    pub color: crate::cli::args::ColorChoice,
 }
 
 /// All output of a command goes through here.
@@ -35,6 +46,10 @@ pub struct Printer {
     color_stderr: bool,
     /// The width tables fit in: `$COLUMNS`, else the terminal's; `None` when neither says.
     width: Option<usize>,
+    /// Whether tables print their header row (`--no-headers`).
+    headers: bool,
+    /// `--quiet`: no notes or warnings.
+    quiet: bool,
 }
 
 pub(crate) fn write_err(err: std::io::Error) -> Error {
@@ -42,8 +57,18 @@ pub(crate) fn write_err(err: std::io::Error) -> Error {
 }
 
 impl Printer {
-    pub fn new(format: Format) -> Self {
+    pub fn new(style: Style) -> Self {
+        use crate::cli::args::ColorChoice;
+        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        // NO_COLOR and TERM=dumb win over a terminal; CLICOLOR_FORCE over a pipe; the flag
+        // over all.
+        let colour = |is_terminal: bool| match style.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && (set("CLICOLOR_FORCE") || (is_terminal && !dumb)),
+        };
         // A width of 0 — `COLUMNS=0`, or a pty that reports no size — would squeeze every
         // column to nothing: ignored.
         let width = std::env::var("COLUMNS")
@@ -53,10 +78,12 @@ impl Printer {
             .or_else(|| Table::new().width().filter(|w| *w > 0))
             .map(usize::from);
         Printer {
-            format,
-            color: !no_color && std::io::stdout().is_terminal(),
-            color_stderr: !no_color && std::io::stderr().is_terminal(),
+            format: style.format,
+            color: colour(std::io::stdout().is_terminal()),
+            color_stderr: colour(std::io::stderr().is_terminal()),
             width,
+            headers: style.headers,
+            quiet: style.quiet,
         }
     }
 
@@ -78,7 +105,11 @@ impl Printer {
     /// A small table of rows already at hand (never JSON).
     pub fn table(&self, columns: &'static [Column], rows: Vec<Vec<Field>>) -> Result<()> {
         let as_table = Printer {
-            format: Format::Table,
+            format: if self.format == Format::Name {
+                Format::Name
+            } else {
+                Format::Table
+            },
             ..*self
         };
         let mut list = List::new(&as_table, columns);
@@ -90,6 +121,16 @@ impl Printer {
 
     pub fn is_json(&self) -> bool {
         self.format == Format::Json
+    }
+
+    /// `-o name`: lists print each row's handle only.
+    pub fn names_only(&self) -> bool {
+        self.format == Format::Name
+    }
+
+    /// Whether tables print their header row.
+    pub fn headers(&self) -> bool {
+        self.headers
     }
 
     /// One JSON document on stdout.
@@ -134,10 +175,15 @@ impl Printer {
 
     /// A message for the human on stderr (never data).
     pub fn note(&self, text: &str) {
-        let _ = writeln!(std::io::stderr(), "{text}");
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr(), "{text}");
+        }
     }
 
     pub fn warn(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
         let label = if self.color_stderr {
             "\x1b[33mwarning\x1b[0m"
         } else {
@@ -332,7 +378,7 @@ pub fn print_account(
 /// The columns of `sa list`.
 pub const ACCOUNT_COLUMNS: &[Column] = &[
     keep("id"),
-    cut("name"),
+    cut("name").handle(),
     keep("status"),
     cut("roles"),
     keep("tokens"),
@@ -530,7 +576,7 @@ pub fn print_token(
 
 /// The columns of `sa token list --usage`; without `--usage`, the first six.
 pub const TOKEN_USAGE_COLUMNS: &[Column] = &[
-    keep("id"),
+    keep("id").handle(),
     cut("account"),
     cut("name"),
     keep("status"),
@@ -653,7 +699,7 @@ impl From<&AuditEvent> for AuditEventView {
 
 /// The columns of `sa audit`.
 pub const AUDIT_COLUMNS: &[Column] = &[
-    keep("id"),
+    keep("id").handle(),
     keep("at"),
     cut("actor"),
     keep("action"),
@@ -814,7 +860,7 @@ fn role_kind(role: &Role) -> &'static str {
 
 /// The columns of `sa role list`.
 pub const ROLE_COLUMNS: &[Column] = &[
-    cut("name"),
+    cut("name").handle(),
     keep("type"),
     keep("accounts"),
     cut("permissions"),

@@ -32,16 +32,37 @@ pub struct Column {
     /// Free text (names, labels, descriptions, sources…) that may be cut with `…` to fit a
     /// known width; ids, times, statuses and counts never are.
     pub cut: bool,
+    /// What names the row to another command (an account's name, a token's id): what
+    /// `-o name` prints. A table without one prints its first column.
+    pub handle: bool,
 }
 
 /// A column that is never cut.
 pub const fn keep(header: &'static str) -> Column {
-    Column { header, cut: false }
+    Column {
+        header,
+        cut: false,
+        handle: false,
+    }
 }
 
 /// A free-text column, cut to fit.
 pub const fn cut(header: &'static str) -> Column {
-    Column { header, cut: true }
+    Column {
+        header,
+        cut: true,
+        handle: false,
+    }
+}
+
+impl Column {
+    /// This column names the row (`-o name`).
+    pub const fn handle(self) -> Column {
+        Column {
+            handle: true,
+            ..self
+        }
+    }
 }
 
 /// A table cell: its text, and a colour for statuses on a terminal.
@@ -106,8 +127,15 @@ pub struct List<'p> {
 }
 
 enum Kind<'p> {
-    Json { out: BufWriter<Stdout> },
+    Json {
+        out: BufWriter<Stdout>,
+    },
     Table(TableStream<'p>),
+    /// `-o name`: the handle column's text, whole, one per line.
+    Names {
+        out: BufWriter<Stdout>,
+        column: usize,
+    },
 }
 
 impl<'p> List<'p> {
@@ -115,6 +143,11 @@ impl<'p> List<'p> {
         let kind = if printer.is_json() {
             Kind::Json {
                 out: buffered_stdout(),
+            }
+        } else if printer.names_only() {
+            Kind::Names {
+                out: buffered_stdout(),
+                column: columns.iter().position(|c| c.handle).unwrap_or(0),
             }
         } else {
             Kind::Table(TableStream::new(printer, columns))
@@ -153,6 +186,13 @@ impl<'p> List<'p> {
                 }
             }
             Kind::Table(table) => table.push(row())?,
+            Kind::Names { out, column } => {
+                if let Some(field) = row().get(*column) {
+                    out.write_all(field.text.as_bytes())
+                        .and_then(|()| out.write_all(b"\n"))
+                        .map_err(write_err)?;
+                }
+            }
         }
         self.count += 1;
         Ok(())
@@ -168,6 +208,7 @@ impl<'p> List<'p> {
                     .map_err(write_err)?;
             }
             Kind::Table(table) => table.finish()?,
+            Kind::Names { mut out, .. } => out.flush().map_err(write_err)?,
         }
         Ok(self.count)
     }
@@ -240,7 +281,9 @@ impl<'p> TableStream<'p> {
                 color: self.printer.colors().then_some("\x1b[1m"),
             })
             .collect();
-        self.write_row(&header)?;
+        if self.printer.headers() {
+            self.write_row(&header)?;
+        }
         for row in std::mem::take(&mut self.pending) {
             self.write_row(&row)?;
         }

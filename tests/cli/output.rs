@@ -600,3 +600,111 @@ fn piped_tables_past_the_measured_rows_cut_nothing() {
     let last = stdout.lines().last().expect("a last row");
     assert!(last.contains("bot-1000") && last.ends_with(long), "{last}");
 }
+
+// ---- output for scripts: -o name, --no-headers, --quiet, --color (issue 11) ---------------
+
+#[test]
+fn o_name_prints_each_rows_handle_for_xargs() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.create("cd-bot");
+    let a = env.add_token("ci-bot", &["--name", "a label with spaces"]);
+    let b = env.add_token("ci-bot", &[]);
+    let ids = env.run(&["token", "list", "ci-bot", "-o", "name"]).ok();
+    assert_eq!(
+        ids.stdout,
+        format!(
+            "{}\n{}\n",
+            crate::tokens::token_id(&a),
+            crate::tokens::token_id(&b)
+        )
+    );
+    assert_eq!(
+        env.run(&["list", "-o", "name"]).ok().stdout,
+        "cd-bot\nci-bot\n"
+    );
+    let roles = env.run(&["role", "list", "-o", "name"]).ok().stdout;
+    assert!(roles.lines().any(|l| l == "viewer"), "{roles}");
+    let events = env.run(&["audit", "-o", "name"]).ok().stdout;
+    assert!(events.lines().all(|l| l.parse::<u64>().is_ok()), "{events}");
+    assert_eq!(
+        env.run(&["org", "list", "-o", "name"]).ok().stdout,
+        "default\n"
+    );
+    // What it is for: the ids straight into another command.
+    for id in ids.stdout.lines() {
+        env.run(&["token", "revoke", id]).ok();
+    }
+    assert_eq!(env.run(&["token", "list", "-o", "name"]).ok().stdout, "");
+    // A command that prints no list has no handles to print: refused before it runs.
+    env.run(&["create", "--name", "other-bot", "-o", "name"])
+        .code(2)
+        .error_contains("-o name");
+    env.run(&["show", "other-bot"]).code(1);
+}
+
+#[test]
+fn two_formats_at_once_are_a_usage_error() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    for args in [
+        &["list", "--json", "-o", "table"][..],
+        &["list", "--json", "-o", "name"][..],
+    ] {
+        env.run(args).code(2).error_contains("two formats");
+    }
+    // The same format twice is fine.
+    env.run(&["list", "--json", "-o", "json"]).ok();
+}
+
+#[test]
+fn no_headers_leaves_only_the_rows() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.create("cd-bot");
+    let with = env.run(&["list"]).ok().stdout;
+    let without = env.run(&["list", "--no-headers"]).ok().stdout;
+    assert_eq!(with.lines().count(), 3);
+    assert_eq!(without.lines().count(), 2);
+    assert!(without.lines().all(|l| l.contains("-bot")), "{without}");
+    assert!(!without.contains("NAME"));
+}
+
+#[test]
+fn quiet_silences_notes_and_warnings_not_errors() {
+    let env = TestEnv::new();
+    let created = env.run(&["create", "--name", "ci-bot", "-q"]).ok();
+    assert_eq!(created.stderr, "", "{created}");
+    let refused = env.run(&["show", "nobody", "--quiet"]).code(1);
+    assert!(refused.stderr.starts_with("error: "), "{refused}");
+}
+
+#[test]
+fn colour_follows_the_flag_then_no_color_term_and_clicolor_force() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let coloured = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = env.command();
+        cmd.env_remove("NO_COLOR").args(args);
+        for (key, value) in vars {
+            cmd.env(key, value);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().contains('\x1b')
+    };
+    // Piped: none by default, forced by the flag or CLICOLOR_FORCE.
+    assert!(!coloured(&["list"], &[]));
+    assert!(coloured(&["list", "--color", "always"], &[]));
+    assert!(coloured(&["list"], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(&["list"], &[("CLICOLOR_FORCE", "0")]));
+    assert!(!coloured(
+        &["list"],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
+    assert!(!coloured(
+        &["list", "--color", "never"],
+        &[("CLICOLOR_FORCE", "1")]
+    ));
+    env.run(&["list", "--color", "sometimes"]).code(2);
+}
