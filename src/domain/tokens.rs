@@ -524,12 +524,31 @@ pub struct Identity {
     pub expires_at: Option<DateTime<Utc>>,
     /// The successor's token id, while a rotated token lives out its grace period.
     pub replaced_by: Option<String>,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Identity {
     /// Whether the token holds `wanted`.
     pub fn allows(&self, wanted: &Permission) -> bool {
         permissions::allows(&self.permissions, wanted)
+    }
+
+    /// How long the token has left, when its holder should be told it is about to lapse:
+    /// within `warn_before` and also within the last quarter of its lifetime, so that a
+    /// token young for its kind (a 4h token checked in its first hours) never warns. A
+    /// rotated token warns throughout its grace period: its holder should switch now.
+    pub fn expiry_warning(
+        &self,
+        now: DateTime<Utc>,
+        warn_before: Duration,
+    ) -> Option<chrono::TimeDelta> {
+        let expires_at = self.expires_at?;
+        let left = expires_at - now;
+        if self.replaced_by.is_some() {
+            return Some(left);
+        }
+        let lifetime = expires_at - self.created_at;
+        (left <= warn_before.to_delta() && left * 4 <= lifetime).then_some(left)
     }
 }
 
@@ -651,6 +670,7 @@ fn check(
         permissions: permissions::stored_scopes(&row.scopes).narrow(&granted),
         expires_at: row.expires_at,
         replaced_by: row.replaced_by.clone(),
+        created_at: row.created_at,
     };
     if let Some(refusal) = refuse(&identity) {
         return Err(refusal);

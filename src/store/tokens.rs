@@ -131,6 +131,7 @@ pub struct TokenForVerify {
     pub roles: Vec<String>,
     /// Set while a rotated token lives out its grace period.
     pub replaced_by: Option<String>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// Successful verifications of one token on one UTC day.
@@ -536,7 +537,7 @@ impl Tx<'_> {
                     (SELECT group_concat(permission, char(31)) FROM token_scopes s WHERE s.token_id = t.id),
                     a.id, a.name, a.status, a.org,
                     (SELECT group_concat(role, char(31)) FROM account_roles r WHERE r.account_id = a.id),
-                    t.replaced_by
+                    t.replaced_by, t.created_at
                  FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?1",
                 [id],
                 |r| {
@@ -552,6 +553,7 @@ impl Tx<'_> {
                         r.get::<_, String>(8)?,
                         r.get::<_, Option<String>>(9)?,
                         r.get::<_, Option<String>>(10)?,
+                        r.get::<_, String>(11)?,
                     ))
                 },
             )
@@ -568,6 +570,7 @@ impl Tx<'_> {
             org,
             roles,
             replaced_by,
+            created_at,
         )) = row
         else {
             return Ok(None);
@@ -584,6 +587,7 @@ impl Tx<'_> {
             org,
             roles: split_list(roles),
             replaced_by,
+            created_at: crate::time::parse_timestamp(&created_at)?,
         }))
     }
 

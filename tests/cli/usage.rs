@@ -13,7 +13,7 @@ fn days_ago(days: i64) -> String {
 }
 
 /// Through the library, `days` ago: mints a token for `account` expiring `ttl_days` later.
-fn mint_then(env: &TestEnv, days: i64, account: &str, ttl_days: i64) -> String {
+pub(crate) fn mint_then(env: &TestEnv, days: i64, account: &str, ttl_days: i64) -> String {
     as_of(env, &days_ago(days), |store, ctx| {
         sa::domain::tokens::mint(
             store,

@@ -335,7 +335,8 @@ fn concurrent_verifiers_never_lose_a_count() {
 #[test]
 fn a_token_expiring_within_warn_before_gets_one_warning_line() {
     let env = with_bot();
-    let token = env.add_token("bot", &["--expires", "2d"]);
+    // Minted 10 days ago for 12: 2 days left, within 7 days and the last quarter.
+    let token = crate::usage::mint_then(&env, 10, "bot", 12);
     let run = verify(&env, &token, &["--json"]).ok();
     let warnings: Vec<&str> = run
         .stderr
@@ -350,14 +351,29 @@ fn a_token_expiring_within_warn_before_gets_one_warning_line() {
 }
 
 #[test]
+fn a_token_young_for_its_kind_gets_no_warning() {
+    let env = with_bot();
+    // The README tour's 4h token: within warn_before (7d) from its first check, but with
+    // three quarters of its life ahead it is no news.
+    let short = env.add_token("bot", &["--expires", "4h"]);
+    assert_eq!(verify(&env, &short, &[]).ok().stderr, "");
+    // Two days of two: young too.
+    let two_days = env.add_token("bot", &["--expires", "2d"]);
+    assert_eq!(verify(&env, &two_days, &[]).ok().stderr, "");
+}
+
+#[test]
 fn a_token_expiring_later_than_warn_before_gets_no_warning() {
     let env = with_bot();
     let token = env.add_token("bot", &["--expires", "30d"]);
     let run = verify(&env, &token, &[]).ok();
     assert_eq!(run.stderr, "", "{run}");
-    // A verifier whose policy warns earlier (tokens live 60 days by default there).
+    // Minted 50 days ago for 60: 10 days left, past the default 7 days' warning...
+    let older = crate::usage::mint_then(&env, 50, "bot", 60);
+    assert_eq!(verify(&env, &older, &[]).ok().stderr, "");
+    // ...but within a verifier's policy that warns a month ahead.
     env.write_config("[tokens]\ndefault_ttl = \"60d\"\nwarn_before = \"31d\"\n");
-    let run = verify(&env, &token, &[]).ok();
+    let run = verify(&env, &older, &[]).ok();
     assert!(run.stderr.starts_with("warning: "), "{run}");
 }
 

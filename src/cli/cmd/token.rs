@@ -257,21 +257,20 @@ fn verify(session: &Session<'_>, args: crate::cli::args::TokenVerifyArgs) -> Res
     });
     match verdict {
         Ok(identity) => {
-            if let Some(at) = identity.expires_at {
-                let left = at - ctx.now;
-                if left <= ctx.config.tokens.warn_before.to_delta() {
-                    let next_step = match &identity.replaced_by {
-                        Some(successor) => format!("it was rotated: switch to token `{successor}`"),
-                        None => format!("rotate it with `sa token rotate {}`", identity.token_id),
-                    };
-                    printer.warn(&format!(
-                        "token `{}` of account `{}` expires in {} (at {}); {next_step}",
-                        identity.token_id,
-                        identity.account,
-                        Duration::from_secs(left.num_seconds()),
-                        format_timestamp(at),
-                    ));
-                }
+            if let Some(at) = identity.expires_at
+                && let Some(left) = identity.expiry_warning(ctx.now, ctx.config.tokens.warn_before)
+            {
+                let next_step = match &identity.replaced_by {
+                    Some(successor) => format!("it was rotated: switch to token `{successor}`"),
+                    None => format!("rotate it with `sa token rotate {}`", identity.token_id),
+                };
+                printer.warn(&format!(
+                    "token `{}` of account `{}` expires in {} (at {}); {next_step}",
+                    identity.token_id,
+                    identity.account,
+                    Duration::from_secs(left.num_seconds()),
+                    format_timestamp(at),
+                ));
             }
             let view = IdentityView::new(&identity, ctx.now);
             if printer.is_json() {
