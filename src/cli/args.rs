@@ -156,6 +156,7 @@ pub enum AccountCommand {
     /// Create a service account
     Create(CreateArgs),
     /// List service accounts
+    #[command(alias = "ls")]
     List(ListArgs),
     /// Show one service account
     Show(AccountArg),
@@ -166,6 +167,7 @@ pub enum AccountCommand {
     /// Enable a disabled account
     Enable(AccountArg),
     /// Delete an account and revoke its tokens (restorable unless --purge)
+    #[command(alias = "rm")]
     ///
     /// Its tokens are revoked at once; `sa undelete` restores the account for
     /// `retention.deleted_accounts`, unless --purge removes it for good now.
@@ -264,12 +266,15 @@ pub struct UndeleteArgs {
 pub enum TokenCommand {
     /// Mint a token; prints it once on stdout (only the token, so
     /// `TOKEN=$(sa token add bot)` works)
+    #[command(alias = "create")]
     Add(TokenAddArgs),
     /// List tokens, of one account or of the whole organization
+    #[command(alias = "ls")]
     List(TokenListArgs),
     /// Show one token's metadata (never its secret)
     Show(TokenIdArg),
     /// Revoke tokens, for good
+    #[command(alias = "rm")]
     Revoke(TokenRevokeArgs),
     /// Mint a successor with the same name and scopes, and retire the old token
     Rotate(TokenRotateArgs),
@@ -371,10 +376,10 @@ pub struct TokenIdArg {
 #[derive(Debug, Args)]
 pub struct TokenRevokeArgs {
     /// Token ids to revoke
-    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse, required_unless_present = "all", add = ArgValueCandidates::new(complete::tokens))]
+    #[arg(value_name = "TOKEN_ID", value_parser = TokenId::parse, required_unless_present_any = ["all", "account"], add = ArgValueCandidates::new(complete::tokens))]
     pub ids: Vec<TokenId>,
     /// With --all: the account whose tokens to revoke
-    #[arg(long, value_parser = AccountRef::parse, requires = "all", conflicts_with = "ids", add = ArgValueCandidates::new(complete::accounts))]
+    #[arg(long, value_parser = AccountRef::parse, conflicts_with = "ids", add = ArgValueCandidates::new(complete::accounts))]
     pub account: Option<AccountRef>,
     /// Revoke every token of --account
     #[arg(long, requires = "account")]
@@ -415,6 +420,7 @@ pub enum RoleCommand {
     /// Create a custom role in the organization
     Create(RoleCreateArgs),
     /// List the built-in and custom roles, with how many accounts hold each
+    #[command(alias = "ls")]
     List,
     /// Show a role's permissions and the accounts that hold it
     Show(RoleArg),
@@ -504,6 +510,7 @@ pub struct CanArgs {
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
     /// List organizations with their account counts
+    #[command(alias = "ls")]
     List,
 }
 

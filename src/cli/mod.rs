@@ -207,7 +207,19 @@ fn usage_error(err: &clap::Error) -> ExitCode {
     let message = message.strip_prefix("error: ").unwrap_or(&message);
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "error: {}", one_line(message));
-    if let Some(tip) = lines.iter().find_map(|l| l.strip_prefix("tip: ")) {
+    // clap suggests by spelling alone: `--verbose` is not a misspelt `--version`, and
+    // `--help`/`--version` are never what someone typing another word meant.
+    let tip = lines.iter().find_map(|l| l.strip_prefix("tip: "));
+    let typed = message.split('\'').nth(1).unwrap_or_default();
+    let misleading = tip.is_some_and(|tip| {
+        ["--version", "--help"]
+            .iter()
+            .any(|flag| tip.contains(&format!("'{flag}'")) && !flag.starts_with(typed))
+    });
+    if misleading {
+        // The usage line clap prints then is built around the wrong suggestion too.
+        let _ = writeln!(stderr, "hint: `sa --help` lists the options");
+    } else if let Some(tip) = tip {
         let _ = writeln!(stderr, "hint: {}", one_line(tip));
     } else if let Some(usage) = lines.iter().find_map(|l| l.strip_prefix("Usage: ")) {
         let _ = writeln!(stderr, "hint: usage: {usage}");

@@ -708,3 +708,40 @@ fn colour_follows_the_flag_then_no_color_term_and_clicolor_force() {
     ));
     env.run(&["list", "--color", "sometimes"]).code(2);
 }
+
+#[test]
+fn aliases_where_users_reach_for_them() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    assert_eq!(env.run(&["ls", "-o", "name"]).ok().stdout, "ci-bot\n");
+    let token = env.add_token("ci-bot", &[]);
+    let id = crate::tokens::token_id(&token);
+    assert_eq!(
+        env.run(&["token", "ls", "-o", "name"]).ok().stdout,
+        format!("{id}\n")
+    );
+    env.run(&["token", "rm", id]).ok();
+    assert_eq!(env.json(&["token", "show", id])["status"], "revoked");
+    let minted = env.run(&["token", "create", "ci-bot"]).ok();
+    assert!(minted.stdout.starts_with("sa_"), "{minted}");
+    env.run(&["rm", "ci-bot", "--yes"]).ok();
+    env.run(&["show", "ci-bot"]).code(1);
+    assert!(env.run(&["role", "ls"]).ok().stdout.contains("viewer"));
+}
+
+#[test]
+fn usage_errors_do_not_mislead() {
+    let env = TestEnv::new();
+    // `--verbose` is not a misspelt `--version`.
+    let verbose = env.run(&["--verbose"]).code(2);
+    assert!(!verbose.stderr.contains("--version"), "{verbose}");
+    assert!(verbose.stderr.contains("sa --help"), "{verbose}");
+    // A real misspelling still gets its suggestion.
+    let versio = env.run(&["--versio"]).code(2);
+    assert!(versio.stderr.contains("'--version'"), "{versio}");
+    // `--account` without `--all` says what is missing, not that ids and --all both are.
+    let revoke = env.run(&["token", "revoke", "--account", "ci-bot"]).code(2);
+    assert!(revoke.stderr.contains("add `--all`"), "{revoke}");
+    assert!(!revoke.stderr.contains("TOKEN_ID"), "{revoke}");
+    assert_eq!(revoke.stderr.lines().count(), 1, "{revoke}");
+}

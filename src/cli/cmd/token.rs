@@ -106,6 +106,11 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
             print_token(printer, &token, &held, ctx.now)?;
         }
         TokenCommand::Revoke(args) => {
+            if args.account.is_some() && !args.all {
+                return Err(Error::invalid(
+                    "`--account` names the account whose tokens `--all` revokes: add `--all` to revoke every token of it, or give token ids instead",
+                ));
+            }
             let mut store = session.open_store()?;
             if let Some(account) = args.account.filter(|_| args.all) {
                 let found = accounts::show(&mut store, ctx, &account)?;
