@@ -194,13 +194,13 @@ pub enum AccountStatusArg {
     Active,
     Disabled,
     Deleted,
-    /// Active and disabled
+    /// Every account, deleted ones too
     All,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Which accounts to list [default: all, i.e. active and disabled]
+    /// Which accounts to list [default: active and disabled]
     #[arg(long, value_enum)]
     pub status: Option<AccountStatusArg>,
     /// Only accounts holding this role

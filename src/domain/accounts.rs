@@ -30,8 +30,9 @@ pub struct UpdateAccount {
 /// `sa list` filters.
 #[derive(Debug, Clone, Default)]
 pub struct ListAccounts {
-    /// `None`: active and disabled.
+    /// `None`: active and disabled, and deleted too with `include_deleted`.
     pub status: Option<AccountStatus>,
+    pub include_deleted: bool,
     pub role: Option<RoleName>,
     pub search: Option<String>,
 }
@@ -185,6 +186,7 @@ pub fn list(
             ctx.org.as_str(),
             &AccountFilter {
                 status: query.status,
+                include_deleted: query.include_deleted,
                 role: query.role.as_ref().map(RoleName::as_str),
                 search: query.search.as_deref(),
             },

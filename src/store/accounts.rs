@@ -74,8 +74,9 @@ pub struct NewAccount<'a> {
 /// `sa list` filters, already validated.
 #[derive(Debug, Default)]
 pub struct AccountFilter<'a> {
-    /// `None`: active and disabled.
+    /// `None`: active and disabled, and deleted too with `include_deleted`.
     pub status: Option<AccountStatus>,
+    pub include_deleted: bool,
     pub role: Option<&'a str>,
     /// Case-insensitive substring of name, description or email.
     pub search: Option<&'a str>,
@@ -254,7 +255,8 @@ impl Tx<'_> {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} /* report: accounts */ FROM accounts a
              WHERE a.org = ?2
-               AND (CASE WHEN ?3 IS NULL THEN a.status != 'deleted' ELSE a.status = ?3 END)
+               AND (CASE WHEN ?3 IS NOT NULL THEN a.status = ?3 WHEN ?6 THEN 1
+                         ELSE a.status != 'deleted' END)
                AND (?4 IS NULL OR EXISTS (SELECT 1 FROM account_roles r WHERE r.account_id = a.id AND r.role = ?4))
                AND (?5 IS NULL OR instr(lower(a.name), ?5) > 0
                     OR instr(lower(coalesce(a.description, '')), ?5) > 0
@@ -267,7 +269,8 @@ impl Tx<'_> {
             org,
             status,
             filter.role,
-            search
+            search,
+            filter.include_deleted
         ])?;
         while let Some(row) = rows.next()? {
             each(account_from_row(row)?.into_account()?)?;

@@ -159,9 +159,11 @@ fn list_status_filter_separates_active_disabled_and_deleted() {
     assert_eq!(listed(&env, &["--status", "active"]), ["active-bot"]);
     assert_eq!(listed(&env, &["--status", "disabled"]), ["disabled-bot"]);
     assert_eq!(listed(&env, &["--status", "deleted"]), ["deleted-bot"]);
+    // `all` is all, as `token list --status all` includes revoked tokens; the default is
+    // what is not deleted.
     assert_eq!(
         listed(&env, &["--status", "all"]),
-        ["active-bot", "disabled-bot"]
+        ["active-bot", "deleted-bot", "disabled-bot"]
     );
     assert_eq!(listed(&env, &[]), ["active-bot", "disabled-bot"]);
 }

@@ -37,6 +37,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             };
             let query = ListAccounts {
                 status,
+                include_deleted: args.status == Some(AccountStatusArg::All),
                 role: args.role,
                 search: args.search,
             };
