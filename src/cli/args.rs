@@ -536,7 +536,7 @@ pub struct AuditArgs {
     /// Only events since DUR ago (e.g. 7d), or since a date or RFC 3339 time
     #[arg(long, value_name = "WHEN", value_parser = Since::parse, allow_hyphen_values = true)]
     pub since: Option<Since>,
-    /// At most N events (the newest)
+    /// At most N events (the newest) [default on a terminal: 100; piped: all]
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
 }

@@ -154,3 +154,32 @@ fn a_token_typed_at_verify_is_never_echoed_even_with_stderr_elsewhere() {
     assert!(rest.contains("valid"), "{rest:?}");
     assert!(echo);
 }
+
+#[test]
+fn audit_on_a_terminal_shows_the_newest_hundred_and_says_so() {
+    let env = TestEnv::new();
+    crate::support::as_of(&env, "2026-11-01T10:00:00Z", |store, ctx| {
+        for n in 0..101 {
+            sa::domain::accounts::create(
+                store,
+                ctx,
+                &sa::domain::accounts::CreateAccount {
+                    name: sa::domain::names::AccountName::parse(&format!("bot-{n:03}")).unwrap(),
+                    description: None,
+                    roles: vec![],
+                },
+            )
+            .unwrap();
+        }
+    });
+    let session = spawn(&env, &["audit"], "");
+    let (rest, status, _) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest}");
+    assert!(rest.contains("the newest 100 events"), "{rest}");
+    assert!(!rest.contains("bot-000"), "the oldest is left out: {rest}");
+    assert!(rest.contains("bot-100"), "{rest}");
+    // Piped, everything.
+    let piped = env.run(&["audit"]).ok();
+    assert_eq!(piped.stdout.lines().count(), 102, "header and 101 events");
+    assert!(!piped.stderr.contains("newest"), "{piped}");
+}

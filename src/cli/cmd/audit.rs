@@ -7,6 +7,9 @@ use crate::domain::audit::{self, AuditQuery, list};
 use crate::error::Result;
 use crate::time::format_timestamp;
 
+/// How many events `sa audit` shows on a terminal without `--limit`.
+const TERMINAL_DEFAULT_LIMIT: u64 = 100;
+
 pub fn run(session: &Session<'_>, args: AuditArgs) -> Result<Outcome> {
     match args.command {
         Some(AuditCommand::Verify) => return verify(session),
@@ -14,17 +17,28 @@ pub fn run(session: &Session<'_>, args: AuditArgs) -> Result<Outcome> {
         None => {}
     }
     let mut store = session.open_store()?;
+    // A person at a terminal wants the recent events, not a trail of years scrolling past;
+    // a pipe or a file gets everything asked for.
+    let at_terminal = args.limit.is_none()
+        && !session.printer.is_json()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let limit = args.limit.or(at_terminal.then_some(TERMINAL_DEFAULT_LIMIT));
     let query = AuditQuery {
         account: args.account,
         action: args.action,
         since: args.since,
-        limit: args.limit,
+        limit,
     };
     let mut events = session.printer.list(AUDIT_COLUMNS);
     list(&mut store, &session.ctx, &query, &mut |event| {
         events.push(|| AuditEventView::from(&event), || audit_row(&event))
     })?;
-    events.finish()?;
+    let shown = events.finish()?;
+    if at_terminal && shown as u64 == TERMINAL_DEFAULT_LIMIT {
+        session.printer.note(&format!(
+            "the newest {TERMINAL_DEFAULT_LIMIT} events; `--limit N` shows more, and a pipe gets them all"
+        ));
+    }
     Ok(Outcome::Success)
 }
 
