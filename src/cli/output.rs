@@ -679,7 +679,41 @@ pub struct AuditEventView {
     pub org: String,
     pub target: String,
     pub account_id: Option<i64>,
-    pub details: BTreeMap<String, String>,
+    /// Typed for JSON by [`typed_detail`]; stored (and hashed) as text.
+    pub details: BTreeMap<String, serde_json::Value>,
+}
+
+/// A detail's value as JSON: lists (roles, scopes, permissions, token ids) as arrays, counts
+/// and ids as numbers, `bulk` as a boolean, the rest as text. Stored as text, as the chain
+/// hashes it; a value that does not read as its type stays text rather than being lost.
+fn typed_detail(action: &str, key: &str, value: &str) -> serde_json::Value {
+    use serde_json::Value;
+    let list = matches!(key, "roles" | "scopes" | "permissions" | "token_ids")
+        || (action.starts_with("role.") && matches!(key, "added" | "removed"));
+    let number = matches!(
+        key,
+        "id" | "cut_id"
+            | "removed"
+            | "removed_total"
+            | "grants_removed"
+            | "revoked_tokens"
+            | "tokens"
+    );
+    if list {
+        Value::Array(
+            value
+                .split(',')
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.to_string()))
+                .collect(),
+        )
+    } else if let (true, Ok(n)) = (number, value.parse::<u64>()) {
+        Value::from(n)
+    } else if key == "bulk" && matches!(value, "true" | "false") {
+        Value::Bool(value == "true")
+    } else {
+        Value::String(value.to_string())
+    }
 }
 
 impl From<&AuditEvent> for AuditEventView {
@@ -692,7 +726,11 @@ impl From<&AuditEvent> for AuditEventView {
             org: e.org.clone(),
             target: e.target.clone(),
             account_id: e.account_id,
-            details: e.details.iter().cloned().collect(),
+            details: e
+                .details
+                .iter()
+                .map(|(key, value)| (key.clone(), typed_detail(&e.action, key, value)))
+                .collect(),
         }
     }
 }

@@ -63,7 +63,7 @@ fn create_writes_an_account_create_event() {
     assert_eq!(event["account_id"], created["id"]);
     assert_eq!(event["details"]["email"], "ci-bot@default.sa.local");
     assert_eq!(event["details"]["description"], "Runs CI");
-    assert_eq!(event["details"]["roles"], "viewer");
+    assert_eq!(event["details"]["roles"], serde_json::json!(["viewer"]));
     assert!(event["details"].is_object());
     let at = event["at"].as_str().expect("a time");
     assert!(at.ends_with('Z'), "{at}");
@@ -139,7 +139,7 @@ fn delete_and_undelete_write_events() {
     let deleted = only(&env, "account.delete");
     assert_eq!(deleted["target"], "ci-bot");
     assert_eq!(deleted["account_id"], id);
-    assert_eq!(deleted["details"]["revoked_tokens"], "0");
+    assert_eq!(deleted["details"]["revoked_tokens"], 0);
     let undeleted = only(&env, "account.undelete");
     assert_eq!(undeleted["account_id"], id);
     assert_eq!(
@@ -629,7 +629,7 @@ fn a_prune_keeps_the_chain_verifiable_and_later_edits_caught() {
         ["account.create", "account.create", "audit.prune"]
     );
     let prune_event = only(&env, "audit.prune");
-    assert_eq!(prune_event["details"]["removed"], "3");
+    assert_eq!(prune_event["details"]["removed"], 3);
     let (code, report) = chain(&env, &[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["events_checked"], 3);
@@ -709,7 +709,7 @@ fn a_checkpoint_changed_after_a_real_prune_is_caught() {
             .ok();
         assert_eq!(chain(&env, &[]).0, 0, "a real prune verifies");
         let prune_event = only(&env, "audit.prune");
-        assert_eq!(prune_event["details"]["cut_id"], "2");
+        assert_eq!(prune_event["details"]["cut_id"], 2);
         sql(&env, tamper);
         let (code, report) = chain(&env, &[]);
         assert_eq!(code, 1, "{tamper}: {report}");

@@ -250,8 +250,11 @@ fn deleting_a_granted_role_needs_confirmation_and_takes_the_grants_with_it() {
         "forbidden"
     );
     let event = only(&env, "role.delete");
-    assert_eq!(event["details"]["grants_removed"], "1");
-    assert_eq!(event["details"]["permissions"], "*:read,deploys:write");
+    assert_eq!(event["details"]["grants_removed"], 1);
+    assert_eq!(
+        event["details"]["permissions"],
+        serde_json::json!(["*:read", "deploys:write"])
+    );
     env.run(&["role", "delete", "deployer", "--yes"])
         .code(1)
         .error_contains("does not exist");
@@ -344,8 +347,11 @@ fn role_update_adds_removes_describes_and_renames_with_its_grants() {
     valid(&env, &token, &["--permission", "releases:write"]);
     let event = only(&env, "role.update");
     assert_eq!(event["target"], "shipper");
-    assert_eq!(event["details"]["added"], "releases:write");
-    assert_eq!(event["details"]["removed"], "*:read");
+    assert_eq!(
+        event["details"]["added"],
+        serde_json::json!(["releases:write"])
+    );
+    assert_eq!(event["details"]["removed"], serde_json::json!(["*:read"]));
     assert_eq!(event["details"]["old_name"], "deployer");
 
     let same = env
@@ -393,7 +399,10 @@ fn every_role_change_is_audited_with_what_changed() {
     let created = only(&env, "role.create");
     assert_eq!(created["target"], "deployer");
     assert_eq!(created["actor"], "tester");
-    assert_eq!(created["details"]["permissions"], "deploys:write,*:read");
+    assert_eq!(
+        created["details"]["permissions"],
+        serde_json::json!(["deploys:write", "*:read"])
+    );
     assert_eq!(created["details"]["description"], "ships releases");
     env.run(&["role", "create", "deployer", "--permission", "x:y"])
         .code(1)
@@ -813,7 +822,10 @@ fn a_token_minted_under_a_token_never_grows_past_the_minter() {
     let successor = show_token(&env, token_id(rotated.stdout.trim()));
     assert_eq!(successor["scopes"], json!(["logs:read", "tokens:write"]));
     let event = events(&env, &["--action", "token.rotate"]).pop().unwrap();
-    assert_eq!(event["details"]["scopes"], "logs:read,tokens:write");
+    assert_eq!(
+        event["details"]["scopes"],
+        serde_json::json!(["logs:read", "tokens:write"])
+    );
 }
 
 #[test]
