@@ -25,10 +25,12 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Database file [default: $SA_DB, `db_path`, $XDG_DATA_HOME/sa/sa.db]
+    // $SA_DB and $SA_CONFIG are read by config.rs, not clap (an empty one means unset, and
+    // `sa config show` names where a value came from); the help names them as clap would.
+    /// Database file [default: `db_path`, $XDG_DATA_HOME/sa/sa.db] [env: SA_DB]
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Config file [default: $SA_CONFIG, $XDG_CONFIG_HOME/sa/config.toml]
+    /// Config file [default: $XDG_CONFIG_HOME/sa/config.toml] [env: SA_CONFIG]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Organization [default: `default`; under a token, the token's]
