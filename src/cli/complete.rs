@@ -29,6 +29,22 @@ struct Typed {
 fn typed(args: impl IntoIterator<Item = OsString>) -> Typed {
     let mut typed = Typed::default();
     let words: Vec<OsString> = args.into_iter().skip_while(|w| w != "--").skip(1).collect();
+    // Bash hands the words over as typed: `--db=PATH` split at `=` into three words, quotes
+    // and backslashes still in. Put them back together as the shell will pass them to sa.
+    let mut joined: Vec<String> = Vec::new();
+    for word in &words {
+        let Some(text) = word.to_str() else {
+            joined.push(String::new());
+            continue;
+        };
+        match joined.last_mut() {
+            Some(last) if text == "=" || last.ends_with('=') && last.starts_with("--") => {
+                last.push_str(&unquote(text));
+            }
+            _ => joined.push(unquote(text)),
+        }
+    }
+    let words: Vec<OsString> = joined.into_iter().map(OsString::from).collect();
     let mut words = words.iter().peekable();
     while let Some(word) = words.next() {
         let Some(text) = word.to_str() else { continue };
@@ -50,6 +66,22 @@ fn typed(args: impl IntoIterator<Item = OsString>) -> Typed {
         }
     }
     typed
+}
+
+/// A word as the shell will pass it: quotes removed, backslash escapes resolved.
+fn unquote(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut quote: Option<char> = None;
+    let mut chars = word.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None | Some('"'), '\\') => out.extend(chars.next()),
+            (_, c) => out.push(c),
+        }
+    }
+    out
 }
 
 /// Runs `each` against the database and organization the command line names; nothing on
@@ -159,5 +191,12 @@ mod tests {
         );
         // Before `--` are sa's own arguments, not the command line's.
         assert_eq!(typed(words(&["sa", "--db", "/y"])), Typed::default());
+        // As bash splits and quotes them.
+        let split = words(&["sa", "--", "sa", "--db", "=", "/x/a.db", "show", ""]);
+        assert_eq!(typed(split).db, Some("/x/a.db".into()));
+        let quoted = words(&["sa", "--", "sa", "--db", "'/x/my dir/a.db'", "show", ""]);
+        assert_eq!(typed(quoted).db, Some("/x/my dir/a.db".into()));
+        let escaped = words(&["sa", "--", "sa", "--db", "/x/my\\ dir/a.db", "show"]);
+        assert_eq!(typed(escaped).db, Some("/x/my dir/a.db".into()));
     }
 }

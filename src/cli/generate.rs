@@ -28,7 +28,7 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             ),
             (
                 "Revoke an account's tokens unused for 30 days",
-                "sa token list ci-bot --unused-for 30d -o name | xargs -r sa token revoke",
+                "sa token list ci-bot --unused-for 30d -o name | xargs -r sa token revoke --yes",
             ),
         ],
     ),

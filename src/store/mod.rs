@@ -159,6 +159,8 @@ impl Store {
     /// answered with an empty list that looks like an all-clear.
     pub fn open_existing(path: &Path) -> Result<Self> {
         match header::inspect(path)? {
+            // A blank file is a first use killed before it began (or `touch`): adopted, as
+            // by any command, so that a kill never leaves a file reads cannot open.
             FileState::Missing => Err(Error::NoDatabase(path.to_path_buf())),
             _ => Self::open(path),
         }

@@ -183,3 +183,63 @@ fn audit_on_a_terminal_shows_the_newest_hundred_and_says_so() {
     assert_eq!(piped.stdout.lines().count(), 102, "header and 101 events");
     assert!(!piped.stderr.contains("newest"), "{piped}");
 }
+
+#[test]
+fn arrow_keys_put_nothing_into_the_answer() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let mut session = spawn(&env, &["delete", "ci-bot"], "");
+    // Left, Right, Home, Delete: whole escape sequences, ignored.
+    answer(
+        &mut session,
+        "to confirm",
+        "ci\x1b[D\x1b[C\x1bOH\x1b[3~-bot\r",
+    );
+    let (rest, status, _) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest:?}");
+    env.run(&["show", "ci-bot"]).code(1);
+}
+
+#[test]
+fn a_stop_and_continue_at_the_secret_prompt_never_shows_the_rest() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let token = env.add_token("ci-bot", &[]);
+    let (head, tail) = token.split_at(20);
+    let mut session = spawn(&env, &["token", "verify"], "");
+    answer(&mut session, "(not shown): ", head);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // Stopped from outside, its terminal set back to echo (as a shell does for `fg`), then
+    // continued: sa must turn echo off again before reading on.
+    session
+        .process_mut()
+        .signal(nix::sys::signal::Signal::SIGSTOP)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let master = session.process().get_file_handle().expect("the pty");
+    // SAFETY: tcgetattr/tcsetattr on an open terminal fd with a termios read from it.
+    unsafe {
+        let mut settings: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(master.as_raw_fd(), &mut settings), 0);
+        settings.c_lflag |= libc::ECHO | libc::ICANON;
+        assert_eq!(
+            libc::tcsetattr(master.as_raw_fd(), libc::TCSANOW, &settings),
+            0
+        );
+    }
+    session
+        .process_mut()
+        .signal(nix::sys::signal::Signal::SIGCONT)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    session.send(&format!("{tail}\r")).unwrap();
+    session.flush().unwrap();
+    let (rest, status, echo) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest:?}");
+    let secret_tail = &tail[tail.len() - 20..];
+    assert!(
+        !rest.contains(secret_tail),
+        "echoed after continuing: {rest:?}"
+    );
+    assert!(echo);
+}
