@@ -98,7 +98,7 @@ pub enum ColorChoice {
 pub enum Command {
     #[command(flatten)]
     Account(AccountCommand),
-    /// Service accounts (the top-level `create`, `list`, … are the same commands)
+    /// Service accounts (the same commands as the top-level `create`, `list` and the rest)
     #[command(name = "account", subcommand)]
     AccountGroup(AccountCommand),
     /// Mint, list, rotate, revoke and verify API tokens
@@ -180,7 +180,7 @@ pub enum AccountCommand {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Account name: 3–64 lowercase letters, digits, `-`, `_`, `.`, starting with a letter
+    /// Account name: 3 to 64 lowercase letters, digits, `-`, `_`, `.`, starting with a letter
     #[arg(long, value_parser = AccountName::parse)]
     pub name: AccountName,
     /// What the account is for
@@ -439,7 +439,7 @@ pub enum RoleCommand {
 
 #[derive(Debug, Args)]
 pub struct RoleCreateArgs {
-    /// Role name: 2–64 lowercase letters, digits, `-`, `_`, `.`, starting with a letter
+    /// Role name: 2 to 64 lowercase letters, digits, `-`, `_`, `.`, starting with a letter
     #[arg(value_parser = RoleName::parse, add = ArgValueCandidates::new(complete::roles))]
     pub name: RoleName,
     /// A permission the role grants (repeatable): `resource:action`, `*` matching any part
