@@ -60,9 +60,11 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// Opens the database named by `config.db_path`, in the `default` organization.
+    /// Opens the database named by `config.db_path`, in the `default` organization. A
+    /// missing database is [`Error::NoDatabase`]: a verifier only reads, and a mistyped path
+    /// must not become an empty database that rejects every token.
     pub fn open(config: Config) -> Result<Self> {
-        let mut store = Store::open(&config.db_path)?;
+        let mut store = Store::open_existing(&config.db_path)?;
         store.count_uses_lightly()?;
         Ok(Verifier {
             store,

@@ -472,3 +472,16 @@ fn the_wal_stays_bounded_when_only_verifications_write() {
     let listed = env.json(&["token", "list", "--usage"]);
     assert_eq!(listed[0]["use_count"], 220);
 }
+
+#[test]
+fn the_library_verifier_on_a_missing_database_creates_nothing() {
+    let env = TestEnv::new();
+    let path = env.root().join("nowhere/sa.db");
+    let opened = sa::Verifier::open(sa::Config::with_db_path(&path));
+    assert!(
+        matches!(opened, Err(sa::Error::NoDatabase(_))),
+        "{:?}",
+        opened.err()
+    );
+    assert!(!path.parent().unwrap().exists());
+}
