@@ -122,7 +122,7 @@ pub enum Command {
     /// Check the database file, or copy it while it is in use
     #[command(subcommand)]
     Db(DbCommand),
-    /// Create the database (reads never do; the first write does too)
+    /// Create the database (`create` and `role create` do too; other commands never do)
     Init,
     /// Print a shell's completion script (names and token ids come from the database)
     Completions(CompletionsArgs),

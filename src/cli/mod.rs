@@ -42,14 +42,29 @@ pub struct Session<'a> {
     /// Whether the command changes anything (its permission under a token is `…:write`):
     /// the stale-token policy runs after those only.
     pub writes: bool,
+    /// Whether the command may create a missing database: only those that can put something
+    /// in an empty one (`create`, `role create`, `init`). Any other command on a missing
+    /// database could only fail with "not found", or report an empty result as news.
+    pub creates: bool,
+}
+
+fn creates_the_database(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Account(args::AccountCommand::Create(_))
+            | Command::AccountGroup(args::AccountCommand::Create(_))
+            | Command::Role(args::RoleCommand::Create(_))
+            | Command::Init
+    )
 }
 
 impl Session<'_> {
     /// Opens the database and applies the lazy retention of deleted accounts and of per-day
-    /// counters. Only a write command creates a missing database; a read on one is exit 3.
+    /// counters. Only a command that can fill an empty database creates a missing one; any
+    /// other is exit 3 on it.
     pub fn open_store(&self) -> Result<Store, Error> {
         let path = &self.config.db_path;
-        let mut store = if self.writes {
+        let mut store = if self.creates {
             Store::open(path)?
         } else {
             Store::open_existing(path)?
@@ -341,6 +356,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         config: &config,
         ctx,
         writes: token_use.writes(),
+        creates: creates_the_database(&cli.command),
     };
     let outcome = match cli.command {
         Command::Account(command) | Command::AccountGroup(command) => {

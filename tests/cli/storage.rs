@@ -90,17 +90,34 @@ fn creating_a_database_is_said_once_on_stderr() {
     assert!(first.stderr.contains(&note), "{first}");
     let second = env.run(&["list", "--json"]).ok();
     assert!(!second.stderr.contains("created"), "{second}");
-    // The note is what gives a mistyped --db away, even when the command then fails.
+    // A mistyped --db: a command that needs data already there (any but `create`, `role
+    // create` and `init`) is exit 3 and creates nothing, writes included.
     let typo = env.root().join("typo.db");
-    let typo = typo.to_str().expect("utf-8");
-    let failed = env
-        .run(&["update", "ci-bot", "--description", "x", "--db", typo])
-        .code(1);
+    let typo_arg = typo.to_str().expect("utf-8");
+    for args in [
+        &["update", "ci-bot", "--description", "x"][..],
+        &["token", "prune", "--older-than", "1d", "--yes"][..],
+        &["token", "add", "ci-bot"][..],
+        &["role", "grant", "viewer", "ci-bot"][..],
+        &["audit", "prune", "--before", "2020-01-01", "--yes"][..],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--db", typo_arg]);
+        let failed = env.run(&all).code(3);
+        assert!(
+            failed.stderr.contains("there is no sa database"),
+            "{failed}"
+        );
+        assert!(!typo.exists(), "{args:?} created it");
+    }
+    // The note gives a mistyped --db away when a create makes it.
+    let made = env
+        .run(&["create", "--name", "x-bot", "--db", typo_arg])
+        .ok();
     assert!(
-        failed
-            .stderr
-            .contains(&format!("created a new sa database at `{typo}`")),
-        "{failed}"
+        made.stderr
+            .contains(&format!("created a new sa database at `{typo_arg}`")),
+        "{made}"
     );
 }
 
