@@ -316,16 +316,11 @@ impl Tx<'_> {
                 i64::try_from(limit).unwrap_or(i64::MAX)
             ])?,
         };
-        let mut current: Option<ChainedEvent> = None;
-        while let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
-            if current.as_ref().is_some_and(|c| c.id != id)
-                && let Some(done) = current.take()
-            {
-                each(done)?;
-            }
-            if current.is_none() {
-                current = Some(ChainedEvent {
+        group_event_rows(
+            &mut rows,
+            9,
+            |row, id| {
+                Ok(ChainedEvent {
                     id,
                     at: row.get(1)?,
                     actor: row.get(2)?,
@@ -336,17 +331,11 @@ impl Tx<'_> {
                     details: Vec::new(),
                     prev_hash: row.get(7)?,
                     hash: row.get(8)?,
-                });
-            }
-            if let (Some(chained), Some(key)) = (current.as_mut(), row.get::<_, Option<String>>(9)?)
-            {
-                chained.details.push((key, row.get(10)?));
-            }
-        }
-        if let Some(done) = current {
-            each(done)?;
-        }
-        Ok(())
+                })
+            },
+            |chained| (chained.id, &mut chained.details),
+            each,
+        )
     }
 
     /// How many of `org`'s events a prune before `before` would remove: the oldest ones, up
@@ -563,16 +552,11 @@ impl Tx<'_> {
             .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
             .collect();
         let mut rows = stmt.query(params.as_slice())?;
-        let mut current: Option<AuditEvent> = None;
-        while let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
-            if current.as_ref().is_some_and(|e| e.id != id)
-                && let Some(done) = current.take()
-            {
-                each(done)?;
-            }
-            if current.is_none() {
-                current = Some(AuditEvent {
+        group_event_rows(
+            &mut rows,
+            7,
+            |row, id| {
+                Ok(AuditEvent {
                     id,
                     at: parse_timestamp(&row.get::<_, String>(1)?)?,
                     actor: row.get(2)?,
@@ -581,17 +565,47 @@ impl Tx<'_> {
                     target: row.get(5)?,
                     account_id: row.get(6)?,
                     details: Vec::new(),
-                });
-            }
-            if let (Some(event), Some(key)) = (current.as_mut(), row.get::<_, Option<String>>(7)?) {
-                event.details.push((key, row.get(8)?));
-            }
-        }
-        if let Some(done) = current {
-            each(done)?;
-        }
-        Ok(())
+                })
+            },
+            |event| (event.id, &mut event.details),
+            each,
+        )
     }
+}
+
+/// Events read with their details joined in (one row per detail, or one row with NULLs for an
+/// event without any; ordered by event id, then detail position), handed to `each` whole as
+/// soon as the next event's first row shows: no list is held. Column 0 is the event id;
+/// `key_column` and the one after it are the detail's key and value.
+fn group_event_rows<E>(
+    rows: &mut rusqlite::Rows<'_>,
+    key_column: usize,
+    start: impl Fn(&rusqlite::Row<'_>, i64) -> Result<E>,
+    parts: impl Fn(&mut E) -> (i64, &mut Vec<(String, String)>),
+    each: &mut dyn FnMut(E) -> Result<()>,
+) -> Result<()> {
+    let mut current: Option<E> = None;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        if let Some(mut event) = current.take() {
+            if parts(&mut event).0 == id {
+                current = Some(event);
+            } else {
+                each(event)?;
+            }
+        }
+        let event = match current.as_mut() {
+            Some(event) => event,
+            None => current.insert(start(row, id)?),
+        };
+        if let Some(key) = row.get::<_, Option<String>>(key_column)? {
+            parts(event).1.push((key, row.get(key_column + 1)?));
+        }
+    }
+    if let Some(done) = current {
+        each(done)?;
+    }
+    Ok(())
 }
 
 /// Migration 5: chains the events already stored, each organization's in id order.
