@@ -502,6 +502,24 @@ fn chain(env: &TestEnv, args: &[&str]) -> (i32, Value) {
     (run.code, report)
 }
 
+/// Creates accounts through the library with the clock set to `at` (RFC 3339).
+pub(crate) fn create_as_of(env: &TestEnv, at: &str, names: &[&str]) {
+    crate::support::as_of(env, at, |store, ctx| {
+        for name in names {
+            sa::domain::accounts::create(
+                store,
+                ctx,
+                &sa::domain::accounts::CreateAccount {
+                    name: sa::domain::names::AccountName::parse(name).unwrap(),
+                    description: None,
+                    roles: vec![],
+                },
+            )
+            .unwrap();
+        }
+    });
+}
+
 fn sql(env: &TestEnv, statement: &str) {
     rusqlite::Connection::open(env.db_path())
         .expect("open db")
@@ -591,20 +609,7 @@ fn each_kind_of_tampering_with_one_row_is_caught_and_named() {
 fn a_prune_keeps_the_chain_verifiable_and_later_edits_caught() {
     let env = TestEnv::new();
     // Three events a year ago, through the library with the clock set back.
-    for name in ["old-a", "old-b", "old-c"] {
-        crate::support::as_of(&env, "2025-11-01T10:00:00Z", |store, ctx| {
-            sa::domain::accounts::create(
-                store,
-                ctx,
-                &sa::domain::accounts::CreateAccount {
-                    name: sa::domain::names::AccountName::parse(name).unwrap(),
-                    description: None,
-                    roles: vec![],
-                },
-            )
-            .unwrap();
-        });
-    }
+    create_as_of(&env, "2025-11-01T10:00:00Z", &["old-a", "old-b", "old-c"]);
     env.create("new-a");
     env.create("new-b");
     assert_eq!(chain(&env, &[]).1["events_checked"], 5);
@@ -689,20 +694,7 @@ fn a_checkpoint_changed_after_a_real_prune_is_caught() {
     for tamper in tampers {
         let env = TestEnv::new();
         // Events 1 and 2 a year ago; 3 and 4 now; the prune's own event is 5.
-        for name in ["old-a", "old-b"] {
-            crate::support::as_of(&env, "2025-01-01T10:00:00Z", |store, ctx| {
-                sa::domain::accounts::create(
-                    store,
-                    ctx,
-                    &sa::domain::accounts::CreateAccount {
-                        name: sa::domain::names::AccountName::parse(name).unwrap(),
-                        description: None,
-                        roles: vec![],
-                    },
-                )
-                .unwrap();
-            });
-        }
+        create_as_of(&env, "2025-01-01T10:00:00Z", &["old-a", "old-b"]);
         env.create("new-a");
         env.create("new-b");
         env.run(&["audit", "prune", "--before", "2026-01-01", "--yes"])

@@ -158,20 +158,9 @@ fn a_token_typed_at_verify_is_never_echoed_even_with_stderr_elsewhere() {
 #[test]
 fn audit_on_a_terminal_shows_the_newest_hundred_and_says_so() {
     let env = TestEnv::new();
-    crate::support::as_of(&env, "2026-11-01T10:00:00Z", |store, ctx| {
-        for n in 0..101 {
-            sa::domain::accounts::create(
-                store,
-                ctx,
-                &sa::domain::accounts::CreateAccount {
-                    name: sa::domain::names::AccountName::parse(&format!("bot-{n:03}")).unwrap(),
-                    description: None,
-                    roles: vec![],
-                },
-            )
-            .unwrap();
-        }
-    });
+    let names: Vec<String> = (0..101).map(|n| format!("bot-{n:03}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    crate::audit::create_as_of(&env, "2026-11-01T10:00:00Z", &names);
     let session = spawn(&env, &["audit"], "");
     let (rest, status, _) = finish(session);
     assert_eq!(exited(status), Some(0), "{rest}");
