@@ -260,7 +260,7 @@ pub struct DeleteArgs {
 pub struct UndeleteArgs {
     /// The deleted account: its name, or its id when several deleted accounts had that name
     /// (`sa list --status deleted` shows both)
-    #[arg(value_name = "ACCOUNT", value_parser = AccountRef::parse)]
+    #[arg(value_name = "ACCOUNT", value_parser = AccountRef::parse, add = ArgValueCandidates::new(complete::deleted_accounts))]
     pub account: AccountRef,
 }
 

@@ -112,9 +112,21 @@ fn with_store(each: impl FnOnce(&mut Store, &Context<'_>) -> crate::error::Resul
 
 /// Account names (active and disabled), with their description.
 pub fn accounts() -> Vec<CompletionCandidate> {
+    accounts_listed(&ListAccounts::default())
+}
+
+/// Deleted accounts' names, for `sa undelete`.
+pub fn deleted_accounts() -> Vec<CompletionCandidate> {
+    accounts_listed(&ListAccounts {
+        status: Some(crate::store::AccountStatus::Deleted),
+        ..ListAccounts::default()
+    })
+}
+
+fn accounts_listed(query: &ListAccounts) -> Vec<CompletionCandidate> {
     let mut found = Vec::new();
     with_store(|store, ctx| {
-        accounts::list(store, ctx, &ListAccounts::default(), &mut |account| {
+        accounts::list(store, ctx, query, &mut |account| {
             found.push(
                 CompletionCandidate::new(account.name).help(account.description.map(|d| d.into())),
             );

@@ -137,6 +137,9 @@ fn bash_completes_token_ids_account_names_and_roles_from_the_database() {
     assert!(roles.contains(&"viewer".to_string()), "{roles:?}");
     let commands = complete("sa tok", 1);
     assert_eq!(commands, ["token"]);
+    // `undelete` offers the deleted accounts, and only those.
+    env.run(&["delete", "cd-bot", "--yes"]).ok();
+    assert_eq!(complete("sa undelete ''", 2), ["cd-bot"]);
 }
 
 #[test]
