@@ -30,20 +30,31 @@ fn with_deployer() -> TestEnv {
     env
 }
 
+/// In organization `acme`: a role `lister` (accounts:read) and an account `worker` holding it.
+fn acme_worker(env: &TestEnv) {
+    env.run(&[
+        "--org",
+        "acme",
+        "role",
+        "create",
+        "lister",
+        "--permission",
+        "accounts:read",
+    ])
+    .ok();
+    env.json(&[
+        "--org", "acme", "create", "--name", "worker", "--role", "lister",
+    ]);
+}
+
 /// `sa ARGS` under `$SA_TOKEN`.
 fn run_as(env: &TestEnv, token: &str, args: &[&str]) -> Run {
-    let output = env
-        .command()
-        .env("SA_TOKEN", token)
-        .args(args)
-        .write_stdin("")
-        .output()
-        .expect("run sa");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::of(
+        env.command()
+            .env("SA_TOKEN", token)
+            .args(args)
+            .write_stdin(""),
+    )
 }
 
 /// A service account `name` holding a fresh custom role `name-role` with `permissions`, and a
@@ -736,19 +747,7 @@ fn a_token_file_acts_like_sa_token_and_wins_over_it() {
 #[test]
 fn an_acting_token_works_in_its_own_organization_only() {
     let env = TestEnv::new();
-    env.run(&[
-        "--org",
-        "acme",
-        "role",
-        "create",
-        "lister",
-        "--permission",
-        "accounts:read",
-    ])
-    .ok();
-    env.json(&[
-        "--org", "acme", "create", "--name", "worker", "--role", "lister",
-    ]);
+    acme_worker(&env);
     env.json(&["create", "--name", "default-bot"]);
     let bot = env.add_token("worker", &["--org", "acme"]);
     // Without --org, the token's organization.
@@ -895,19 +894,7 @@ fn a_sa_token_that_is_not_utf8_is_malformed_not_unset() {
 #[test]
 fn a_refusal_for_another_organization_is_not_a_use() {
     let env = TestEnv::new();
-    env.run(&[
-        "--org",
-        "acme",
-        "role",
-        "create",
-        "lister",
-        "--permission",
-        "accounts:read",
-    ])
-    .ok();
-    env.json(&[
-        "--org", "acme", "create", "--name", "worker", "--role", "lister",
-    ]);
+    acme_worker(&env);
     let bot = env.add_token("worker", &["--org", "acme"]);
     run_as(&env, &bot, &["--org", "default", "list"]).code(1);
     let shown = env.json(&["--org", "acme", "token", "show", token_id(&bot)]);

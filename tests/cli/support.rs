@@ -56,6 +56,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// Runs `command` (its stdin already given) and keeps what it left.
+    pub fn of(command: &mut Command) -> Run {
+        let output = command.output().expect("run sa");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     /// Asserts exit 0 and returns self.
     #[track_caller]
     pub fn ok(self) -> Self {
@@ -176,17 +186,7 @@ impl TestEnv {
 
     /// Runs `sa ARGS` with `stdin` as its standard input.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let output = self
-            .command()
-            .args(args)
-            .write_stdin(stdin)
-            .output()
-            .expect("run sa");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::of(self.command().args(args).write_stdin(stdin))
     }
 
     /// Runs `sa ARGS --json`, asserts success, returns the parsed stdout.
