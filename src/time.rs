@@ -74,24 +74,35 @@ impl Duration {
     }
 }
 
-impl std::fmt::Display for Duration {
-    /// The two largest units: `30d`, `4h`, `1d 12h`, `2m 5s`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Duration {
+    /// Its two largest units, e.g. `["1d", "12h"]`.
+    fn largest_units(self) -> Vec<String> {
         let mut secs = self.0;
-        if secs == 0 {
-            return f.write_str("0s");
-        }
+        // The largest unit, then the next one down if it is not zero: `3h`, not `3h 30s`.
+        let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+        let Some(first) = units.iter().position(|&(unit, _)| secs >= unit) else {
+            return vec!["0s".into()];
+        };
         let mut out = Vec::new();
-        for (unit, name) in [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")] {
+        for &(unit, name) in units.iter().skip(first).take(2) {
             if secs >= unit {
                 out.push(format!("{}{name}", secs / unit));
                 secs %= unit;
             }
-            if out.len() == 2 {
-                break;
-            }
         }
-        f.write_str(&out.join(" "))
+        out
+    }
+
+    /// The two largest units without a space, for a table cell: `3h59m`, `2d`.
+    pub fn compact(self) -> String {
+        self.largest_units().concat()
+    }
+}
+
+impl std::fmt::Display for Duration {
+    /// The two largest units: `30d`, `4h`, `1d 12h`, `2m 5s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.largest_units().join(" "))
     }
 }
 
@@ -310,6 +321,12 @@ mod tests {
         assert_eq!(Duration::parse("1d12h").unwrap().to_string(), "1d 12h");
         assert_eq!(Duration::parse("30d").unwrap().to_string(), "30d");
         assert_eq!(Duration::parse("90s").unwrap().to_string(), "1m 30s");
+        // Adjacent units only: the second is dropped when it is zero, not replaced by a
+        // smaller one.
+        assert_eq!(Duration::from_secs(3 * 3600 + 30).to_string(), "3h");
+        assert_eq!(Duration::from_secs(86_400 + 1800).to_string(), "1d");
+        assert_eq!(Duration::from_secs(0).to_string(), "0s");
+        assert_eq!(Duration::from_secs(4 * 3600 - 60).compact(), "3h59m");
     }
 
     #[test]

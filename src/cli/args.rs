@@ -51,7 +51,7 @@ pub struct GlobalArgs {
     /// Print JSON (same as `-o json`)
     #[arg(long, global = true)]
     pub json: bool,
-    /// Output: table, json, or name (each listed row's handle, one per line, for xargs)
+    /// Output: table, wide (every column, nothing cut), json, or name (each row's handle, for xargs)
     #[arg(
         short = 'o',
         long,
@@ -83,6 +83,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
+    Wide,
     Json,
     Name,
 }

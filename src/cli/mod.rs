@@ -15,7 +15,7 @@ mod token_file;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::FromArgMatches;
+use clap::{FromArgMatches, ValueEnum};
 
 use crate::config::{Config, Overrides};
 use crate::domain::Context;
@@ -116,14 +116,14 @@ pub fn main() -> ExitCode {
         (false, None | Some(OutputFormat::Table)) => Format::Table,
         (true, None | Some(OutputFormat::Json)) | (false, Some(OutputFormat::Json)) => Format::Json,
         (false, Some(OutputFormat::Name)) => Format::Name,
+        (false, Some(OutputFormat::Wide)) => Format::Wide,
         (true, Some(other)) => {
+            let other = other
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
             return flag_error(&format!(
-                "`--json` and `-o {}` ask for two formats; give one",
-                if other == OutputFormat::Name {
-                    "name"
-                } else {
-                    "table"
-                }
+                "`--json` and `-o {other}` ask for two formats; give one"
             ));
         }
     };

@@ -23,6 +23,8 @@ use crate::time::format_timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
+    /// A table with every column, nothing cut, and times in full.
+    Wide,
     Json,
     /// Each listed row's handle, one per line.
     Name,
@@ -92,9 +94,9 @@ impl Printer {
         self.color
     }
 
-    /// The width tables fit in, if known.
+    /// The width tables fit in, if known; none with `-o wide`, which shows every cell whole.
     pub fn width(&self) -> Option<usize> {
-        self.width
+        self.width.filter(|_| !self.is_wide())
     }
 
     /// A list, streamed: JSON array or table, by the format.
@@ -105,10 +107,9 @@ impl Printer {
     /// A small table of rows already at hand (never JSON).
     pub fn table(&self, columns: &'static [Column], rows: Vec<Vec<Field>>) -> Result<()> {
         let as_table = Printer {
-            format: if self.format == Format::Name {
-                Format::Name
-            } else {
-                Format::Table
+            format: match self.format {
+                Format::Json => Format::Table,
+                other => other,
             },
             ..*self
         };
@@ -121,6 +122,11 @@ impl Printer {
 
     pub fn is_json(&self) -> bool {
         self.format == Format::Json
+    }
+
+    /// `-o wide`: tables show every column, nothing cut, and times in full.
+    pub fn is_wide(&self) -> bool {
+        self.format == Format::Wide
     }
 
     /// `-o name`: lists print each row's handle only.
@@ -204,7 +210,9 @@ impl Printer {
     fn new_table(&self) -> Table {
         let mut table = Table::new();
         table.load_style(presets::NOTHING);
-        if let Some(width) = self.width.and_then(|w| u16::try_from(w).ok()) {
+        if let Some(width) = self.width().and_then(|w| u16::try_from(w).ok()) {
+            // A long value wraps inside its own column, under itself, at a word: the keys
+            // stay a clean column. (Lists never wrap; a record is read, not parsed.)
             table.set_content_arrangement(ContentArrangement::Dynamic);
             table.set_width(width);
         }
@@ -241,11 +249,52 @@ impl Printer {
     }
 }
 
-/// How tables show a time: UTC to the minute.
-pub fn short_time(at: Option<DateTime<Utc>>) -> String {
+/// How tables show a time: to the minute, with its zone (always UTC).
+pub fn short_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// How the audit table shows when an event happened: to the second, with its zone.
+fn event_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// How far `at` is from `now`, to two units: `in 3h59m`, `2d ago`, `now`.
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (at - now).num_seconds();
+    // Past a minute, seconds are noise: `3m ago`, not `3m24s ago`.
+    let abs = match secs.saturating_abs() {
+        abs @ 0..60 => abs,
+        abs => abs - abs % 60,
+    };
+    let span = crate::time::Duration::from_secs(abs).compact();
+    match secs {
+        0 => "now".into(),
+        1.. => format!("in {span}"),
+        _ => format!("{span} ago"),
+    }
+}
+
+/// A time read against the present (an expiry, a last use) in a table cell: how far it is
+/// (`in 3h59m`), which is what a reader scanning a list wants; `-o wide` adds the time itself.
+pub fn time_cell(
+    printer: &Printer,
+    at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    none: &str,
+) -> String {
+    match at {
+        None => none.to_string(),
+        Some(at) if printer.is_wide() => format!("{} ({})", short_time(at), relative(at, now)),
+        Some(at) => relative(at, now),
+    }
+}
+
+/// A time read against the present in a record: in full, with how far it is.
+fn full_time(at: Option<DateTime<Utc>>, now: DateTime<Utc>, none: &str) -> String {
     at.map_or_else(
-        || "-".to_string(),
-        |at| at.format("%Y-%m-%d %H:%M").to_string(),
+        || none.to_string(),
+        |at| format!("{} ({})", format_timestamp(at), relative(at, now)),
     )
 }
 
@@ -337,23 +386,16 @@ pub fn print_account(
     pairs.extend([
         (
             "description",
-            text(account.description.as_deref().unwrap_or("-")),
+            text(account.description.as_deref().unwrap_or(NONE)),
         ),
-        (
-            "roles",
-            text(&if account.roles.is_empty() {
-                "-".into()
-            } else {
-                account.roles.join(", ")
-            }),
-        ),
+        ("roles", text(&list_cell(&account.roles))),
         (
             "permissions",
             text(&match account.status {
                 AccountStatus::Active => joined(permissions, "- (none)"),
                 status => format!(
                     "{} (none in effect while the account is {})",
-                    joined(permissions, "-"),
+                    joined(permissions, NONE),
                     status.as_str()
                 ),
             }),
@@ -383,6 +425,7 @@ pub const ACCOUNT_COLUMNS: &[Column] = &[
     cut("roles"),
     keep("tokens"),
     keep("created"),
+    keep("email").wide(),
     cut("description"),
 ];
 
@@ -392,20 +435,32 @@ pub fn account_row(printer: &Printer, a: &Account) -> Vec<Field> {
         Field::new(a.id.to_string()),
         Field::new(a.name.as_str()),
         Field::status(printer, a.status.as_str()),
-        Field::new(if a.roles.is_empty() {
-            "-".into()
-        } else {
-            a.roles.join(",")
-        }),
+        Field::new(list_cell(&a.roles)),
         Field::new(a.active_tokens.to_string()),
-        Field::new(short_time(Some(a.created_at))),
+        Field::new(short_time(a.created_at)),
+        Field::new(a.email.as_str()),
         // Why an account is disabled matters more than what it is for; the prefix keeps the
         // two apart under one header.
         Field::new(match (&a.status, &a.disabled_reason) {
             (AccountStatus::Disabled, Some(reason)) => format!("disabled: {reason}"),
-            _ => a.description.clone().unwrap_or_default(),
+            _ => a.description.clone().unwrap_or_else(|| NONE.into()),
         }),
     ]
+}
+
+/// What every table shows in a cell with nothing in it.
+pub const NONE: &str = "-";
+
+/// A list of names in a table cell, separated as everywhere: `editor, viewer`, or `-`.
+pub fn list_cell<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
+        return NONE.into();
+    }
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Debug, Serialize)]
@@ -482,7 +537,7 @@ pub fn print_token(
         });
     }
     let text = |s: &str| Cell::new(s);
-    let opt = |s: &Option<String>| Cell::new(s.as_deref().unwrap_or("-"));
+    let opt = |s: &Option<String>| Cell::new(s.as_deref().unwrap_or(NONE));
     let status = status_of(token, now);
     let mut pairs = vec![
         ("id", text(&token.id)),
@@ -507,7 +562,7 @@ pub fn print_token(
             "scopes not held",
             text(&format!(
                 "{} (its account's roles do not grant them)",
-                joined(&held.scopes_not_held, "-")
+                joined(&held.scopes_not_held, NONE)
             )),
         ));
     }
@@ -518,12 +573,12 @@ pub fn print_token(
                 (TokenStatus::Active, AccountStatus::Active) => joined(&held.effective, "- (none)"),
                 (TokenStatus::Active, account_status) => format!(
                     "{} (none in effect while its account is {})",
-                    joined(&held.effective, "-"),
+                    joined(&held.effective, NONE),
                     account_status.as_str()
                 ),
                 (status, _) => format!(
                     "{} (none in effect: the token is {})",
-                    joined(&held.effective, "-"),
+                    joined(&held.effective, NONE),
                     status.as_str()
                 ),
             }),
@@ -536,10 +591,7 @@ pub fn print_token(
                 token.created_by
             )),
         ),
-        (
-            "expires",
-            text(&ts(token.expires_at).unwrap_or_else(|| "never".into())),
-        ),
+        ("expires", text(&full_time(token.expires_at, now, "never"))),
     ]);
     if let (Some(at), TokenStatus::Disabled) = (token.paused_at, status) {
         pairs.push((
@@ -547,7 +599,7 @@ pub fn print_token(
             text(&format!(
                 "{} by {}",
                 format_timestamp(at),
-                token.paused_by.as_deref().unwrap_or("-")
+                token.paused_by.as_deref().unwrap_or(NONE)
             )),
         ));
     }
@@ -557,7 +609,7 @@ pub fn print_token(
             text(&format!(
                 "{} by {}",
                 ts(token.revoked_at).unwrap_or_default(),
-                token.revoked_by.as_deref().unwrap_or("-")
+                token.revoked_by.as_deref().unwrap_or(NONE)
             )),
         ));
     }
@@ -566,7 +618,7 @@ pub fn print_token(
         ("replaced by", opt(&token.replaced_by)),
         (
             "last used",
-            text(&ts(token.last_used_at).unwrap_or_else(|| "never".into())),
+            text(&full_time(token.last_used_at, now, "never")),
         ),
         ("last used from", opt(&token.last_used_source)),
         ("use count", Cell::new(token.use_count)),
@@ -574,36 +626,32 @@ pub fn print_token(
     printer.record(pairs)
 }
 
-/// The columns of `sa token list --usage`; without `--usage`, the first six.
+/// The columns of `sa token list --usage`; without `--usage`, the first seven.
 pub const TOKEN_USAGE_COLUMNS: &[Column] = &[
     keep("id").handle(),
     cut("account"),
     cut("name"),
     keep("status"),
     cut("scopes"),
+    keep("created").wide(),
     keep("expires"),
-    keep("last_used_at"),
-    keep("use_count"),
-    cut("last_used_source"),
+    keep("last used"),
+    keep("uses"),
+    cut("source"),
 ];
-pub const TOKEN_COLUMNS: &[Column] = TOKEN_USAGE_COLUMNS.split_at(6).0;
+pub const TOKEN_COLUMNS: &[Column] = TOKEN_USAGE_COLUMNS.split_at(7).0;
 
 /// One token as a row of `sa token list`.
 pub fn token_row(printer: &Printer, t: &Token, usage: bool, now: DateTime<Utc>) -> Vec<Field> {
     let status = status_of(t, now);
-    let expires = t
-        .expires_at
-        .map_or_else(|| "never".into(), |at| short_time(Some(at)));
+    let expires = time_cell(printer, t.expires_at, now, "never");
     let mut row = vec![
         Field::new(t.id.as_str()),
         Field::new(t.account.as_str()),
-        Field::new(t.name.as_deref().unwrap_or("-")),
+        Field::new(t.name.as_deref().unwrap_or(NONE)),
         Field::status(printer, status.as_str()),
-        Field::new(if t.scopes.is_empty() {
-            "-".into()
-        } else {
-            t.scopes.join(",")
-        }),
+        Field::new(list_cell(&t.scopes)),
+        Field::new(short_time(t.created_at)),
         // A rotated token still in its grace period: its end is the rotation's.
         Field::new(match (&t.replaced_by, status) {
             (Some(_), TokenStatus::Active | TokenStatus::Disabled) => {
@@ -614,9 +662,9 @@ pub fn token_row(printer: &Printer, t: &Token, usage: bool, now: DateTime<Utc>) 
     ];
     if usage {
         row.extend([
-            Field::new(short_time(t.last_used_at)),
+            Field::new(time_cell(printer, t.last_used_at, now, "never")),
             Field::new(t.use_count.to_string()),
-            Field::new(t.last_used_source.as_deref().unwrap_or("-")),
+            Field::new(t.last_used_source.as_deref().unwrap_or(NONE)),
         ]);
     }
     row
@@ -741,7 +789,7 @@ pub const AUDIT_COLUMNS: &[Column] = &[
     keep("at"),
     cut("actor"),
     keep("action"),
-    keep("target"),
+    cut("target"),
     cut("details"),
 ];
 
@@ -750,7 +798,7 @@ pub fn audit_row(e: &AuditEvent) -> Vec<Field> {
     let details: Vec<String> = e.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
     vec![
         Field::new(e.id.to_string()),
-        Field::new(format_timestamp(e.at)),
+        Field::new(event_time(e.at)),
         Field::new(e.actor.as_str()),
         Field::new(e.action.as_str()),
         Field::new(e.target.as_str()),
@@ -796,7 +844,7 @@ pub fn print_orgs(printer: &Printer, orgs: &[OrgSummary]) -> Result<()> {
                 Field::new(o.active_accounts.to_string()),
                 Field::new(o.disabled_accounts.to_string()),
                 Field::new(o.deleted_accounts.to_string()),
-                Field::new(short_time(Some(o.created_at))),
+                Field::new(short_time(o.created_at)),
             ]
         })
         .collect();
@@ -910,8 +958,8 @@ pub fn role_row(role: &Role) -> Vec<Field> {
         Field::new(role.name.as_str()),
         Field::new(role_kind(role)),
         Field::new(role.holders.to_string()),
-        Field::new(texts(&role.permissions).join(",")),
-        Field::new(role.description.clone().unwrap_or_default()),
+        Field::new(list_cell(&texts(&role.permissions))),
+        Field::new(role.description.as_deref().unwrap_or(NONE)),
     ]
 }
 
@@ -936,9 +984,9 @@ pub fn print_role(printer: &Printer, role: &Role, holders: Option<&[String]>) ->
         ("type", text(role_kind(role))),
         (
             "description",
-            text(role.description.as_deref().unwrap_or("-")),
+            text(role.description.as_deref().unwrap_or(NONE)),
         ),
-        ("permissions", text(&joined(&role.permissions, "-"))),
+        ("permissions", text(&joined(&role.permissions, NONE))),
         ("accounts", Cell::new(role.holders)),
     ];
     if let Some(names) = holders.filter(|n| !n.is_empty()) {
@@ -1023,14 +1071,7 @@ pub fn print_answer(printer: &Printer, answer: &Answer) -> Result<()> {
         .iter()
         .map(|g| format!("{} ({})", g.role, g.permission))
         .collect::<Vec<_>>();
-    pairs.push((
-        "granted by",
-        text(&if roles.is_empty() {
-            "-".to_string()
-        } else {
-            roles.join(", ")
-        }),
-    ));
+    pairs.push(("granted by", text(&list_cell(&roles))));
     if let Some(reason) = &answer.reason {
         pairs.push(("reason", text(reason)));
     }
@@ -1105,7 +1146,7 @@ pub fn print_chain_report(
         pairs.push((
             "head",
             text(if report.head.is_empty() {
-                "-"
+                NONE
             } else {
                 &report.head
             }),
@@ -1485,21 +1526,21 @@ pub fn print_account_usage(
         keep("status"),
         keep("uses"),
         keep("window"),
-        keep("last_used_at"),
-        cut("last_used_source"),
-        keep("per_day"),
+        keep("last used"),
+        cut("source"),
+        keep("per day"),
     ];
     let rows: Vec<(Vec<Field>, Vec<u64>)> = tokens
         .iter()
         .map(|u| {
             let fields = vec![
                 Field::new(u.token.id.as_str()),
-                Field::new(u.token.name.as_deref().unwrap_or("-")),
+                Field::new(u.token.name.as_deref().unwrap_or(NONE)),
                 Field::status(printer, status_of(&u.token, now).as_str()),
                 Field::new(u.token.use_count.to_string()),
                 Field::new(u.in_window().to_string()),
-                Field::new(short_time(u.token.last_used_at)),
-                Field::new(u.token.last_used_source.as_deref().unwrap_or("-")),
+                Field::new(time_cell(printer, u.token.last_used_at, now, "never")),
+                Field::new(u.token.last_used_source.as_deref().unwrap_or(NONE)),
             ];
             (fields, u.series.iter().map(|(_, n)| *n).collect())
         })
@@ -1547,4 +1588,32 @@ pub fn print_account_usage(
         })
         .collect();
     printer.table(COLUMNS, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    #[test]
+    fn relative_times_read_as_distances_to_the_minute() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let at = |secs: i64| now + TimeDelta::seconds(secs);
+        assert_eq!(relative(now, now), "now");
+        assert_eq!(relative(at(4 * 3600 - 1), now), "in 3h59m");
+        assert_eq!(relative(at(4 * 3600), now), "in 4h");
+        assert_eq!(relative(at(-45), now), "45s ago");
+        assert_eq!(relative(at(-(3 * 60 + 24)), now), "3m ago");
+        assert_eq!(relative(at(-2 * 86_400), now), "2d ago");
+        assert_eq!(relative(at(-(2 * 86_400 + 3 * 3600 + 59)), now), "2d3h ago");
+        assert_eq!(relative(at(400 * 86_400), now), "in 400d");
+    }
+
+    #[test]
+    fn list_cells_share_one_separator_and_one_empty_mark() {
+        assert_eq!(list_cell::<&str>(&[]), NONE);
+        assert_eq!(list_cell(&["editor", "viewer"]), "editor, viewer");
+    }
 }

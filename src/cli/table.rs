@@ -35,6 +35,8 @@ pub struct Column {
     /// What names the row to another command (an account's name, a token's id): what
     /// `-o name` prints. A table without one prints its first column.
     pub handle: bool,
+    /// Shown only by `-o wide`.
+    pub wide: bool,
 }
 
 /// A column that is never cut.
@@ -43,6 +45,7 @@ pub const fn keep(header: &'static str) -> Column {
         header,
         cut: false,
         handle: false,
+        wide: false,
     }
 }
 
@@ -52,6 +55,7 @@ pub const fn cut(header: &'static str) -> Column {
         header,
         cut: true,
         handle: false,
+        wide: false,
     }
 }
 
@@ -62,6 +66,11 @@ impl Column {
             handle: true,
             ..self
         }
+    }
+
+    /// This column is shown only by `-o wide`.
+    pub const fn wide(self) -> Column {
+        Column { wide: true, ..self }
     }
 }
 
@@ -217,7 +226,10 @@ impl<'p> List<'p> {
 /// A table written as rows arrive; see the module comment.
 struct TableStream<'p> {
     printer: &'p Printer,
-    columns: &'static [Column],
+    /// The columns shown: all of them with `-o wide`, else those not marked wide.
+    columns: Vec<Column>,
+    /// For each of the list's columns, whether it is shown.
+    shown: Vec<bool>,
     pending: Vec<Vec<Field>>,
     widths: Option<Vec<usize>>,
     /// Whether a width was known and the columns fitted to it; only then is text cut.
@@ -228,9 +240,18 @@ struct TableStream<'p> {
 
 impl<'p> TableStream<'p> {
     fn new(printer: &'p Printer, columns: &'static [Column]) -> Self {
+        let shown: Vec<bool> = columns
+            .iter()
+            .map(|c| !c.wide || printer.is_wide())
+            .collect();
         TableStream {
             printer,
-            columns,
+            columns: columns
+                .iter()
+                .copied()
+                .filter(|c| !c.wide || printer.is_wide())
+                .collect(),
+            shown,
             pending: Vec::new(),
             widths: None,
             fitted: false,
@@ -240,6 +261,11 @@ impl<'p> TableStream<'p> {
     }
 
     fn push(&mut self, row: Vec<Field>) -> Result<()> {
+        let row: Vec<Field> = row
+            .into_iter()
+            .zip(&self.shown)
+            .filter_map(|(field, shown)| shown.then_some(field))
+            .collect();
         if self.widths.is_some() {
             return self.write_row(&row);
         }
@@ -269,7 +295,7 @@ impl<'p> TableStream<'p> {
             }
         }
         if let Some(limit) = self.printer.width() {
-            fit(&mut widths, self.columns, limit);
+            fit(&mut widths, &self.columns, limit);
             self.fitted = true;
         }
         self.widths = Some(widths);

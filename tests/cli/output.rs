@@ -229,17 +229,17 @@ fn no_color_does_not_change_the_table_layout_on_a_terminal() {
     ])
     .ok();
     let unset = ["NO_COLOR", "COLUMNS"];
-    let Some(colour) = run_on_a_terminal(&env, "list", 60, &[], &unset) else {
+    let Some(colour) = run_on_a_terminal(&env, "list", 80, &[], &unset) else {
         return;
     };
-    let plain = run_on_a_terminal(&env, "list", 60, &[("NO_COLOR", "1")], &["COLUMNS"])
+    let plain = run_on_a_terminal(&env, "list", 80, &[("NO_COLOR", "1")], &["COLUMNS"])
         .expect("script was available a moment ago");
     let colour = strip_escapes(&colour);
     let strip_ends = |s: &str| s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
     assert_eq!(strip_ends(&plain), strip_ends(&colour));
     for line in plain.lines() {
         assert!(
-            line.chars().count() <= 60,
+            line.chars().count() <= 80,
             "wider than the terminal: {line:?}"
         );
     }
@@ -744,4 +744,68 @@ fn usage_errors_do_not_mislead() {
     assert!(revoke.stderr.contains("add `--all`"), "{revoke}");
     assert!(!revoke.stderr.contains("TOKEN_ID"), "{revoke}");
     assert_eq!(revoke.stderr.lines().count(), 1, "{revoke}");
+}
+
+#[test]
+fn wide_output_shows_every_column_whole_and_times_in_full() {
+    let env = TestEnv::new();
+    let description = "word ".repeat(30);
+    env.run(&["create", "--name", "ci-bot", "--description", &description])
+        .ok();
+    env.add_token("ci-bot", &[]);
+    let run = |args: &[&str]| {
+        let out = env
+            .command()
+            .env("COLUMNS", "60")
+            .args(args)
+            .output()
+            .expect("run sa");
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let narrow = run(&["list"]);
+    assert!(!narrow.contains("EMAIL"), "{narrow}");
+    assert!(narrow.contains('…'), "{narrow}");
+    let wide = run(&["list", "-o", "wide"]);
+    assert!(wide.contains("EMAIL") && wide.contains("ci-bot@"), "{wide}");
+    assert!(wide.contains(description.trim_end()), "cut: {wide}");
+    // Tokens: a relative expiry by default; the created column and the times in full,
+    // with their zone, wide.
+    let tokens = run(&["token", "list", "--usage"]);
+    assert!(!tokens.contains("CREATED"), "{tokens}");
+    assert!(
+        tokens.contains("in 29d23h") || tokens.contains("in 30d"),
+        "{tokens}"
+    );
+    assert!(tokens.contains("never"), "never used: {tokens}");
+    let wide = run(&["token", "list", "--usage", "-o", "wide"]);
+    assert!(wide.contains("CREATED"), "{wide}");
+    assert!(wide.contains(" UTC (in "), "{wide}");
+    // `--json` with `-o wide` is two formats.
+    assert_one_line_error(env.run(&["list", "--json", "-o", "wide"]), 2, "two formats");
+}
+
+#[test]
+fn every_table_marks_an_empty_cell_and_separates_a_list_the_same_way() {
+    let env = TestEnv::new();
+    env.run(&["create", "--name", "bare-bot"]).ok();
+    env.run(&[
+        "create", "--name", "ci-bot", "--role", "viewer", "--role", "editor",
+    ])
+    .ok();
+    env.run(&[
+        "token", "add", "bare-bot", "--scope", "a:read", "--scope", "b:read",
+    ])
+    .ok();
+    let list = env.run(&["list"]).ok().stdout;
+    let bare = list.lines().find(|l| l.contains("bare-bot")).unwrap();
+    assert!(bare.ends_with("  -"), "no description: {list}");
+    assert!(
+        list.contains("editor, viewer") || list.contains("viewer, editor"),
+        "{list}"
+    );
+    let tokens = env.run(&["token", "list", "--usage"]).ok().stdout;
+    assert!(tokens.contains("a:read, b:read"), "{tokens}");
+    let row: Vec<&str> = tokens.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[row.len() - 3..], ["never", "0", "-"], "{tokens}");
 }

@@ -495,7 +495,7 @@ fn list_shows_tokens_as_a_table_and_as_json() {
     for column in ["ID", "ACCOUNT", "NAME", "STATUS", "SCOPES", "EXPIRES"] {
         assert!(header.contains(column), "{table}");
     }
-    assert!(!header.contains("USE_COUNT"), "{table}");
+    assert!(!header.contains("USES"), "{table}");
     for token in [&first, &second] {
         assert!(table.stdout.contains(token_id(token)), "{table}");
         assert!(!table.stdout.contains(secret_part(token)), "{table}");
@@ -569,7 +569,7 @@ fn list_usage_adds_the_usage_columns() {
     let table = env.run(&["token", "list", "--usage"]).ok();
     let mut lines = table.stdout.lines();
     let header = lines.next().unwrap_or_default();
-    for column in ["LAST_USED_AT", "USE_COUNT", "LAST_USED_SOURCE"] {
+    for column in ["LAST USED", "USES", "SOURCE"] {
         assert!(header.contains(column), "{table}");
     }
     let row: Vec<&str> = lines

@@ -212,7 +212,7 @@ fn an_accounts_tokens_come_with_a_zero_filled_series() {
         .clone();
     assert_eq!(a_week["in_window"], 5);
     let table = env.run(&["usage", "ci-bot"]).ok();
-    assert!(table.stdout.contains("PER_DAY"), "{table}");
+    assert!(table.stdout.contains("PER DAY"), "{table}");
     assert!(table.stdout.contains('█'), "{table}");
     env.run(&["usage", "ci-bot", "--days", "0"]).code(2);
     env.run(&["usage", "ci-bot", "--stale", "3d"]).code(2);
