@@ -85,7 +85,7 @@ pub fn requirement(command: &Command) -> Use {
             TokenCommand::Prune(_) => needs("sa token prune", "tokens:write"),
         },
         Command::Role(c) => match c {
-            RoleCommand::List => needs("sa role list", "roles:read"),
+            RoleCommand::List(_) => needs("sa role list", "roles:read"),
             RoleCommand::Show(_) => needs("sa role show", "roles:read"),
             RoleCommand::Create(_) => needs("sa role create", "roles:write"),
             RoleCommand::Update(_) => needs("sa role update", "roles:write"),

@@ -212,6 +212,24 @@ pub struct ListArgs {
     /// Only accounts whose name, description or email contains TEXT (case-insensitive)
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
+    #[command(flatten)]
+    pub limit: LimitArg,
+}
+
+/// `--limit N` of the lists.
+#[derive(Debug, Args)]
+pub struct LimitArg {
+    /// At most N rows: the first N in the list's order
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+}
+
+impl LimitArg {
+    /// How many rows to keep of a list read whole.
+    pub fn rows(&self) -> usize {
+        self.limit
+            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -361,12 +379,14 @@ pub struct TokenListArgs {
     /// expires (soonest first), uses (fewest first) [default: created]
     #[arg(long, value_enum, value_name = "KEY")]
     pub sort: Option<TokenSortArg>,
-    /// Add the columns last_used_at, use_count and last_used_source
+    /// Add the columns LAST USED, USES and SOURCE (last_used_at, use_count, last_used_source)
     #[arg(long)]
     pub usage: bool,
     /// Exit 1 when the list is not empty (for cron and monitoring checks)
     #[arg(long)]
     pub exit_code: bool,
+    #[command(flatten)]
+    pub limit: LimitArg,
 }
 
 #[derive(Debug, Args)]
@@ -424,7 +444,7 @@ pub enum RoleCommand {
     Create(RoleCreateArgs),
     /// List the built-in and custom roles, with how many accounts hold each
     #[command(alias = "ls")]
-    List,
+    List(LimitArg),
     /// Show a role's permissions and the accounts that hold it
     Show(RoleArg),
     /// Add or remove permissions, change the description, or rename a custom role; every
@@ -514,7 +534,7 @@ pub struct CanArgs {
 pub enum OrgCommand {
     /// List organizations with their account counts
     #[command(alias = "ls")]
-    List,
+    List(LimitArg),
 }
 
 #[derive(Debug, Subcommand)]
@@ -540,7 +560,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "WHEN", value_parser = Since::parse, allow_hyphen_values = true)]
     pub since: Option<Since>,
     /// At most N events (the newest) [default on a terminal: 100; piped: all]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
 }
 

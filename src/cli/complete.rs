@@ -159,6 +159,7 @@ pub fn tokens() -> Vec<CompletionCandidate> {
             expiring_within: None,
             unused_for: None,
             sort: TokenSort::Created,
+            limit: None,
         };
         tokens::list(store, ctx, &query, &mut |token| {
             let help = match &token.name {

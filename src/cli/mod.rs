@@ -171,8 +171,8 @@ fn prints_a_list(command: &Command) -> bool {
         Command::Account(c) | Command::AccountGroup(c) => matches!(c, AccountCommand::List(_)),
         Command::Token(TokenCommand::List(_)) => true,
         Command::Token(TokenCommand::Prune(args)) => args.dry_run,
-        Command::Role(RoleCommand::List) => true,
-        Command::Org(OrgCommand::List) => true,
+        Command::Role(RoleCommand::List(_)) => true,
+        Command::Org(OrgCommand::List(_)) => true,
         Command::Config(ConfigCommand::Show) => true,
         Command::Audit(args) => args.command.is_none(),
         Command::Usage(args) => args.account.is_some(),
@@ -363,7 +363,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
             cmd::account::run(&session, command)
         }
         Command::Token(command) => cmd::token::run(&session, command),
-        Command::Org(args::OrgCommand::List) => cmd::org::list(&session),
+        Command::Org(args::OrgCommand::List(limit)) => cmd::org::list(&session, &limit),
         Command::Config(command) => cmd::config::run(&session, command),
         Command::Role(command) => cmd::role::run(&session, command),
         Command::Can(args) => cmd::role::can(&session, args),

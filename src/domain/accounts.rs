@@ -35,6 +35,8 @@ pub struct ListAccounts {
     pub include_deleted: bool,
     pub role: Option<RoleName>,
     pub search: Option<String>,
+    /// At most this many, the first by name.
+    pub limit: Option<u64>,
 }
 
 /// An account and whether the command changed anything (enabling an active account does not).
@@ -189,6 +191,7 @@ pub fn list(
                 include_deleted: query.include_deleted,
                 role: query.role.as_ref().map(RoleName::as_str),
                 search: query.search.as_deref(),
+                limit: query.limit,
             },
             ctx.now,
             each,

@@ -265,6 +265,8 @@ pub struct TokenQuery {
     /// Only tokens not used for this long (a token never used: since it was created).
     pub unused_for: Option<Duration>,
     pub sort: TokenSort,
+    /// At most this many, the first in `sort`'s order.
+    pub limit: Option<u64>,
 }
 
 /// Calls `each` with the tokens `query` selects, oldest first, as they are read.
@@ -296,6 +298,7 @@ pub fn list(
             expiring_before: before,
             unused_before: query.unused_for.map(|d| ctx.now - d.to_delta()),
             sort: query.sort,
+            limit: query.limit,
         };
         tx.for_each_token(ctx.org.as_str(), &selection, ctx.now, each)
     })

@@ -80,6 +80,8 @@ pub struct AccountFilter<'a> {
     pub role: Option<&'a str>,
     /// Case-insensitive substring of name, description or email.
     pub search: Option<&'a str>,
+    /// At most this many, the first by name.
+    pub limit: Option<u64>,
 }
 
 /// One line of `sa org list`.
@@ -261,7 +263,7 @@ impl Tx<'_> {
                AND (?5 IS NULL OR instr(lower(a.name), ?5) > 0
                     OR instr(lower(coalesce(a.description, '')), ?5) > 0
                     OR instr(lower(a.email), ?5) > 0)
-             ORDER BY a.org, a.name"
+             ORDER BY a.org, a.name LIMIT ?7"
         );
         let mut stmt = self.tx.prepare(&sql)?;
         let mut rows = stmt.query(params![
@@ -270,7 +272,8 @@ impl Tx<'_> {
             status,
             filter.role,
             search,
-            filter.include_deleted
+            filter.include_deleted,
+            sql_limit(filter.limit)
         ])?;
         while let Some(row) = rows.next()? {
             each(account_from_row(row)?.into_account()?)?;
@@ -480,6 +483,11 @@ pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
         [],
     )?;
     Ok(())
+}
+
+/// `LIMIT ?`'s value: SQLite reads a negative limit as none.
+pub(crate) fn sql_limit(limit: Option<u64>) -> i64 {
+    limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -235,6 +235,7 @@ fn workload(store: &mut Store, config: &Config) {
                 expiring_within: None,
                 unused_for: None,
                 sort: TokenSort::Created,
+                limit: None,
             };
             tokens::list(store, &ctx, &query, &mut ignore).unwrap();
         }
@@ -252,6 +253,7 @@ fn workload(store: &mut Store, config: &Config) {
                 expiring_within: None,
                 unused_for: Some(Duration::from_days(30)),
                 sort,
+                limit: Some(10),
             };
             tokens::list(store, &ctx, &query, &mut ignore).unwrap();
         }
@@ -268,6 +270,7 @@ fn workload(store: &mut Store, config: &Config) {
                 expiring_within: Some(Duration::from_days(40)),
                 unused_for: None,
                 sort: TokenSort::Created,
+                limit: None,
             };
             tokens::list(store, &ctx, &query, &mut ignore).unwrap();
         }

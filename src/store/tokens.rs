@@ -114,6 +114,8 @@ pub struct TokenSelection {
     /// Only tokens not used since then (a token never used: not since it was created).
     pub unused_before: Option<DateTime<Utc>>,
     pub sort: TokenSort,
+    /// At most this many, the first in `sort`'s order.
+    pub limit: Option<u64>,
 }
 
 /// Everything one verification needs, read in one indexed lookup.
@@ -332,15 +334,18 @@ impl Tx<'_> {
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} {report} FROM tokens t JOIN accounts a ON a.id = t.account_id
              WHERE {scope} AND a.status != 'deleted' AND {decided} AND {clock} {idle}
-             ORDER BY {order}"
+             ORDER BY {order} LIMIT :limit"
         );
         let mut stmt = self.tx.prepare_cached(&sql)?;
         let key: rusqlite::types::Value = match selection.account_id {
             Some(id) => id.into(),
             None => org.to_string().into(),
         };
-        let mut values: Vec<(&str, rusqlite::types::Value)> =
-            vec![(":key", key), (":now", format_timestamp(now).into())];
+        let mut values: Vec<(&str, rusqlite::types::Value)> = vec![
+            (":key", key),
+            (":now", format_timestamp(now).into()),
+            (":limit", super::accounts::sql_limit(selection.limit).into()),
+        ];
         if selection.account_id.is_some() {
             values.push((":org", org.to_string().into()));
         }

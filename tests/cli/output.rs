@@ -809,3 +809,52 @@ fn every_table_marks_an_empty_cell_and_separates_a_list_the_same_way() {
     let row: Vec<&str> = tokens.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(row[row.len() - 3..], ["never", "0", "-"], "{tokens}");
 }
+
+#[test]
+fn every_list_takes_a_limit_of_its_first_rows() {
+    let env = TestEnv::new();
+    for name in ["c-bot", "a-bot", "b-bot"] {
+        env.run(&["create", "--name", name]).ok();
+    }
+    let first = env.add_token("a-bot", &["--expires", "3d"]);
+    env.add_token("b-bot", &["--expires", "1d"]);
+    env.add_token("c-bot", &["--expires", "2d"]);
+    let names = |args: &[&str]| -> Vec<String> {
+        env.run(args)
+            .ok()
+            .stdout
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        names(&["list", "--limit", "2", "-o", "name"]),
+        ["a-bot", "b-bot"]
+    );
+    // The first in the order asked for, not the first stored.
+    let created = names(&["token", "list", "--limit", "1", "-o", "name"]);
+    assert_eq!(created.len(), 1);
+    assert!(first.contains(&created[0]), "oldest first: {created:?}");
+    let by_expiry = env.json(&["token", "list", "--sort", "expires", "--limit", "1"]);
+    assert_eq!(by_expiry.as_array().unwrap().len(), 1);
+    assert_eq!(by_expiry[0]["account"], "b-bot");
+    assert_eq!(
+        names(&["role", "list", "--limit", "1", "-o", "name"]).len(),
+        1
+    );
+    assert_eq!(
+        names(&["org", "list", "--limit", "1", "-o", "name"]),
+        ["default"]
+    );
+    assert_eq!(names(&["audit", "--limit", "2", "-o", "name"]).len(), 2);
+    // A table's header is not a row.
+    assert_eq!(names(&["list", "--limit", "1"]).len(), 2);
+    for args in [
+        &["list", "--limit", "0"][..],
+        &["token", "list", "--limit", "-1"],
+        &["audit", "--limit", "0"],
+        &["role", "list", "--limit", "x"],
+    ] {
+        env.run(args).code(2);
+    }
+}

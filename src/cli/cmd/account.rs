@@ -40,6 +40,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
                 include_deleted: args.status == Some(AccountStatusArg::All),
                 role: args.role,
                 search: args.search,
+                limit: args.limit.limit,
             };
             let mut list = printer.list(ACCOUNT_COLUMNS);
             accounts::list(&mut store, ctx, &query, &mut |account| {

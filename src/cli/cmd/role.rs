@@ -26,10 +26,10 @@ pub fn run(session: &Session<'_>, command: RoleCommand) -> Result<Outcome> {
             ));
             print_role(printer, &role, None)?;
         }
-        RoleCommand::List => {
+        RoleCommand::List(limit) => {
             let mut store = session.open_store()?;
             let mut list = printer.list(ROLE_COLUMNS);
-            for role in roles::list(&mut store, ctx)? {
+            for role in roles::list(&mut store, ctx)?.into_iter().take(limit.rows()) {
                 list.push(|| RoleView::from(&role), || role_row(&role))?;
             }
             list.finish()?;

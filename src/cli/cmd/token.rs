@@ -78,6 +78,7 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
                     Some(TokenSortArg::Expires) => TokenSort::Expires,
                     Some(TokenSortArg::Uses) => TokenSort::Uses,
                 },
+                limit: args.limit.limit,
             };
             let columns = if args.usage {
                 TOKEN_USAGE_COLUMNS
