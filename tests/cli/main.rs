@@ -12,6 +12,7 @@ mod generated;
 mod migrations;
 mod output;
 mod prompts;
+mod readme;
 mod roles;
 mod storage;
 mod tidy;
