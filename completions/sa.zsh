@@ -34,3 +34,6 @@ function _clap_dynamic_completer_sa() {
 }
 
 compdef _clap_dynamic_completer_sa sa
+if [[ "${funcstack[1]}" = "_sa" ]]; then
+    _clap_dynamic_completer_sa "$@"
+fi

@@ -396,6 +396,14 @@ pub fn completion_script(shell: &str) -> Option<Vec<u8>> {
     completer
         .write_registration("COMPLETE", "sa", "sa", "sa", &mut script)
         .ok()?;
+    if shell == "zsh" {
+        // Installed as `_sa` in $fpath, the file is autoloaded as the completion function
+        // itself on the first Tab, which would only register the completer and offer
+        // nothing until a second Tab: complete at once when run that way.
+        script.extend_from_slice(
+            b"if [[ \"${funcstack[1]}\" = \"_sa\" ]]; then\n    _clap_dynamic_completer_sa \"$@\"\nfi\n",
+        );
+    }
     Some(script)
 }
 

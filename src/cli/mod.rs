@@ -105,7 +105,12 @@ impl Session<'_> {
 pub fn main() -> ExitCode {
     // A shell asking for completions (`COMPLETE=bash sa -- …`) is answered here, and exits.
     clap_complete::CompleteEnv::with_factory(generate::command).complete();
-    let parsed = generate::command()
+    let mut command = generate::command();
+    // clap prints help and its errors before `--color` is parsed: look for it first.
+    if let Some(choice) = color_flag(std::env::args_os().skip(1)) {
+        command = command.color(choice);
+    }
+    let parsed = command
         .try_get_matches()
         .and_then(|matches| Cli::from_arg_matches(&matches));
     let cli = match parsed {
@@ -156,6 +161,26 @@ pub fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
     }
+}
+
+/// `--color WHEN` on the command line, as clap's own colour choice.
+fn color_flag(args: impl Iterator<Item = std::ffi::OsString>) -> Option<clap::ColorChoice> {
+    let mut choice = None;
+    let mut args = args.take_while(|a| a != "--");
+    while let Some(arg) = args.next() {
+        let value = match arg.to_str() {
+            Some("--color") => args.next(),
+            Some(other) => other.strip_prefix("--color=").map(Into::into),
+            None => None,
+        };
+        choice = match value.as_ref().and_then(|v| v.to_str()) {
+            Some("never") => Some(clap::ColorChoice::Never),
+            Some("always") => Some(clap::ColorChoice::Always),
+            Some("auto") => Some(clap::ColorChoice::Auto),
+            _ => choice,
+        };
+    }
+    choice
 }
 
 /// A usage error found after parsing: one line, exit 2, nothing done.
@@ -232,8 +257,21 @@ fn usage_error(err: &clap::Error) -> ExitCode {
             .any(|flag| tip.contains(&format!("'{flag}'")) && !flag.starts_with(typed))
     });
     if misleading {
-        // The usage line clap prints then is built around the wrong suggestion too.
-        let _ = writeln!(stderr, "hint: `sa --help` lists the options");
+        // The usage line clap prints then is built around the wrong suggestion too; its
+        // command words still say whose options to list.
+        let command = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("Usage: "))
+            .map(|usage| {
+                usage
+                    .split_whitespace()
+                    .take_while(|w| !w.starts_with(['[', '<', '-']))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "sa".into());
+        let _ = writeln!(stderr, "hint: `{command} --help` lists the options");
     } else if let Some(tip) = tip {
         let _ = writeln!(stderr, "hint: {}", one_line(tip));
     } else if let Some(usage) = lines.iter().find_map(|l| l.strip_prefix("Usage: ")) {
@@ -377,4 +415,30 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         session.apply_stale_policy();
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_color_flag_is_found_before_clap_parses() {
+        let args = |list: &[&str]| {
+            list.iter()
+                .map(std::ffi::OsString::from)
+                .collect::<Vec<_>>()
+        };
+        let found = |list: &[&str]| color_flag(args(list).into_iter());
+        assert_eq!(
+            found(&["--color", "never", "--help"]),
+            Some(clap::ColorChoice::Never)
+        );
+        assert_eq!(
+            found(&["list", "--color=always"]),
+            Some(clap::ColorChoice::Always)
+        );
+        assert_eq!(found(&["list"]), None);
+        assert_eq!(found(&["create", "--", "--color", "never"]), None);
+        assert_eq!(found(&["--color", "sometimes"]), None);
+    }
 }

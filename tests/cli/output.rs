@@ -736,6 +736,9 @@ fn usage_errors_do_not_mislead() {
     let verbose = env.run(&["--verbose"]).code(2);
     assert!(!verbose.stderr.contains("--version"), "{verbose}");
     assert!(verbose.stderr.contains("sa --help"), "{verbose}");
+    // Under a subcommand, the hint names that subcommand's help.
+    let deeper = env.run(&["token", "add", "bot", "--verbos"]).code(2);
+    assert!(deeper.stderr.contains("`sa token add --help`"), "{deeper}");
     // A real misspelling still gets its suggestion.
     let versio = env.run(&["--versio"]).code(2);
     assert!(versio.stderr.contains("'--version'"), "{versio}");
@@ -857,4 +860,21 @@ fn every_list_takes_a_limit_of_its_first_rows() {
     ] {
         env.run(args).code(2);
     }
+}
+
+#[test]
+fn color_never_reaches_the_help_text_on_a_terminal() {
+    let env = TestEnv::new();
+    let unset = ["NO_COLOR"];
+    let Some(plain) = run_on_a_terminal(&env, "--color never token --help", 80, &[], &unset) else {
+        return;
+    };
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(plain.contains("Usage: sa token"), "{plain}");
+    let coloured = run_on_a_terminal(&env, "token --help", 80, &[], &unset)
+        .expect("script was available a moment ago");
+    assert!(
+        coloured.contains('\x1b'),
+        "a terminal colours help: {coloured:?}"
+    );
 }
