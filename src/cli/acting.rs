@@ -117,6 +117,12 @@ pub struct Presented {
     pub text: Zeroizing<String>,
 }
 
+/// Whether a token is presented (`--token-file`, or a `$SA_TOKEN` that is not empty), without
+/// reading it: a `--token-file <(…)` can be read only once.
+pub fn any_presented(token_file: Option<&Path>) -> bool {
+    token_file.is_some() || std::env::var_os("SA_TOKEN").is_some_and(|t| !t.is_empty())
+}
+
 /// The token of `--token-file`, else of `$SA_TOKEN` (empty means unset); `None` without one.
 pub fn presented(token_file: Option<&Path>) -> Result<Option<Presented>> {
     if let Some(path) = token_file {

@@ -12,7 +12,7 @@ use clap_complete::engine::CompletionCandidate;
 
 use crate::config::{Config, Overrides};
 use crate::domain::Context;
-use crate::domain::accounts::{self, ListAccounts};
+use crate::domain::accounts;
 use crate::domain::names::OrgName;
 use crate::domain::{roles, tokens};
 use crate::store::{Store, TokenFilter, TokenSort};
@@ -112,24 +112,19 @@ fn with_store(each: impl FnOnce(&mut Store, &Context<'_>) -> crate::error::Resul
 
 /// Account names (active and disabled), with their description.
 pub fn accounts() -> Vec<CompletionCandidate> {
-    accounts_listed(&ListAccounts::default())
+    account_names(false)
 }
 
 /// Deleted accounts' names, for `sa undelete`.
 pub fn deleted_accounts() -> Vec<CompletionCandidate> {
-    accounts_listed(&ListAccounts {
-        status: Some(crate::store::AccountStatus::Deleted),
-        ..ListAccounts::default()
-    })
+    account_names(true)
 }
 
-fn accounts_listed(query: &ListAccounts) -> Vec<CompletionCandidate> {
+fn account_names(deleted: bool) -> Vec<CompletionCandidate> {
     let mut found = Vec::new();
     with_store(|store, ctx| {
-        accounts::list(store, ctx, query, &mut |account| {
-            found.push(
-                CompletionCandidate::new(account.name).help(account.description.map(|d| d.into())),
-            );
+        accounts::names(store, ctx, deleted, &mut |name, description| {
+            found.push(CompletionCandidate::new(name).help(description.map(Into::into)));
             Ok(())
         })
     });

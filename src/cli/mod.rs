@@ -12,6 +12,7 @@ mod prompt;
 pub mod table;
 mod token_file;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -105,17 +106,20 @@ impl Session<'_> {
 pub fn main() -> ExitCode {
     // A shell asking for completions (`COMPLETE=bash sa -- …`) is answered here, and exits.
     clap_complete::CompleteEnv::with_factory(generate::command).complete();
-    let mut command = generate::command();
-    // clap prints help and its errors before `--color` is parsed: look for it first.
-    if let Some(choice) = color_flag(std::env::args_os().skip(1)) {
-        command = command.color(choice);
-    }
-    let parsed = command
-        .try_get_matches()
-        .and_then(|matches| Cli::from_arg_matches(&matches));
-    let cli = match parsed {
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    let cli = match parse(&argv) {
         Ok(cli) => cli,
-        Err(err) => return usage_error(&err),
+        Err(err) => match missing_account(&err, &argv) {
+            Ok(Missing::Picked(name)) => {
+                argv.push(name.into());
+                match parse(&argv) {
+                    Ok(cli) => cli,
+                    Err(err) => return usage_error(&err, None),
+                }
+            }
+            Ok(Missing::Unpicked(hint)) => return usage_error(&err, hint),
+            Err(err) => return failed(&err),
+        },
     };
     let format = match (cli.global.json, cli.global.output) {
         (false, None | Some(OutputFormat::Table)) => Format::Table,
@@ -150,16 +154,7 @@ pub fn main() -> ExitCode {
             // `sa list | head -1`: the reader has what it wanted.
             ExitCode::SUCCESS
         }
-        // Ctrl-C at a prompt: the prompt already ended its line on the terminal.
-        Err(Error::Interrupted) => ExitCode::from(130),
-        Err(err) => {
-            let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {}", one_line(&err.to_string()));
-            if let Some(hint) = err.hint() {
-                let _ = writeln!(stderr, "hint: {}", one_line(&hint));
-            }
-            ExitCode::from(err.exit_code())
-        }
+        Err(err) => failed(&err),
     }
 }
 
@@ -181,6 +176,102 @@ fn color_flag(args: impl Iterator<Item = std::ffi::OsString>) -> Option<clap::Co
         };
     }
     choice
+}
+
+fn parse(argv: &[OsString]) -> Result<Cli, clap::Error> {
+    let mut command = generate::command();
+    // clap prints help and its errors before `--color` is parsed: look for it first.
+    if let Some(choice) = color_flag(argv.iter().skip(1).cloned()) {
+        command = command.color(choice);
+    }
+    command
+        .try_get_matches_from(argv)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+}
+
+/// The exit of a command that failed: an `error:` line (and a `hint:`) and the error's code.
+fn failed(err: &Error) -> ExitCode {
+    // Ctrl-C at a prompt: the prompt already ended its line on the terminal.
+    if matches!(err, Error::Interrupted) {
+        return ExitCode::from(130);
+    }
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {}", one_line(&err.to_string()));
+    if let Some(hint) = err.hint() {
+        let _ = writeln!(stderr, "hint: {}", one_line(&hint));
+    }
+    ExitCode::from(err.exit_code())
+}
+
+/// What became of a required ACCOUNT missing from the command line.
+enum Missing {
+    /// Picked at the terminal: the name to put where it was missing.
+    Picked(String),
+    /// Not picked: the usage error as ever, with this hint, when there is one, instead of
+    /// the usage line (there was no account to pick).
+    Unpicked(Option<String>),
+}
+
+/// A required ACCOUNT positional left out (`sa show`, `sa token add`, `sa role grant ROLE`)
+/// by a person at a terminal is picked from the organization's accounts (the deleted ones
+/// for `sa undelete`); the command line is then parsed again with the name appended, and runs
+/// exactly as if it had been typed.
+///
+/// The argument stays required in clap, so `--help`, the usage line, the man pages and the
+/// completions still say `<ACCOUNT>`, and every command with one gets the picker without a
+/// line of its own. Appending puts the name where it was missing: ACCOUNT is the last
+/// positional of each such command (`sa can ACCOUNT PERMISSION` misses both, and is not
+/// picked for), and a flag still waiting for its value would have been another error.
+///
+/// Not offered, so the usage error (exit 2) stands: without a terminal on stdin and stderr,
+/// and under a token (`$SA_TOKEN`, `--token-file`), whose organization and permissions decide
+/// what may be listed. The database must exist (else exit 3, as the command would be), and
+/// an organization without accounts to pick from gets a hint saying so.
+fn missing_account(err: &clap::Error, argv: &[OsString]) -> Result<Missing, Error> {
+    let unpicked = Ok(Missing::Unpicked(None));
+    if !account_alone(err) {
+        return unpicked;
+    }
+    let Some(picker) = prompt::Picker::open() else {
+        return unpicked;
+    };
+    let Some((global, deleted)) = parsed_without_account(argv) else {
+        return unpicked;
+    };
+    if acting::any_presented(global.token_file.as_deref()) {
+        return unpicked;
+    }
+    let config = Config::load(&Overrides::from_env(global.config, global.db))?;
+    let ctx = Context {
+        org: global.org.and_then(|org| org.0).unwrap_or_default(),
+        actor: String::new(),
+        now: crate::time::now(),
+        config: &config,
+        acting: None,
+    };
+    let mut names = Vec::new();
+    let mut store = Store::open_existing(&config.db_path)?;
+    crate::domain::accounts::names(&mut store, &ctx, deleted, &mut |name, _| {
+        names.push(name);
+        Ok(())
+    })?;
+    drop(store);
+    if names.is_empty() {
+        return Ok(Missing::Unpicked(Some(if deleted {
+            format!("organization `{}` has no deleted accounts", ctx.org)
+        } else {
+            format!(
+                "organization `{}` has no accounts; create one with `sa create --name NAME`",
+                ctx.org
+            )
+        })));
+    }
+    let name = picker.pick("account", &names)?.to_string();
+    // What was picked stays in the terminal's scrollback, as if typed.
+    if !global.quiet {
+        let _ = writeln!(std::io::stderr(), "account: {name}");
+    }
+    Ok(Missing::Picked(name))
 }
 
 /// A usage error found after parsing: one line, exit 2, nothing done.
@@ -216,8 +307,8 @@ fn one_line(text: &str) -> String {
 }
 
 /// Prints help and version as clap does; any other parse error as one `error:` line (and a
-/// `hint:` when clap has a suggestion), exit 2.
-fn usage_error(err: &clap::Error) -> ExitCode {
+/// `hint:`: `hint` when given, else clap's suggestion or usage line), exit 2.
+fn usage_error(err: &clap::Error, hint: Option<String>) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
         err.kind(),
@@ -256,7 +347,9 @@ fn usage_error(err: &clap::Error) -> ExitCode {
             .iter()
             .any(|flag| tip.contains(&format!("'{flag}'")) && !flag.starts_with(typed))
     });
-    if misleading {
+    if let Some(hint) = hint {
+        let _ = writeln!(stderr, "hint: {}", one_line(&hint));
+    } else if misleading {
         // The usage line clap prints then is built around the wrong suggestion too; its
         // command words still say whose options to list.
         let command = lines
@@ -278,6 +371,33 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         let _ = writeln!(stderr, "hint: usage: {usage}");
     }
     ExitCode::from(2)
+}
+
+/// Whether what clap found missing is one ACCOUNT positional and nothing else (not
+/// `--account`, nor ACCOUNT and PERMISSION both).
+fn account_alone(err: &clap::Error) -> bool {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    err.kind() == ErrorKind::MissingRequiredArgument
+        && matches!(
+            err.get(ContextKind::InvalidArg),
+            Some(ContextValue::Strings(missing))
+                if matches!(missing.as_slice(), [one] if one == "<ACCOUNT>" || one == "<ACCOUNT>...")
+        )
+}
+
+/// The global options, and whether the command names a deleted account (`undelete`), from
+/// a parse that lets the missing argument pass.
+fn parsed_without_account(argv: &[OsString]) -> Option<(args::GlobalArgs, bool)> {
+    let matches = generate::command()
+        .ignore_errors(true)
+        .try_get_matches_from(argv)
+        .ok()?;
+    let global = args::GlobalArgs::from_arg_matches(&matches).ok()?;
+    let mut leaf = ("", &matches);
+    while let Some(sub) = leaf.1.subcommand() {
+        leaf = sub;
+    }
+    Some((global, leaf.0 == "undelete"))
 }
 
 /// The actor recorded in the audit trail: `--actor`/`$SA_ACTOR`, else the OS user.
@@ -440,5 +560,56 @@ mod tests {
         assert_eq!(found(&["list"]), None);
         assert_eq!(found(&["create", "--", "--color", "never"]), None);
         assert_eq!(found(&["--color", "sometimes"]), None);
+    }
+
+    fn argv(line: &str) -> Vec<OsString> {
+        line.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_missing_account_is_recognised_and_appending_it_completes_the_line() {
+        for line in [
+            "sa show",
+            "sa account show",
+            "sa update --name new-name",
+            "sa disable --reason leaked",
+            "sa enable",
+            "sa delete --yes --",
+            "sa undelete",
+            "sa token add --name deploy --scope x:read",
+            "sa role grant editor",
+            "sa role revoke editor --org acme",
+        ] {
+            let err = parse(&argv(line)).expect_err(line);
+            assert!(account_alone(&err), "{line}: {err}");
+            let mut completed = argv(line);
+            completed.push("ci-bot".into());
+            parse(&completed).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+        // ACCOUNT and something else missing, or `--account`: not a pick.
+        for line in [
+            "sa can",
+            "sa role grant",
+            "sa token revoke --all",
+            "sa create",
+        ] {
+            let err = parse(&argv(line)).expect_err(line);
+            assert!(!account_alone(&err), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_options_before_and_after_a_missing_account_are_read() {
+        let (global, deleted) =
+            parsed_without_account(&argv("sa --db /x/sa.db token add --org acme -q")).unwrap();
+        assert_eq!(global.db, Some("/x/sa.db".into()));
+        assert_eq!(global.org.and_then(|o| o.0).unwrap().as_str(), "acme");
+        assert!(global.quiet);
+        assert!(!deleted);
+        assert!(
+            parsed_without_account(&argv("sa account undelete"))
+                .unwrap()
+                .1
+        );
     }
 }

@@ -372,7 +372,7 @@ fn fit(widths: &mut [usize], columns: &[Column], limit: usize) {
 /// `text` in at most `width` columns, ending in `…` when cut. Widths are measured on whole
 /// prefixes, as the check is, so that sequences a character at a time would miscount (an
 /// emoji with its variation selector) are measured the same way both times.
-fn cut_to(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+pub(crate) fn cut_to(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
     if text.width() <= width {
         return std::borrow::Cow::Borrowed(text);
     }

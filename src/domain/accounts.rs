@@ -199,6 +199,18 @@ pub fn list(
     })
 }
 
+/// Calls `each` with the name and description of every account a person may name where an
+/// account is asked for (the deleted ones with `deleted`, for `sa undelete`; else the active
+/// and disabled ones), by name: what shell completion and the account picker offer.
+pub fn names(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    deleted: bool,
+    each: &mut dyn FnMut(String, Option<String>) -> Result<()>,
+) -> Result<()> {
+    store.read(|tx| tx.for_each_account_name(ctx.org.as_str(), deleted, each))
+}
+
 pub fn update(
     store: &mut Store,
     ctx: &Context<'_>,

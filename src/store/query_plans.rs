@@ -25,6 +25,7 @@ use crate::time::{Duration, Since};
 const REPORTS: &[&str] = &[
     "organizations",     // sa org list: counts per organization
     "accounts",          // sa list: every account of the organization
+    "account names",     // completion and the account picker: every name of the organization
     "tokens",            // sa token list without an account
     "audit trail",       // sa audit without --account or --limit
     "token invariants",  // sa db check
@@ -202,6 +203,8 @@ fn workload(store: &mut Store, config: &Config) {
         Ok(())
     })
     .unwrap();
+    accounts::names(store, &ctx, false, &mut |_, _| Ok(())).unwrap();
+    accounts::names(store, &ctx, true, &mut |_, _| Ok(())).unwrap();
     let query = accounts::ListAccounts {
         role: Some(RoleName::parse("editor").unwrap()),
         search: Some("bot".into()),

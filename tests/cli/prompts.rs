@@ -232,3 +232,127 @@ fn a_stop_and_continue_at_the_secret_prompt_never_shows_the_rest() {
     );
     assert!(echo);
 }
+
+/// Three accounts, listed by name: billing-api, ci-bot, deploy-bot.
+fn three_accounts() -> TestEnv {
+    let env = TestEnv::new();
+    for name in ["ci-bot", "deploy-bot", "billing-api"] {
+        env.create(name);
+    }
+    env
+}
+
+#[test]
+fn a_missing_account_is_picked_by_typing_part_of_its_name() {
+    let env = three_accounts();
+    let mut session = spawn(&env, &["show"], "");
+    answer(&mut session, "3 of 3", "dep");
+    answer(&mut session, "> deploy-bot", "");
+    answer(&mut session, "1 of 3", "\r");
+    let (rest, status, echo) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest:?}");
+    assert!(
+        rest.contains("account: deploy-bot"),
+        "the pick is noted: {rest:?}"
+    );
+    assert!(
+        rest.contains("deploy-bot@"),
+        "the account is shown: {rest:?}"
+    );
+    assert!(echo);
+}
+
+#[test]
+fn arrow_keys_move_the_selection_and_enter_picks_it() {
+    let env = three_accounts();
+    let mut session = spawn(&env, &["show", "--json"], "");
+    // Down, Down (as an application-mode terminal sends it), then Ctrl-P back up: the second.
+    answer(&mut session, "3 of 3", "\x1b[B\x1bOB\x10\r");
+    let (rest, status, _) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest:?}");
+    assert!(rest.contains("account: ci-bot"), "{rest:?}");
+    assert!(rest.contains(r#""name": "ci-bot""#), "{rest:?}");
+}
+
+#[test]
+fn ctrl_c_at_the_picker_exits_130_and_changes_nothing() {
+    let env = three_accounts();
+    let mut session = spawn(&env, &["disable"], "");
+    answer(&mut session, "3 of 3", "ci");
+    session.exp_string("1 of 3").expect("filtered");
+    session.send_control('c').expect("^C");
+    let (rest, status, echo) = finish(session);
+    assert_eq!(exited(status), Some(130), "{rest:?}");
+    assert!(echo, "echo and line editing are back");
+    assert!(rest.contains("account: ci^C"), "{rest:?}");
+    assert!(!rest.contains("error:"), "{rest:?}");
+    // Esc cancels too, as a refused confirmation does.
+    let mut session = spawn(&env, &["disable"], "");
+    answer(&mut session, "3 of 3", "\x1b");
+    let (rest, status, echo) = finish(session);
+    assert_eq!(exited(status), Some(1), "{rest:?}");
+    assert!(rest.contains("cancelled; nothing was changed"), "{rest:?}");
+    assert!(echo);
+    for account in env.json(&["list"]).as_array().unwrap() {
+        assert_eq!(account["status"], "active");
+    }
+}
+
+#[test]
+fn every_command_missing_its_account_offers_the_pick() {
+    let env = three_accounts();
+    env.run(&["delete", "--yes", "billing-api"]).ok();
+    // `sa undelete` offers the deleted accounts only.
+    let mut session = spawn(&env, &["undelete"], "");
+    answer(&mut session, "1 of 1", "\r");
+    let (rest, status, _) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest:?}");
+    assert!(rest.contains("account: billing-api"), "{rest:?}");
+    // ACCOUNT after another positional, and with a flag after it.
+    let mut session = spawn(&env, &["role", "grant", "editor", "--org", "default"], "");
+    answer(&mut session, "3 of 3", "ci-b\r");
+    let (rest, status, _) = finish(session);
+    assert_eq!(exited(status), Some(0), "{rest:?}");
+    assert_eq!(env.json(&["show", "ci-bot"])["roles"][0], "editor");
+}
+
+#[test]
+fn a_missing_account_without_a_terminal_is_a_usage_error() {
+    let env = three_accounts();
+    env.run(&["show"])
+        .code(2)
+        .error_contains("required arguments were not provided");
+    // stdin from elsewhere, or stderr: no picker either.
+    for redirect in ["</dev/null", "2>/dev/null"] {
+        let session = spawn(&env, &["disable"], redirect);
+        let (rest, status, _) = finish(session);
+        assert_eq!(exited(status), Some(2), "{redirect}: {rest:?}");
+        assert!(!rest.contains("3 of 3"), "{redirect}: {rest:?}");
+    }
+    // Under a token, whose permissions decide what may be listed.
+    let session = spawn(&env, &["show", "--token-file", "/nonexistent"], "");
+    let (rest, status, _) = finish(session);
+    assert_eq!(exited(status), Some(2), "{rest:?}");
+}
+
+#[test]
+fn nothing_to_pick_from_is_the_usage_error_with_a_hint() {
+    let env = TestEnv::new();
+    // No database: exit 3 as the command, and none is created.
+    let (rest, status, _) = finish(spawn(&env, &["show"], ""));
+    assert_eq!(exited(status), Some(3), "{rest:?}");
+    assert!(!env.db_path().exists());
+    env.init_db();
+    let (rest, status, _) = finish(spawn(&env, &["show"], ""));
+    assert_eq!(exited(status), Some(2), "{rest:?}");
+    assert!(
+        rest.contains(
+            "hint: organization `default` has no accounts; create one with `sa create --name NAME`"
+        ),
+        "{rest:?}"
+    );
+    env.create("ci-bot");
+    let (rest, status, _) = finish(spawn(&env, &["undelete"], ""));
+    assert_eq!(exited(status), Some(2), "{rest:?}");
+    assert!(rest.contains("has no deleted accounts"), "{rest:?}");
+}
