@@ -93,6 +93,9 @@ pub enum Error {
     },
     #[error("cancelled; nothing was changed")]
     Cancelled,
+    /// The `--jq` expression failed on the command's output (the command itself succeeded).
+    #[error("--jq: {0}")]
+    Jq(String),
     /// Ctrl-C at a prompt: exit 130, as a shell reports a process ended by SIGINT.
     #[error("interrupted; nothing was changed")]
     Interrupted,
@@ -146,7 +149,8 @@ impl Error {
             | Error::RoleNotFound(_)
             | Error::Rejected(_)
             | Error::ActingTokenRejected { .. }
-            | Error::Cancelled => 1,
+            | Error::Cancelled
+            | Error::Jq(_) => 1,
             Error::Interrupted => 130,
             Error::ForeignDatabase { .. }
             | Error::NewerSchema { .. }

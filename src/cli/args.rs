@@ -61,6 +61,9 @@ pub struct GlobalArgs {
         hide_possible_values = true
     )]
     pub output: Option<OutputFormat>,
+    /// Filter JSON output with a jq expression (implies `--json`)
+    #[arg(long, global = true, value_name = "EXPR")]
+    pub jq: Option<String>,
     /// Tables without their header row
     #[arg(long, global = true)]
     pub no_headers: bool,

@@ -133,6 +133,10 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "What nobody used for 30 days, stalest first",
                 "sa token list --unused-for 30d --sort last-used",
             ),
+            (
+                "Their ids and accounts, tab-separated (`--jq` filters the JSON)",
+                "sa token list --unused-for 30d --jq '.[] | [.id, .account] | @tsv'",
+            ),
         ],
     ),
     (

@@ -7,6 +7,7 @@ mod cleanup;
 mod cmd;
 mod complete;
 pub mod generate;
+mod jq;
 pub mod output;
 mod prompt;
 pub mod table;
@@ -121,18 +122,26 @@ pub fn main() -> ExitCode {
             Err(err) => return failed(&err),
         },
     };
-    let format = match (cli.global.json, cli.global.output) {
-        (false, None | Some(OutputFormat::Table)) => Format::Table,
-        (true, None | Some(OutputFormat::Json)) | (false, Some(OutputFormat::Json)) => Format::Json,
-        (false, Some(OutputFormat::Name)) => Format::Name,
-        (false, Some(OutputFormat::Wide)) => Format::Wide,
-        (true, Some(other)) => {
+    // `--jq` filters JSON, so it asks for JSON as `--json` does.
+    let json_flag = if cli.global.json {
+        Some("`--json`")
+    } else {
+        cli.global.jq.as_ref().map(|_| "`--jq`")
+    };
+    let format = match (json_flag, cli.global.output) {
+        (None, None | Some(OutputFormat::Table)) => Format::Table,
+        (Some(_), None | Some(OutputFormat::Json)) | (None, Some(OutputFormat::Json)) => {
+            Format::Json
+        }
+        (None, Some(OutputFormat::Name)) => Format::Name,
+        (None, Some(OutputFormat::Wide)) => Format::Wide,
+        (Some(flag), Some(other)) => {
             let other = other
                 .to_possible_value()
                 .map(|v| v.get_name().to_string())
                 .unwrap_or_default();
             return flag_error(&format!(
-                "`--json` and `-o {other}` ask for two formats; give one"
+                "{flag} and `-o {other}` ask for two formats; give one"
             ));
         }
     };
@@ -141,12 +150,22 @@ pub fn main() -> ExitCode {
             "`-o name` prints the handles of a list's rows; this command prints no list (use `-o json` or a table)",
         );
     }
-    let printer = Printer::new(Style {
-        format,
-        headers: !cli.global.no_headers,
-        quiet: cli.global.quiet,
-        color: cli.global.color,
-    });
+    // Compiled before anything runs: a mistyped expression must not cost a minted token.
+    let jq = match cli.global.jq.as_deref().map(jq::Jq::compile).transpose() {
+        Ok(jq) => jq,
+        Err(message) => {
+            return flag_error(&one_line(&format!("invalid --jq expression: {message}")));
+        }
+    };
+    let printer = Printer::new(
+        Style {
+            format,
+            headers: !cli.global.no_headers,
+            quiet: cli.global.quiet,
+            color: cli.global.color,
+        },
+        jq,
+    );
     match run(cli, &printer) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::from(1),

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
+use crate::cli::jq::Jq;
 use crate::cli::table::{Column, Field, GAP_WIDTH, List, MIN_CUT_WIDTH, cut, keep};
 use crate::domain::database::CheckReport;
 use crate::domain::permissions::Permission;
@@ -52,14 +53,20 @@ pub struct Printer {
     headers: bool,
     /// `--quiet`: no notes or warnings.
     quiet: bool,
+    /// `--jq`: what JSON output goes through before it is printed.
+    jq: Option<Jq>,
 }
 
 pub(crate) fn write_err(err: std::io::Error) -> Error {
     Error::io("cannot write to stdout", err)
 }
 
+pub(crate) fn encode_err(err: serde_json::Error) -> Error {
+    Error::io("cannot encode JSON", std::io::Error::other(err))
+}
+
 impl Printer {
-    pub fn new(style: Style) -> Self {
+    pub fn new(style: Style, jq: Option<Jq>) -> Self {
         use crate::cli::args::ColorChoice;
         let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -86,6 +93,7 @@ impl Printer {
             width,
             headers: style.headers,
             quiet: style.quiet,
+            jq,
         }
     }
 
@@ -111,6 +119,7 @@ impl Printer {
                 Format::Json => Format::Table,
                 other => other,
             },
+            jq: None,
             ..*self
         };
         let mut list = List::new(&as_table, columns);
@@ -139,11 +148,36 @@ impl Printer {
         self.headers
     }
 
-    /// One JSON document on stdout.
+    /// One JSON document on stdout (through `--jq`'s filter, if given).
     pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
-        let text = serde_json::to_string_pretty(value)
-            .map_err(|e| Error::io("cannot encode JSON", std::io::Error::other(e)))?;
+        if self.jq.is_some() {
+            let text = serde_json::to_vec(value).map_err(encode_err)?;
+            return self.print_filtered(&text);
+        }
+        let text = serde_json::to_string_pretty(value).map_err(encode_err)?;
         self.stdout_line(&text)
+    }
+
+    /// Whether JSON output goes through `--jq` (and lists are collected for it).
+    pub(crate) fn filters(&self) -> bool {
+        self.jq.is_some()
+    }
+
+    /// A whole JSON document (compact, as serde_json writes it) through `--jq`'s filter onto
+    /// stdout: the one place the filter is applied, for lists and single documents alike.
+    /// Without `--jq`, the document as it is.
+    pub(crate) fn print_filtered(&self, json: &[u8]) -> Result<()> {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let ran = match &self.jq {
+            Some(jq) => jq.run(json, &mut out),
+            None => out
+                .write_all(json)
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(write_err),
+        };
+        // Results printed before a failure are kept, as jq keeps them.
+        let flushed = out.flush().map_err(write_err);
+        ran.and(flushed)
     }
 
     /// A raw line of data on stdout.

@@ -8,13 +8,16 @@
 //! that is longer pushes its row out rather than making anything wrap. Given a width (a
 //! terminal, or `$COLUMNS`), free-text columns are cut with `…` to fit it; ids, times,
 //! statuses and counts never are. A cell never wraps.
+//!
+//! The one list that is collected is one filtered by `--jq`: its expression sees the whole
+//! array, as `sa … --json | jq EXPR` would.
 
 use std::io::{BufWriter, Stdout, Write};
 
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
-use crate::cli::output::{Printer, write_err};
+use crate::cli::output::{Printer, encode_err, write_err};
 use crate::error::{Error, Result};
 
 /// Rows whose widths set the columns' widths.
@@ -139,6 +142,11 @@ enum Kind<'p> {
     Json {
         out: BufWriter<Stdout>,
     },
+    /// `--jq`: the array's compact JSON text, handed to the filter whole at the end.
+    Filtered {
+        printer: &'p Printer,
+        array: Vec<u8>,
+    },
     Table(TableStream<'p>),
     /// `-o name`: the handle column's text, whole, one per line.
     Names {
@@ -149,7 +157,12 @@ enum Kind<'p> {
 
 impl<'p> List<'p> {
     pub(crate) fn new(printer: &'p Printer, columns: &'static [Column]) -> Self {
-        let kind = if printer.is_json() {
+        let kind = if printer.is_json() && printer.filters() {
+            Kind::Filtered {
+                printer,
+                array: b"[".to_vec(),
+            }
+        } else if printer.is_json() {
             Kind::Json {
                 out: buffered_stdout(),
             }
@@ -194,6 +207,12 @@ impl<'p> List<'p> {
                     out.write_all(line.as_bytes()).map_err(write_err)?;
                 }
             }
+            Kind::Filtered { array, .. } => {
+                if self.count > 0 {
+                    array.push(b',');
+                }
+                serde_json::to_writer(&mut *array, &view()).map_err(encode_err)?;
+            }
             Kind::Table(table) => table.push(row())?,
             Kind::Names { out, column } => {
                 if let Some(field) = row().get(*column) {
@@ -215,6 +234,10 @@ impl<'p> List<'p> {
                 out.write_all(end)
                     .and_then(|()| out.flush())
                     .map_err(write_err)?;
+            }
+            Kind::Filtered { printer, mut array } => {
+                array.push(b']');
+                printer.print_filtered(&array)?;
             }
             Kind::Table(table) => table.finish()?,
             Kind::Names { mut out, .. } => out.flush().map_err(write_err)?,

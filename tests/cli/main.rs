@@ -9,6 +9,7 @@ mod config;
 mod crash;
 mod database;
 mod generated;
+mod jq;
 mod migrations;
 mod output;
 mod prompts;

@@ -1129,6 +1129,7 @@ fn a_token_bound_for_a_discarded_stdout_is_never_minted() {
         for args in [
             vec!["token", "add", "bot"],
             vec!["token", "add", "bot", "--json"],
+            vec!["token", "add", "bot", "--jq", ".token"],
             vec!["token", "rotate", old_id],
         ] {
             let output = run_with_stdout_discarded(&env, &args, closed);
