@@ -94,7 +94,7 @@ fn allowed_failure(command: &str) -> Option<i32> {
 fn set_up(section: &str) -> &'static str {
     match section {
         "A tour" => "",
-        "A pipeline with `jq`" => {
+        "Pipelines" => {
             "sa create --name ci-bot --role editor
              sa create --name nightly-bot
              sa role create deployer --permission deploys:write
