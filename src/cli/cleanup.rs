@@ -1,5 +1,5 @@
-//! Temporary files that must not outlive the command that made them: a token file being
-//! written, a backup being copied.
+//! What must not outlive the command that made it: a temporary file (a token file being
+//! written, a backup being copied), and a terminal a prompt holds with its echo off.
 //!
 //! While such a file has a name, [`Guard`] removes it if SIGINT, SIGTERM or SIGHUP ends the
 //! process (then lets the signal end it as it would have), and [`hold`] takes an advisory lock
@@ -13,7 +13,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Once;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// A leftover this old, and unlocked, is a killed writer's.
@@ -22,6 +22,13 @@ const STALE_AFTER: Duration = Duration::from_secs(60);
 /// The file to remove, as a C string the handler can use without allocating.
 static PENDING: AtomicPtr<std::ffi::c_char> = AtomicPtr::new(std::ptr::null_mut());
 static INSTALL: Once = Once::new();
+
+/// A terminal a prompt holds in raw mode (its fd, else -1) and the settings to put back, so
+/// that SIGTERM or SIGHUP at a prompt does not leave the shell without echo. One handler
+/// does both jobs: signal-hook runs a signal's actions in turn, and the first to re-raise
+/// the signal would end the process before the next ran.
+static TERMINAL_FD: AtomicI32 = AtomicI32::new(-1);
+static TERMINAL_SETTINGS: AtomicPtr<libc::termios> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Whether `signal` is ignored (by `nohup`, `trap '' HUP`, or a shell starting a job in the
 /// background): then sa must not start dying of it.
@@ -48,6 +55,13 @@ fn install() {
                 if !path.is_null() {
                     // SAFETY: published by `Guard::new` from a live CString.
                     let _ = rustix::fs::unlink(std::ffi::CStr::from_ptr(path));
+                }
+                let fd = TERMINAL_FD.swap(-1, Ordering::SeqCst);
+                let settings = TERMINAL_SETTINGS.load(Ordering::SeqCst);
+                if fd >= 0 && !settings.is_null() {
+                    // SAFETY: tcsetattr is async-signal-safe; the settings were leaked by
+                    // `restore_terminal_on_signal` and are never freed.
+                    libc::tcsetattr(fd, libc::TCSANOW, settings);
                 }
                 let _ = signal_hook::low_level::emulate_default_handler(signal);
             })
@@ -98,6 +112,21 @@ impl Drop for Guard {
             drop(unsafe { CString::from_raw(self.path) });
         }
     }
+}
+
+/// From now until [`release_terminal`], a terminating signal puts `settings` back on the
+/// terminal `fd` before it ends the process.
+pub fn restore_terminal_on_signal(fd: std::os::fd::RawFd, settings: &libc::termios) {
+    INSTALL.call_once(install);
+    // Leaked, a few dozen bytes a prompt: a handler may be reading the previous one.
+    let settings = Box::into_raw(Box::new(*settings));
+    TERMINAL_SETTINGS.store(settings, Ordering::SeqCst);
+    TERMINAL_FD.store(fd, Ordering::SeqCst);
+}
+
+/// The terminal is as it was: a signal has nothing to put back.
+pub fn release_terminal() {
+    TERMINAL_FD.store(-1, Ordering::SeqCst);
 }
 
 /// Marks `file` as in use until it is closed (an advisory `flock`, released by the kernel

@@ -95,12 +95,14 @@ impl<'a> RawMode<'a> {
             return Err(std::io::Error::last_os_error());
         }
         RAW_FD.store(fd, Ordering::SeqCst);
+        crate::cli::cleanup::restore_terminal_on_signal(fd, &self.saved);
         Ok(())
     }
 
     /// The terminal as it was; `TCSANOW`, so that keys typed ahead reach the shell.
     fn suspend(&self) {
         RAW_FD.store(-1, Ordering::SeqCst);
+        crate::cli::cleanup::release_terminal();
         // SAFETY: puts back the settings read from the same fd in `enter`.
         unsafe {
             libc::tcsetattr(self.tty.as_raw_fd(), libc::TCSANOW, &self.saved);

@@ -141,6 +141,26 @@ fn ctrl_c_at_a_prompt_restores_the_terminal_and_exits_130() {
 }
 
 #[test]
+fn a_terminating_signal_at_a_prompt_leaves_the_terminal_echoing() {
+    use nix::sys::signal::Signal;
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    for signal in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT] {
+        let mut session = spawn(&env, &["delete", "ci-bot"], "");
+        answer(&mut session, "to confirm", "ci-");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        session.process_mut().signal(signal).expect("kill");
+        let (rest, status, echo) = finish(session);
+        assert!(
+            matches!(status, WaitStatus::Signaled(_, got, _) if got == signal),
+            "{signal}: {status:?} {rest:?}"
+        );
+        assert!(echo, "{signal}: echo and line editing are back");
+    }
+    assert_eq!(env.json(&["show", "ci-bot"])["status"], "active");
+}
+
+#[test]
 fn a_token_typed_at_verify_is_never_echoed_even_with_stderr_elsewhere() {
     let env = TestEnv::new();
     env.create("ci-bot");

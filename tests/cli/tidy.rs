@@ -57,6 +57,7 @@ fn domain_and_store_know_nothing_of_terminals_or_json() {
             "clap",
             "comfy_table",
             "clap_complete",
+            "jaq_",
             "/dev/tty",
             "serde_json",
             "println!",
