@@ -878,3 +878,58 @@ fn color_never_reaches_the_help_text_on_a_terminal() {
         "a terminal colours help: {coloured:?}"
     );
 }
+
+#[test]
+fn every_list_takes_o_name_no_headers_and_jq() {
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    env.add_token("ci-bot", &[]);
+    let lists: [&[&str]; 8] = [
+        &["list"],
+        &["token", "list"],
+        &["token", "prune", "--older-than", "0s", "--dry-run"],
+        &["role", "list"],
+        &["org", "list"],
+        &["config", "show"],
+        &["audit"],
+        &["usage", "ci-bot"],
+    ];
+    for list in lists {
+        let with = |extra: &[&str]| {
+            let mut args = list.to_vec();
+            args.extend_from_slice(extra);
+            env.run(&args).ok().stdout
+        };
+        let table = with(&[]);
+        let header = table.lines().next().unwrap_or_default();
+        // The header is upper case; a row never is all upper case.
+        let header_like = |l: &str| l.chars().any(char::is_alphabetic) && l == l.to_uppercase();
+        assert!(header_like(header), "{list:?}: {table}");
+        let bare = with(&["--no-headers"]);
+        assert!(!bare.lines().any(header_like), "{list:?}: {bare}");
+        assert_eq!(
+            bare.lines().count() + 1,
+            table.lines().count(),
+            "{list:?}: {bare}"
+        );
+        let names = with(&["-o", "name"]);
+        assert_eq!(
+            names.lines().count(),
+            bare.lines().count(),
+            "{list:?}: {names}"
+        );
+        assert!(
+            names.lines().all(|l| !l.is_empty() && !l.contains("  ")),
+            "{list:?}: {names}"
+        );
+        // The rows: an array's elements, an account's tokens, the config's keys.
+        let rows = "if type == \"array\" then length elif has(\"account\") then .tokens | length \
+                    else .sources | length end";
+        let count = with(&["--jq", rows]);
+        assert_eq!(
+            count.trim().parse::<usize>().ok(),
+            Some(names.lines().count()),
+            "{list:?}: {count}"
+        );
+    }
+}
