@@ -9,6 +9,9 @@ pub mod hashing;
 pub mod names;
 pub mod permissions;
 pub mod roles;
+// Only `sa scan` uses it, and its memchr comes with the `cli` feature.
+#[cfg(feature = "cli")]
+pub mod scan;
 pub mod token_format;
 pub mod tokens;
 pub mod usage;

@@ -117,14 +117,29 @@ fn random_base62(len: usize) -> Result<String> {
     Ok(out)
 }
 
-fn checksum(body: &str) -> String {
-    let mut n = u64::from(crc32fast::hash(body.as_bytes()));
+/// CRC32 of `body` as six base62 digits, most significant first.
+fn checksum_digits(body: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let mut n = u64::from(crc32fast::hash(body));
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
         *slot = ALPHABET[(n % 62) as usize];
         n /= 62;
     }
-    out.iter().map(|b| char::from(*b)).collect()
+    out
+}
+
+fn checksum(body: &str) -> String {
+    checksum_digits(body.as_bytes())
+        .iter()
+        .map(|b| char::from(*b))
+        .collect()
+}
+
+/// Whether `sum` is the checksum of `body` (a token without its last six characters): how
+/// `sa scan` confirms a token-shaped run of bytes, which need not be UTF-8 around it.
+#[cfg(feature = "cli")]
+pub fn checksum_matches(body: &[u8], sum: &[u8]) -> bool {
+    checksum_digits(body) == sum
 }
 
 /// Mints a new token with the OS CSPRNG.

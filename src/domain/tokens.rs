@@ -317,21 +317,33 @@ pub fn revoke(store: &mut Store, ctx: &Context<'_>, ids: &[TokenId]) -> Result<V
             let token = find_token(tx, ctx, id)?;
             let changed = token.status != StoredStatus::Revoked;
             if changed {
-                tx.revoke_token(id.as_str(), ctx.now, &ctx.actor)?;
-                let details = [("token_id", id.to_string())];
-                audit::record(
-                    tx,
-                    ctx,
-                    "token.revoke",
-                    &token.account,
-                    Some(token.account_id),
-                    &details,
-                )?;
+                revoke_in(tx, ctx, &token, &[])?;
             }
             out.push((find_token(tx, ctx, id)?, changed));
         }
         Ok(out)
     })
+}
+
+/// Revokes `token` inside `tx` with its `token.revoke` event: the token id, then `extra`
+/// details (`sa scan --revoke` adds `reason` and `location`).
+pub(crate) fn revoke_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    token: &Token,
+    extra: &[(&str, String)],
+) -> Result<()> {
+    tx.revoke_token(&token.id, ctx.now, &ctx.actor)?;
+    let mut details = vec![("token_id", token.id.clone())];
+    details.extend_from_slice(extra);
+    audit::record(
+        tx,
+        ctx,
+        "token.revoke",
+        &token.account,
+        Some(token.account_id),
+        &details,
+    )
 }
 
 /// Revokes every token of an account that is not revoked yet; returns them.
