@@ -84,6 +84,8 @@ pub fn requirement(command: &Command) -> Use {
             TokenCommand::Prune(a) if a.dry_run => needs("sa token prune --dry-run", "tokens:read"),
             TokenCommand::Prune(_) => needs("sa token prune", "tokens:write"),
         },
+        Command::Scan(args) if args.revoke => needs("sa scan --revoke", "tokens:write"),
+        Command::Scan(_) => needs("sa scan", "tokens:read"),
         Command::Role(c) => match c {
             RoleCommand::List(_) => needs("sa role list", "roles:read"),
             RoleCommand::Show(_) => needs("sa role show", "roles:read"),
@@ -231,6 +233,8 @@ mod tests {
         assert_eq!(needed("sa role grant admin bot"), Some("roles:write"));
         assert_eq!(needed("sa can bot x:y"), Some("roles:read"));
         assert_eq!(needed("sa audit"), Some("audit:read"));
+        assert_eq!(needed("sa scan ."), Some("tokens:read"));
+        assert_eq!(needed("sa scan . --revoke"), Some("tokens:write"));
         let uses = |line: &str| {
             requirement(
                 &Cli::try_parse_from(line.split_whitespace())

@@ -108,6 +108,12 @@ pub enum Command {
     /// Mint, list, rotate, revoke and verify API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Find tokens in files, directories or stdin; exit 1 when a live one is found
+    ///
+    /// Tokens are found by their pattern and confirmed by their checksum, so nothing else
+    /// matches; each is reported with its file, line, column, token id (never its secret),
+    /// account and status: live, expired, revoked, paused, or unknown to this database.
+    Scan(ScanArgs),
     /// Organizations
     #[command(subcommand)]
     Org(OrgCommand),
@@ -439,6 +445,28 @@ pub struct TokenVerifyArgs {
     /// Recorded as the token's last_used_source (e.g. the service asking)
     #[arg(long, value_name = "LABEL")]
     pub source: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files and directories to scan (directories recursively, in parallel, honouring
+    /// .gitignore and .ignore, binary files skipped); `-` or none: stdin. With --git: which
+    /// staged paths to scan
+    #[arg(value_name = "PATH", value_hint = clap::ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+    /// Scan the lines the staged changes add (`git diff --cached`), for a pre-commit hook
+    #[arg(long)]
+    pub git: bool,
+    /// Also scan the files .gitignore, .ignore and git's excludes leave out
+    #[arg(long, conflicts_with = "git")]
+    pub no_ignore: bool,
+    /// Revoke every live token found, in one transaction, each audited as leaked with where it
+    /// was found
+    #[arg(long)]
+    pub revoke: bool,
+    /// Do not ask for confirmation (with --revoke)
+    #[arg(long, short = 'y', requires = "revoke")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]

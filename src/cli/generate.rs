@@ -195,6 +195,27 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "scan",
+        &[
+            (
+                "A CI gate: exit 1 when the tree holds a live token",
+                "sa scan .",
+            ),
+            (
+                "A pre-commit hook: the lines the staged changes add",
+                "sa scan --git",
+            ),
+            (
+                "Revoke the live ones found in a log, each audited as leaked",
+                "sa scan --revoke --yes < build.log",
+            ),
+            (
+                "One `file:line token status` a finding",
+                "sa scan . --jq '.[] | \"\\(.file):\\(.line) \\(.token_id) \\(.status)\"'",
+            ),
+        ],
+    ),
+    (
         "org",
         &[("Every organization with its account counts", "sa org list")],
     ),

@@ -305,6 +305,7 @@ fn prints_a_list(command: &Command) -> bool {
     match command {
         Command::Account(c) | Command::AccountGroup(c) => matches!(c, AccountCommand::List(_)),
         Command::Token(TokenCommand::List(_)) => true,
+        Command::Scan(_) => true,
         Command::Token(TokenCommand::Prune(args)) => args.dry_run,
         Command::Role(RoleCommand::List(_)) => true,
         Command::Org(OrgCommand::List(_)) => true,
@@ -540,6 +541,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
             cmd::account::run(&session, command)
         }
         Command::Token(command) => cmd::token::run(&session, command),
+        Command::Scan(args) => cmd::scan::run(&session, &args),
         Command::Org(args::OrgCommand::List(limit)) => cmd::org::list(&session, &limit),
         Command::Config(command) => cmd::config::run(&session, command),
         Command::Role(command) => cmd::role::run(&session, command),

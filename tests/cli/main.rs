@@ -15,6 +15,7 @@ mod output;
 mod prompts;
 mod readme;
 mod roles;
+mod scan;
 mod storage;
 mod tidy;
 mod token_files;

@@ -13,7 +13,7 @@ use crate::support::TestEnv;
 
 /// `sa ARGS` in a pseudo-terminal, with the terminal's echo on as a shell leaves it (rexpect
 /// turns it off before it starts the program); `redirect` is appended to the shell line.
-fn spawn(env: &TestEnv, args: &[&str], redirect: &str) -> PtySession {
+pub(crate) fn spawn(env: &TestEnv, args: &[&str], redirect: &str) -> PtySession {
     let sa = env.command();
     let mut shell = Command::new("sh");
     shell
@@ -32,14 +32,14 @@ fn spawn(env: &TestEnv, args: &[&str], redirect: &str) -> PtySession {
 }
 
 /// Waits for `text`, then types `keys` (no newline of its own).
-fn answer(session: &mut PtySession, text: &str, keys: &str) {
+pub(crate) fn answer(session: &mut PtySession, text: &str, keys: &str) {
     session.exp_string(text).expect(text);
     session.send(keys).expect("type");
     session.flush().expect("flush");
 }
 
 /// The rest of the output and the exit status.
-fn finish(mut session: PtySession) -> (String, WaitStatus, bool) {
+pub(crate) fn finish(mut session: PtySession) -> (String, WaitStatus, bool) {
     let rest = session.exp_eof().unwrap_or_default();
     let status = session.process().wait().expect("wait");
     let echo = echo_on(&session);
@@ -58,7 +58,7 @@ fn echo_on(session: &PtySession) -> bool {
     settings.c_lflag & libc::ECHO != 0 && settings.c_lflag & libc::ICANON != 0
 }
 
-fn exited(status: WaitStatus) -> Option<i32> {
+pub(crate) fn exited(status: WaitStatus) -> Option<i32> {
     match status {
         WaitStatus::Exited(_, code) => Some(code),
         _ => None,

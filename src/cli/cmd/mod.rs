@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod org;
 pub mod role;
+pub mod scan;
 pub mod token;
 pub mod usage;
 
