@@ -75,16 +75,16 @@ impl Duration {
 }
 
 impl Duration {
-    /// Its two largest units, e.g. `["1d", "12h"]`.
-    fn largest_units(self) -> Vec<String> {
-        let mut secs = self.0;
-        // The largest unit, then the next one down if it is not zero: `3h`, not `3h 30s`.
+    /// Its units, largest first: all of them (`1d 0h 30m` is `["1d", "30m"]`), or only the
+    /// largest and the one just below it when not zero.
+    fn units(self, all: bool) -> Vec<String> {
         let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+        let mut secs = self.0;
         let Some(first) = units.iter().position(|&(unit, _)| secs >= unit) else {
             return vec!["0s".into()];
         };
         let mut out = Vec::new();
-        for &(unit, name) in units.iter().skip(first).take(2) {
+        for &(unit, name) in units.iter().skip(first).take(if all { 4 } else { 2 }) {
             if secs >= unit {
                 out.push(format!("{}{name}", secs / unit));
                 secs %= unit;
@@ -93,16 +93,17 @@ impl Duration {
         out
     }
 
-    /// The two largest units without a space, for a table cell: `3h59m`, `2d`.
+    /// Roughly, for a table cell: the largest unit and the next one down, without a space
+    /// (`3h59m`, `2d`), the rest dropped.
     pub fn compact(self) -> String {
-        self.largest_units().concat()
+        self.units(false).concat()
     }
 }
 
 impl std::fmt::Display for Duration {
-    /// The two largest units: `30d`, `4h`, `1d 12h`, `2m 5s`.
+    /// Exactly, as it parses back: `30d`, `4h`, `1d 12h`, `1d 30m`, `2m 5s`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.largest_units().join(" "))
+        f.write_str(&self.units(true).join(" "))
     }
 }
 
@@ -321,12 +322,17 @@ mod tests {
         assert_eq!(Duration::parse("1d12h").unwrap().to_string(), "1d 12h");
         assert_eq!(Duration::parse("30d").unwrap().to_string(), "30d");
         assert_eq!(Duration::parse("90s").unwrap().to_string(), "1m 30s");
-        // Adjacent units only: the second is dropped when it is zero, not replaced by a
-        // smaller one.
-        assert_eq!(Duration::from_secs(3 * 3600 + 30).to_string(), "3h");
-        assert_eq!(Duration::from_secs(86_400 + 1800).to_string(), "1d");
+        // Exact, for JSON, the audit trail and config; compact for a table cell.
+        assert_eq!(Duration::from_secs(3 * 3600 + 30).to_string(), "3h 30s");
+        assert_eq!(Duration::from_secs(86_400 + 1800).to_string(), "1d 30m");
+        assert_eq!(
+            Duration::from_secs(86_400 + 3723).to_string(),
+            "1d 1h 2m 3s"
+        );
         assert_eq!(Duration::from_secs(0).to_string(), "0s");
         assert_eq!(Duration::from_secs(4 * 3600 - 60).compact(), "3h59m");
+        assert_eq!(Duration::from_secs(3 * 3600 + 30).compact(), "3h");
+        assert_eq!(Duration::from_secs(86_400 + 1800).compact(), "1d");
     }
 
     #[test]
@@ -378,8 +384,8 @@ mod tests {
         fn displayed_durations_parse_back(secs in 0i64..(100 * 365 * 86_400)) {
             let shown = Duration::from_secs(secs).to_string().replace(' ', "");
             let back = Duration::parse(&shown).unwrap();
-            // Display keeps the two largest units, so it may round down, never up.
-            proptest::prop_assert!(back.as_secs() <= secs);
+            // Exact: what JSON, the audit trail and `config show` say is what was used.
+            proptest::prop_assert_eq!(back.as_secs(), secs);
         }
     }
 }

@@ -24,7 +24,9 @@ type Data = JustLut<Val>;
 
 /// jq's `@csv` and `@tsv`, which jaq's standard library leaves out: an array to one line,
 /// strings quoted (CSV) or escaped (TSV), numbers and booleans as they are, `null` empty.
+/// `env` is empty too: the environment may hold `$SA_TOKEN`, which sa never prints.
 const FORMATS: &str = r#"
+def env: {};
 def @csv:
   if type != "array" then error("@csv needs an array, not \(type)") end
   | map(if type == "string" then "\"" + (split("\"") | join("\"\"")) + "\""
@@ -115,19 +117,33 @@ impl Jq {
                     },
                 },
             };
-            write_value(out, &value).map_err(write_err)?;
+            let line = render(&value)?;
+            out.write_all(&line).map_err(write_err)?;
         }
         Ok(())
     }
 }
 
-/// One result: a string raw, anything else as compact JSON; then a newline.
-fn write_value(out: &mut dyn Write, value: &Val) -> std::io::Result<()> {
+/// One result: a string raw, anything else as compact JSON; then a newline. jaq also has
+/// values JSON has not (NaN, infinities, objects with non-string keys): those are an error
+/// rather than a line no JSON reader takes.
+fn render(value: &Val) -> Result<Vec<u8>> {
+    let mut line = Vec::new();
     match value {
-        Val::TStr(text) | Val::BStr(text) => out.write_all(text)?,
-        other => jaq_json::write::write(out, &jaq_json::write::Pp::default(), 0, other)?,
+        Val::TStr(text) | Val::BStr(text) => line.extend_from_slice(text),
+        other => {
+            jaq_json::write::write(&mut line, &jaq_json::write::Pp::default(), 0, other)
+                .map_err(write_err)?;
+            if serde_json::from_slice::<serde::de::IgnoredAny>(&line).is_err() {
+                return Err(Error::Jq(short(&format!(
+                    "the result is not JSON (NaN, an infinite number or a non-string key): {}",
+                    String::from_utf8_lossy(&line)
+                ))));
+            }
+        }
     }
-    out.write_all(b"\n")
+    line.push(b'\n');
+    Ok(line)
 }
 
 /// What `error(…)` was given: a string as it is (as jq prints it), anything else as JSON.
@@ -172,7 +188,8 @@ fn describe(problems: impl Iterator<Item = String>) -> String {
 
 /// The text a problem was found at, or `end of the expression`.
 fn found(text: &str) -> String {
-    let text = text.trim();
+    // Masked before it is cut: a token cut short is no longer recognised as one.
+    let text = crate::domain::token_format::redact(text.trim());
     if text.is_empty() {
         return "the end of the expression".into();
     }

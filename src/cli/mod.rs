@@ -104,7 +104,25 @@ impl Session<'_> {
     }
 }
 
+/// The stack sa runs on. jaq evaluates a `--jq` expression by recursion and has no depth
+/// limit: the 8 MiB of a main thread end in an abort at a thousand nested brackets or a
+/// recursive `def` a thousand deep. Reserved, not used: only pages touched are memory.
+const STACK_BYTES: usize = 256 << 20;
+
+/// The `sa` command: runs it on a thread with a deep stack, and returns its exit code.
 pub fn main() -> ExitCode {
+    let on_a_deep_stack = std::thread::Builder::new()
+        .name("sa".into())
+        .stack_size(STACK_BYTES)
+        .spawn(run_command_line);
+    match on_a_deep_stack {
+        // A panic has printed its message; 101 is what it would exit with on the main thread.
+        Ok(thread) => thread.join().unwrap_or(ExitCode::from(101)),
+        Err(_) => run_command_line(),
+    }
+}
+
+fn run_command_line() -> ExitCode {
     // A shell asking for completions (`COMPLETE=bash sa -- …`) is answered here, and exits.
     clap_complete::CompleteEnv::with_factory(generate::command).complete();
     let mut argv: Vec<OsString> = std::env::args_os().collect();
@@ -119,44 +137,17 @@ pub fn main() -> ExitCode {
                 }
             }
             Ok(Missing::Unpicked(hint)) => return usage_error(&err, hint),
+            Ok(Missing::BadFlags(message)) => return flag_error(&message),
             Err(err) => return failed(&err),
         },
     };
-    // `--jq` filters JSON, so it asks for JSON as `--json` does.
-    let json_flag = if cli.global.json {
-        Some("`--json`")
-    } else {
-        cli.global.jq.as_ref().map(|_| "`--jq`")
+    let (format, jq) = match output_format(&cli.global) {
+        Ok(chosen) => chosen,
+        Err(message) => return flag_error(&message),
     };
-    let format = match (json_flag, cli.global.output) {
-        (None, None | Some(OutputFormat::Table)) => Format::Table,
-        (Some(_), None | Some(OutputFormat::Json)) | (None, Some(OutputFormat::Json)) => {
-            Format::Json
-        }
-        (None, Some(OutputFormat::Name)) => Format::Name,
-        (None, Some(OutputFormat::Wide)) => Format::Wide,
-        (Some(flag), Some(other)) => {
-            let other = other
-                .to_possible_value()
-                .map(|v| v.get_name().to_string())
-                .unwrap_or_default();
-            return flag_error(&format!(
-                "{flag} and `-o {other}` ask for two formats; give one"
-            ));
-        }
-    };
-    if format == Format::Name && !prints_a_list(&cli.command) {
-        return flag_error(
-            "`-o name` prints the handles of a list's rows; this command prints no list (use `-o json` or a table)",
-        );
+    if let Err(message) = check_format_for(&cli.command, format, jq.is_some()) {
+        return flag_error(&message);
     }
-    // Compiled before anything runs: a mistyped expression must not cost a minted token.
-    let jq = match cli.global.jq.as_deref().map(jq::Jq::compile).transpose() {
-        Ok(jq) => jq,
-        Err(message) => {
-            return flag_error(&one_line(&format!("invalid --jq expression: {message}")));
-        }
-    };
     let printer = Printer::new(
         Style {
             format,
@@ -175,6 +166,71 @@ pub fn main() -> ExitCode {
         }
         Err(err) => failed(&err),
     }
+}
+
+/// The output format the global flags ask for, and `--jq`'s expression compiled: checked
+/// before anything runs (a mistyped expression must not cost a minted token). The error is
+/// the one line of a usage error.
+fn output_format(global: &args::GlobalArgs) -> Result<(Format, Option<jq::Jq>), String> {
+    // `--jq` filters JSON, so it asks for JSON as `--json` does.
+    let json_flag = if global.json {
+        Some("`--json`")
+    } else {
+        global.jq.as_ref().map(|_| "`--jq`")
+    };
+    let format = match (json_flag, global.output) {
+        (None, None | Some(OutputFormat::Table)) => Format::Table,
+        (Some(_), None | Some(OutputFormat::Json)) | (None, Some(OutputFormat::Json)) => {
+            Format::Json
+        }
+        (None, Some(OutputFormat::Name)) => Format::Name,
+        (None, Some(OutputFormat::Wide)) => Format::Wide,
+        (Some(flag), Some(other)) => {
+            let other = other
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            return Err(format!(
+                "{flag} and `-o {other}` ask for two formats; give one"
+            ));
+        }
+    };
+    let jq = global
+        .jq
+        .as_deref()
+        .map(jq::Jq::compile)
+        .transpose()
+        .map_err(|message| one_line(&format!("invalid --jq expression: {message}")))?;
+    Ok((format, jq))
+}
+
+/// Whether `command` can print `format`: `-o name` needs a list, JSON a command that prints
+/// some, and `--jq` a command whose output it cannot lose.
+fn check_format_for(command: &Command, format: Format, jq: bool) -> Result<(), String> {
+    use args::TokenCommand;
+    if format == Format::Name && !prints_a_list(command) {
+        return Err(
+            "`-o name` prints the handles of a list's rows; this command prints no list (use `-o json` or a table)"
+                .into(),
+        );
+    }
+    if format == Format::Json && matches!(command, Command::Completions(_) | Command::Init) {
+        return Err("this command prints no JSON; leave out `--json`, `-o json` and `--jq`".into());
+    }
+    // A new token is shown once: a filter that leaves it out, fails or never ends would lose
+    // it after it was stored.
+    if jq
+        && matches!(
+            command,
+            Command::Token(TokenCommand::Add(_) | TokenCommand::Rotate(_))
+        )
+    {
+        return Err(
+            "`--jq` could drop the new token, which is shown only once; use `--json` (and filter it afterwards) or `--output-file PATH`"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// `--color WHEN` on the command line, as clap's own colour choice.
@@ -229,6 +285,8 @@ enum Missing {
     /// Not picked: the usage error as ever, with this hint, when there is one, instead of
     /// the usage line (there was no account to pick).
     Unpicked(Option<String>),
+    /// Not asked for: the output flags are wrong whatever the account (`--jq '.['`).
+    BadFlags(String),
 }
 
 /// A required ACCOUNT positional left out (`sa show`, `sa token add`, `sa role grant ROLE`)
@@ -260,6 +318,9 @@ fn missing_account(err: &clap::Error, argv: &[OsString]) -> Result<Missing, Erro
     if acting::any_presented(global.token_file.as_deref()) {
         return unpicked;
     }
+    if let Err(message) = output_format(&global) {
+        return Ok(Missing::BadFlags(message));
+    }
     let config = Config::load(&Overrides::from_env(global.config, global.db))?;
     let ctx = Context {
         org: global.org.and_then(|org| org.0).unwrap_or_default(),
@@ -270,6 +331,9 @@ fn missing_account(err: &clap::Error, argv: &[OsString]) -> Result<Missing, Erro
     };
     let mut names = Vec::new();
     let mut store = Store::open_existing(&config.db_path)?;
+    // What the command will do first anyway: an account past its retention is no longer
+    // there to pick (for `sa undelete`).
+    crate::domain::accounts::purge_expired(&mut store, &ctx)?;
     crate::domain::accounts::names(&mut store, &ctx, deleted, &mut |name, _| {
         names.push(name);
         Ok(())

@@ -460,6 +460,7 @@ pub const ACCOUNT_COLUMNS: &[Column] = &[
     keep("tokens"),
     keep("created"),
     keep("email").wide(),
+    cut("reason").wide(),
     cut("description"),
 ];
 
@@ -473,10 +474,13 @@ pub fn account_row(printer: &Printer, a: &Account) -> Vec<Field> {
         Field::new(a.active_tokens.to_string()),
         Field::new(short_time(a.created_at)),
         Field::new(a.email.as_str()),
+        Field::new(a.disabled_reason.as_deref().unwrap_or(NONE)),
         // Why an account is disabled matters more than what it is for; the prefix keeps the
-        // two apart under one header.
+        // two apart under one header. `-o wide` has a column for each.
         Field::new(match (&a.status, &a.disabled_reason) {
-            (AccountStatus::Disabled, Some(reason)) => format!("disabled: {reason}"),
+            (AccountStatus::Disabled, Some(reason)) if !printer.is_wide() => {
+                format!("disabled: {reason}")
+            }
             _ => a.description.clone().unwrap_or_else(|| NONE.into()),
         }),
     ]
@@ -864,7 +868,7 @@ pub fn print_orgs(printer: &Printer, orgs: &[OrgSummary]) -> Result<()> {
         return printer.json(&views);
     }
     const COLUMNS: &[Column] = &[
-        keep("org"),
+        cut("org"),
         keep("active"),
         keep("disabled"),
         keep("deleted"),

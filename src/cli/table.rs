@@ -340,7 +340,29 @@ impl<'p> TableStream<'p> {
     }
 
     fn write_row(&mut self, row: &[Field]) -> Result<()> {
-        let widths = self.widths.as_deref().unwrap_or_default();
+        let mut widths = std::borrow::Cow::Borrowed(self.widths.as_deref().unwrap_or_default());
+        // A row past the measured ones with a wider id, count or time (account 100000 after
+        // 99999) takes the room from this row's free text, so that it still fits.
+        if self.fitted {
+            let wider: Vec<(usize, usize)> = row
+                .iter()
+                .enumerate()
+                .filter(|(i, field)| {
+                    self.columns.get(*i).is_some_and(|c| !c.cut)
+                        && field.width() > widths.get(*i).copied().unwrap_or(0)
+                })
+                .map(|(i, field)| (i, field.width()))
+                .collect();
+            if !wider.is_empty() {
+                let widths = widths.to_mut();
+                for (i, width) in wider {
+                    widths[i] = width;
+                }
+                if let Some(limit) = self.printer.width() {
+                    fit(widths, &self.columns, limit);
+                }
+            }
+        }
         let mut line = String::new();
         let last = row.len().saturating_sub(1);
         for (i, field) in row.iter().enumerate() {

@@ -234,55 +234,69 @@ fn a_failing_expression_is_exit_1_on_one_line() {
 }
 
 #[test]
-fn token_add_and_rotate_print_the_raw_token_under_jq() {
-    let (env, _) = populated();
-    let run = jq(&env, &["token", "add", "alpha"], ".token").ok();
-    let token = run.stdout.trim_end();
-    assert_eq!(run.stdout.lines().count(), 1, "{run}");
-    assert!(token.starts_with("sa_"), "{run}");
-    verify(&env, token, &[]).ok();
-    let run = jq(&env, &["token", "rotate", token_id(token)], ".token").ok();
-    let rotated = run.stdout.trim_end();
-    assert_ne!(rotated, token);
-    verify(&env, rotated, &[]).ok();
-    let run = jq(&env, &["token", "add", "alpha"], "{id, status}").ok();
-    assert!(run.stdout.ends_with(",\"status\":\"active\"}\n"), "{run}");
-}
-
-#[test]
-fn a_failing_expression_on_a_new_token_says_to_revoke_it_and_shows_no_secret() {
-    let (env, _) = populated();
-    let before = env.json(&["token", "list"]).as_array().map(Vec::len);
-    let run = jq(&env, &["token", "add", "alpha", "-q"], ".token | error");
-    // The token is stored and was not delivered: the storage-side failure of SPEC §2.
-    let run = run
-        .code(3)
-        .error_contains("could not be printed (revoke it with");
-    assert_eq!(run.stdout, "");
-    let tokens = env.json(&["token", "list"]);
-    let minted = tokens.as_array().expect("a list");
-    assert_eq!(Some(minted.len()), before.map(|n| n + 1));
-    let id = minted
-        .iter()
-        .filter_map(|t| t["id"].as_str())
-        .find(|id| run.stderr.contains(&format!("sa token revoke {id}")))
-        .expect("the message names the new token");
-    assert!(run.stderr.contains(&format!("sa_{id}_***")), "{run}");
-    assert!(!run.stderr.contains("_***_"), "{run}");
-}
-
-#[test]
-fn the_secret_in_an_error_about_another_value_is_masked() {
+fn jq_is_refused_where_it_could_lose_a_new_token() {
+    // A token is shown once: a filter that leaves it out, fails or never ends would lose it
+    // after it was stored. Refused before anything is minted.
     let (env, token) = populated();
-    // `error` with the whole minted document: the message quotes the token.
-    let run = jq(&env, &["token", "add", "alpha"], "error").code(3);
+    let before = env.json(&["token", "list"]);
+    for args in [
+        &["token", "add", "alpha"][..],
+        &["token", "rotate", token_id(&token)],
+    ] {
+        for expression in [".token", ".id", "empty", "def f: 1 + f; f"] {
+            jq(&env, args, expression)
+                .code(2)
+                .error_contains("shown only once");
+        }
+    }
+    assert_eq!(
+        env.json(&["token", "list"]),
+        before,
+        "nothing minted or rotated"
+    );
+    // `--json` still gives the token to a pipeline.
+    let minted = env.json(&["token", "add", "alpha"]);
+    verify(&env, minted["token"].as_str().expect("the token"), &[]).ok();
+}
+
+#[test]
+fn a_token_in_a_jq_message_is_masked() {
+    let (env, token) = populated();
+    // At run time: a message the expression builds from a token.
+    let run = jq(&env, &["list"], &format!("error(\"leaked {token} here\")")).code(1);
     assert!(!run.stderr.contains(secret_part(&token)), "{run}");
-    let secret_like = run
-        .stderr
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|word| word.len() >= 32)
-        .count();
-    assert_eq!(secret_like, 0, "{run}");
+    assert!(
+        run.stderr.contains(&format!("sa_{}_***", token_id(&token))),
+        "{run}"
+    );
+    // At compile time: the text a parse error quotes, cut short after it is masked.
+    let run = jq(&env, &["list"], &format!(". {token}")).code(2);
+    assert!(!run.stderr.contains(&secret_part(&token)[..8]), "{run}");
+}
+
+#[test]
+fn deep_expressions_run_and_results_that_are_not_json_are_refused() {
+    let env = TestEnv::new();
+    env.create("bot");
+    // jaq recurses; sa runs on a deep stack, so a thousand levels are fine.
+    let nested = format!("{}1{}", "[".repeat(1000), "]".repeat(1000));
+    let run = jq(&env, &["list"], &nested).ok();
+    assert!(run.stdout.starts_with("[[[["), "{run}");
+    let run = jq(
+        &env,
+        &["list"],
+        "def f(n): if n == 0 then 0 else 1 + f(n - 1) end; f(1000)",
+    )
+    .ok();
+    assert_eq!(run.stdout, "1000\n");
+    for expression in ["nan", "infinite", "{(1): 2}"] {
+        jq(&env, &["list"], expression)
+            .code(1)
+            .error_contains("not JSON");
+    }
+    // The environment may hold $SA_TOKEN: `env` is empty.
+    let run = jq(&env, &["list"], "env").ok();
+    assert_eq!(run.stdout, "{}\n");
 }
 
 #[test]

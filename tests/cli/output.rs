@@ -7,7 +7,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use crate::storage::std_command;
-use crate::support::{Run, TestEnv};
+use crate::support::{Run, TestEnv, strip_escapes};
 
 /// Runs `sa ARGS` on a pseudo-terminal through util-linux `script`, `cols` columns wide (0:
 /// a pty that reports no size), with `vars` set and `unset` removed. `None` when `script` is
@@ -19,14 +19,7 @@ fn run_on_a_terminal(
     vars: &[(&str, &str)],
     unset: &[&str],
 ) -> Option<String> {
-    let available = Command::new("script")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        eprintln!("skipped: util-linux `script` is not installed");
+    if !crate::support::have_tool("script") {
         return None;
     }
     let template = env.command();
@@ -57,24 +50,6 @@ fn run_on_a_terminal(
         .expect("run script");
     assert!(output.status.success(), "{output:?}");
     Some(String::from_utf8_lossy(&output.stdout).replace('\r', ""))
-}
-
-/// Removes ANSI escape sequences (`ESC [ … letter`).
-fn strip_escapes(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Asserts a failed run printed nothing on stdout and one `error:` line (plus a hint) on stderr.
@@ -932,4 +907,73 @@ fn every_list_takes_o_name_no_headers_and_jq() {
             "{list:?}: {count}"
         );
     }
+}
+
+#[test]
+fn a_fitted_row_past_the_measured_ones_still_fits() {
+    // Widths come from the first 1000 rows; a later account with a longer id takes the room
+    // from its own description, never from the terminal's edge.
+    let env = TestEnv::new();
+    env.init_db();
+    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
+    conn.execute(
+        "INSERT INTO orgs (name, created_at) VALUES ('default', '2026-11-01T00:00:00Z')
+         ON CONFLICT DO NOTHING",
+        [],
+    )
+    .expect("org");
+    let description = "words enough to be cut at eighty columns ".repeat(3);
+    for i in 0..1001_i64 {
+        let id = if i == 1000 { 1_000_000 } else { i + 1 };
+        conn.execute(
+            "INSERT INTO accounts (id, org, name, description, email, status, created_at,
+                                   created_by, updated_at)
+             VALUES (?1, 'default', ?2, ?3, ?2 || '@default.sa.local', 'active',
+                     '2026-11-01T00:00:00Z', 't', '2026-11-01T00:00:00Z')",
+            rusqlite::params![id, format!("bot-{i:04}"), description],
+        )
+        .expect("account");
+    }
+    drop(conn);
+    let output = env
+        .command()
+        .env("COLUMNS", "80")
+        .args(["list"])
+        .output()
+        .expect("run sa");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().expect("a last row");
+    assert!(last.starts_with("1000000 "), "{last}");
+    for line in stdout.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+}
+
+#[test]
+fn no_json_where_none_is_printed_blank_names_are_none_and_wide_has_the_reason() {
+    let env = TestEnv::new();
+    // Commands that print no JSON refuse it, as `-o name` is refused where there is no list.
+    env.run(&["init", "--json"])
+        .code(2)
+        .error_contains("prints no JSON");
+    env.run(&["completions", "bash", "--jq", "."])
+        .code(2)
+        .error_contains("prints no JSON");
+    // A blank name is no name: `-` in a table, null in JSON.
+    env.run(&["create", "--name", "ci-bot", "--description", "deploys"])
+        .ok();
+    let minted = env.json(&["token", "add", "ci-bot", "--name", "  "]);
+    assert_eq!(minted["name"], serde_json::Value::Null, "{minted}");
+    // `-o wide` gives a disabled account's reason and its description each a column.
+    env.run(&["disable", "ci-bot", "--reason", "key leaked"])
+        .ok();
+    let wide = env.run(&["list", "-o", "wide"]).ok().stdout;
+    assert!(wide.contains("REASON"), "{wide}");
+    assert!(
+        wide.contains("key leaked") && wide.contains("deploys"),
+        "{wide}"
+    );
+    let narrow = env.run(&["list"]).ok().stdout;
+    assert!(narrow.contains("disabled: key leaked"), "{narrow}");
 }

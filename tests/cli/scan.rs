@@ -561,8 +561,7 @@ fn git(env: &TestEnv, dir: &Path, args: &[&str]) {
 
 #[test]
 fn git_mode_scans_the_lines_the_staged_changes_add() {
-    if Command::new("git").arg("--version").output().is_err() {
-        eprintln!("skipped: git is not installed");
+    if !crate::support::have_tool("git") {
         return;
     }
     let (env, repo) = world();

@@ -237,3 +237,41 @@ pub fn as_of<T>(
     let mut store = sa::store::Store::open(&env.db_path()).expect("open the test database");
     work(&mut store, &ctx)
 }
+
+/// Whether `program` runs (`program --version`). A test that needs a missing one is skipped,
+/// saying so, unless `$SA_TEST_TOOLS_REQUIRED` is set (`.ci/run` sets it, having installed
+/// them), where a skip would pass a test that never ran.
+pub fn have_tool(program: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("SA_TEST_TOOLS_REQUIRED").is_none(),
+            "`{program}` is not installed, and $SA_TEST_TOOLS_REQUIRED says every test must run"
+        );
+        eprintln!("skipped: `{program}` is not installed");
+    }
+    found
+}
+
+/// Removes ANSI escape sequences (`ESC [ … letter`).
+pub fn strip_escapes(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

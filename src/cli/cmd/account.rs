@@ -17,7 +17,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             let mut store = session.open_store()?;
             let request = CreateAccount {
                 name: args.name,
-                description: args.description.filter(|d| !d.is_empty()),
+                description: args.description.and_then(super::unless_blank),
                 roles: args.roles,
             };
             let account = accounts::create(&mut store, ctx, &request)?;
@@ -70,7 +70,7 @@ pub fn run(session: &Session<'_>, command: AccountCommand) -> Result<Outcome> {
             let mut store = session.open_store()?;
             let request = UpdateAccount {
                 name: args.name,
-                description: args.description.map(|d| Some(d).filter(|d| !d.is_empty())),
+                description: args.description.map(super::unless_blank),
             };
             let outcome = accounts::update(&mut store, ctx, &args.account, &request)?;
             printer.note(&if outcome.changed {

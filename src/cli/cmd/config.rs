@@ -4,7 +4,7 @@ use comfy_table::Cell;
 use serde_json::{Map, Value as Json, json};
 
 use crate::cli::args::ConfigCommand;
-use crate::cli::table::{Column, Field, keep};
+use crate::cli::table::{Column, Field, cut, keep};
 use crate::cli::{Outcome, Session};
 use crate::config::Value;
 use crate::error::Result;
@@ -54,7 +54,7 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
                 printer.json(&root)?;
             } else {
                 // Paths are whole or useless: nothing here is cut.
-                const COLUMNS: &[Column] = &[keep("key"), keep("value"), keep("source")];
+                const COLUMNS: &[Column] = &[keep("key"), cut("value"), cut("source")];
                 let rows = entries
                     .iter()
                     .map(|e| {

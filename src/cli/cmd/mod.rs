@@ -21,3 +21,9 @@ pub fn completions(
     session.printer.stdout_bytes(&script)?;
     Ok(crate::cli::Outcome::Success)
 }
+
+/// A free-text flag given as nothing (`--description ""`, `--name "  "`): no value, stored as
+/// none and shown as `-`, rather than an empty string that looks like a value.
+pub fn unless_blank(text: String) -> Option<String> {
+    Some(text).filter(|t| !t.trim().is_empty())
+}

@@ -17,7 +17,7 @@ pub fn run(session: &Session<'_>, command: RoleCommand) -> Result<Outcome> {
             let request = CreateRole {
                 name: args.name,
                 permissions: args.permissions,
-                description: args.description.filter(|d| !d.is_empty()),
+                description: args.description.and_then(super::unless_blank),
             };
             let role = roles::create(&mut store, ctx, &request)?;
             printer.note(&format!(
@@ -46,7 +46,7 @@ pub fn run(session: &Session<'_>, command: RoleCommand) -> Result<Outcome> {
             let request = UpdateRole {
                 add: args.add,
                 remove: args.remove,
-                description: args.description.map(|d| Some(d).filter(|d| !d.is_empty())),
+                description: args.description.map(super::unless_blank),
                 name: args.name,
             };
             let updated = roles::update(&mut store, ctx, &args.role, &request)?;

@@ -28,7 +28,7 @@ pub fn run(session: &Session<'_>, command: TokenCommand) -> Result<Outcome> {
             let mut store = session.open_store()?;
             let request = MintRequest {
                 account: args.account,
-                name: args.name,
+                name: args.name.and_then(super::unless_blank),
                 expires: args.expires,
                 scopes: args.scopes,
             };
