@@ -273,7 +273,7 @@ impl Tx<'_> {
             filter.role,
             search,
             filter.include_deleted,
-            sql_limit(filter.limit)
+            super::sql_limit(filter.limit)
         ])?;
         while let Some(row) = rows.next()? {
             each(account_from_row(row)?.into_account()?)?;
@@ -504,11 +504,6 @@ pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
         [],
     )?;
     Ok(())
-}
-
-/// `LIMIT ?`'s value: SQLite reads a negative limit as none.
-pub(crate) fn sql_limit(limit: Option<u64>) -> i64 {
-    limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

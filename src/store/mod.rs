@@ -9,6 +9,11 @@ mod accounts;
 mod audit;
 mod header;
 mod maintenance;
+/// `LIMIT ?`'s value: SQLite reads a negative limit as none.
+pub(crate) fn sql_limit(limit: Option<u64>) -> i64 {
+    limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 mod query_plans;
 mod roles;

@@ -344,7 +344,7 @@ impl Tx<'_> {
         let mut values: Vec<(&str, rusqlite::types::Value)> = vec![
             (":key", key),
             (":now", format_timestamp(now).into()),
-            (":limit", super::accounts::sql_limit(selection.limit).into()),
+            (":limit", super::sql_limit(selection.limit).into()),
         ];
         if selection.account_id.is_some() {
             values.push((":org", org.to_string().into()));
