@@ -18,6 +18,13 @@
 //! | `verify/process_known`           | spawn `sa token verify`, token on stdin, wait for exit 0             |
 //! | `verify/process_unknown`         | the same with the unknown token (exit 1)                             |
 //! | `verify/process_malformed`       | the same with the malformed token (exit 1)                           |
+//! | `verify/cached_hit_1_thread`     | 10,000 `verify(token, Some("invoices:read"))` of one hot token, cached |
+//! | `verify/cached_hit_2_threads`    | the same 10,000 split over 2 threads sharing one `&Verifier`         |
+//!
+//! The `in_process_*` cases run with the verify cache off, so each is a real verification;
+//! the `cached_*` ones with the default cache (5 s, so a run re-verifies the token against
+//! the database, with argon2, once every 5 s, and writes the counted hits as often), and are
+//! reported as verifications per second beside the bare argon2id verification's rate.
 //!
 //! The database holds [`FILLER`] other tokens (minted at a cheap argon2 cost, since their hash
 //! cost does not matter to a lookup by id) besides the one being verified, which is minted at
@@ -40,16 +47,19 @@ use std::time::{Duration, Instant, SystemTime};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use criterion::{Criterion, SamplingMode};
-use sa::config::Argon2Cost;
+use criterion::{Criterion, SamplingMode, Throughput};
+use sa::config::{Argon2Cost, Config};
 use sa::domain::Context;
 use sa::domain::accounts::{CreateAccount, create};
 use sa::domain::names::{AccountName, AccountRef, OrgName, RoleName};
 use sa::domain::tokens::{MintRequest, mint};
-use sa::{Config, Error, Rejection, Store, Verifier};
+use sa::store::Store;
+use sa::{Error, Rejection, Verifier};
 
 /// Tokens in the database besides the one verified.
 const FILLER: usize = 1000;
+/// Verifications in one iteration of a `cached_*` case.
+const BATCH: usize = 10_000;
 const GROUP: &str = "verify";
 const BASELINE: &str = "argon2id_bare";
 
@@ -123,8 +133,9 @@ fn fixture() -> Fixture {
     }
     drop(store);
 
-    // The token under test, at the default (OWASP) cost.
-    let known = sa::testing::mint_for_doc(&Config::with_db_path(&db), "bench-bot", "editor")
+    // The token under test, at the default (OWASP) cost, which the database then records as
+    // `sa` run with that config would, and every verifier uses.
+    let known = sa::testing::mint_at_cost(&db, Argon2Cost::default(), "bench-bot", "editor")
         .expect("mint the token under test");
     let unknown = sa::domain::token_format::generate("sa_")
         .expect("generate a token")
@@ -233,7 +244,7 @@ fn benches(c: &mut Criterion, fixture: &Fixture) {
     let bare = Bare::new();
     assert!(bare.verify());
 
-    let mut verifier = Verifier::open(Config::with_db_path(&fixture.db)).expect("open verifier");
+    let verifier = uncached(&fixture.db);
     // Check every case once before timing it, so that no bench times an unexpected path.
     assert_eq!(
         verifier
@@ -242,20 +253,17 @@ fn benches(c: &mut Criterion, fixture: &Fixture) {
             .account,
         "bench-bot"
     );
-    let rejection = |verifier: &mut Verifier, token: &str| match verifier.verify(token, None) {
+    let rejection = |verifier: &Verifier, token: &str| match verifier.verify(token, None) {
         Err(Error::Rejected(reason)) => reason,
         other => panic!("expected a rejection, got {other:?}"),
     };
+    assert_eq!(rejection(&verifier, &fixture.unknown), Rejection::Unknown);
     assert_eq!(
-        rejection(&mut verifier, &fixture.unknown),
+        rejection(&verifier, &fixture.wrong_secret),
         Rejection::Unknown
     );
     assert_eq!(
-        rejection(&mut verifier, &fixture.wrong_secret),
-        Rejection::Unknown
-    );
-    assert_eq!(
-        rejection(&mut verifier, &fixture.malformed),
+        rejection(&verifier, &fixture.malformed),
         Rejection::Malformed
     );
     let (code, stderr) = run_sa(fixture, &fixture.known);
@@ -321,7 +329,47 @@ fn benches(c: &mut Criterion, fixture: &Fixture) {
     group.bench_function("process_malformed", |b| {
         b.iter(|| run_sa(fixture, black_box(&fixture.malformed)).0)
     });
+
+    // The hot token, cached: a service checking the token of every request.
+    let cached = Verifier::open(&fixture.db)
+        .expect("open verifier")
+        .with_source("bench")
+        .expect("source");
+    let hot = |verifier: &Verifier, n: usize| {
+        for _ in 0..n {
+            let identity = verifier
+                .verify(black_box(&fixture.known), Some("invoices:read"))
+                .expect("the hot token verifies");
+            black_box(identity);
+        }
+    };
+    hot(&cached, 1);
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("cached_hit_1_thread", |b| b.iter(|| hot(&cached, BATCH)));
+    group.bench_function("cached_hit_2_threads", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| hot(&cached, BATCH / 2));
+                }
+            });
+        })
+    });
     group.finish();
+    // Every hit was counted: the last ones are written as the verifier closes.
+    cached.flush().expect("write the counted hits");
+}
+
+/// A verifier with the cache off: every verification is a real one.
+fn uncached(db: &Path) -> Verifier {
+    Verifier::open(db)
+        .and_then(|v| v.with_cache(Duration::ZERO, 0))
+        .expect("open verifier")
 }
 
 /// Where criterion writes its results: `$CRITERION_HOME`, else `<target dir>/criterion`,
@@ -434,6 +482,29 @@ fn report(since: SystemTime) {
             None => println!("| {bench} | not measured in this run | | | | |"),
         }
     }
+    println!("\n## A hot token, cached, vs one bare argon2id verification (this run)\n");
+    println!("| case | per verification (mean) | verifications per second | × the bare rate |");
+    println!("|---|---:|---:|---:|");
+    let rate = |ns: f64| 1e9 / ns;
+    println!(
+        "| {BASELINE} | {} | {:.0} | 1 |",
+        human(base.mean),
+        rate(base.mean)
+    );
+    for bench in ["cached_hit_1_thread", "cached_hit_2_threads"] {
+        match get(bench) {
+            Some(e) => {
+                let each = e.mean / BATCH as f64;
+                println!(
+                    "| {bench} | {} | {:.0} | {:.0} |",
+                    human(each),
+                    rate(each),
+                    base.mean / each
+                );
+            }
+            None => println!("| {bench} | not measured in this run | | |"),
+        }
+    }
     let mean = |bench: &str| get(bench).map(|e| e.mean);
     println!();
     if let (Some(unknown), Some(known)) = (mean("in_process_unknown"), mean("in_process_known")) {
@@ -501,7 +572,7 @@ fn interleaved(fixture: &Fixture) {
         work();
         start.elapsed().as_secs_f64() * 1e9
     };
-    let in_process = |case: usize, verifier: &mut Verifier| match case {
+    let in_process = |case: usize, verifier: &Verifier| match case {
         0 => timed(&mut || assert!(bare.verify())),
         1 => timed(&mut || assert!(verifier.verify(&fixture.known, None).is_ok())),
         2 => timed(&mut || assert!(verifier.verify(&fixture.unknown, None).is_err())),
@@ -515,13 +586,12 @@ fn interleaved(fixture: &Fixture) {
     let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); cases.len()];
     for round in 0..ROUNDS {
         let mut t = [0.0; 6];
-        let mut verifier =
-            Verifier::open(Config::with_db_path(&fixture.db)).expect("open verifier");
+        let verifier = uncached(&fixture.db);
         verifier.verify(&fixture.known, None).expect("warm-up"); // untimed
         // The order rotates from round to round, so that no case always comes first.
         for k in 0..4 {
             let case = (round + k) % 4;
-            t[case] = in_process(case, &mut verifier);
+            t[case] = in_process(case, &verifier);
         }
         // With the verifier closed, each `sa` is the database's only user, as in criterion's
         // `process_*` benches.

@@ -65,6 +65,21 @@ pub struct TokenPolicy {
     pub disable_unused_after: Option<Duration>,
 }
 
+/// `[verify]`: the library `Verifier`'s cache of successful verifications (`sa token verify`,
+/// one process per check, has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyCache {
+    /// How long a success is answered from memory; zero = no cache.
+    pub cache_ttl: Duration,
+    /// At most this many tokens cached.
+    pub cache_entries: u64,
+}
+
+/// The longest `verify.cache_ttl`: a revocation must reach a running service within minutes.
+pub const MAX_CACHE_TTL_SECS: i64 = 3_600;
+/// The most `verify.cache_entries` (each is a few hundred bytes).
+pub const MAX_CACHE_ENTRIES: u64 = 1_000_000;
+
 /// `[argon2]`: the cost of hashing a token secret (OWASP's argon2id recommendation by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Argon2Cost {
@@ -98,6 +113,7 @@ pub struct Config {
     pub retention: Retention,
     pub tokens: TokenPolicy,
     pub argon2: Argon2Cost,
+    pub verify: VerifyCache,
     sources: BTreeMap<&'static str, Source>,
 }
 
@@ -190,6 +206,7 @@ const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("argon2", &["memory_kib", "iterations", "parallelism"]),
+    ("verify", &["cache_ttl", "cache_entries"]),
 ];
 
 impl Config {
@@ -217,6 +234,10 @@ impl Config {
                 disable_unused_after: None,
             },
             argon2: Argon2Cost::default(),
+            verify: VerifyCache {
+                cache_ttl: Duration::from_secs(5),
+                cache_entries: 10_000,
+            },
             sources: BTreeMap::new(),
         }
     }
@@ -332,6 +353,11 @@ impl Config {
             (
                 "argon2.parallelism",
                 Value::Integer(self.argon2.parallelism.into()),
+            ),
+            ("verify.cache_ttl", duration(self.verify.cache_ttl)),
+            (
+                "verify.cache_entries",
+                Value::Integer(self.verify.cache_entries),
             ),
         ];
         values
@@ -568,6 +594,21 @@ impl Config {
                         &format!("a number of KiB from {min} (8 × parallelism) to 4194304"),
                     )
                 })?;
+        }
+        if let Some(d) = reader.duration("verify.cache_ttl")? {
+            if d.as_secs() > MAX_CACHE_TTL_SECS {
+                return Err(reader.bad(
+                    "verify.cache_ttl",
+                    "a duration of at most 1h (`0s` turns the cache off): within it a revoked token is still accepted",
+                ));
+            }
+            self.verify.cache_ttl = d;
+        }
+        if let Some(n) = reader.integer("verify.cache_entries", 1)? {
+            if n > MAX_CACHE_ENTRIES {
+                return Err(reader.bad("verify.cache_entries", "a whole number from 1 to 1000000"));
+            }
+            self.verify.cache_entries = n;
         }
         Ok(db_path)
     }
@@ -816,6 +857,28 @@ mod tests {
         assert_eq!(c.tokens.warn_before, Duration::from_secs(2 * 86_400 / 5));
         let c = load("[tokens]\nmax_ttl = \"1d\"\nwarn_before = \"1h\"\n").unwrap();
         assert_eq!(c.tokens.warn_before, Duration::from_secs(3_600));
+    }
+
+    #[test]
+    fn the_verify_cache_is_bounded() {
+        let c = load("").unwrap();
+        assert_eq!(c.verify.cache_ttl, Duration::from_secs(5));
+        assert_eq!(c.verify.cache_entries, 10_000);
+        let c = load("[verify]\ncache_ttl = \"0s\"\ncache_entries = 50\n").unwrap();
+        assert_eq!(c.verify.cache_ttl, Duration::from_secs(0));
+        assert_eq!(c.verify.cache_entries, 50);
+        assert_eq!(
+            c.source("verify.cache_ttl"),
+            Source::File("/etc/sa.toml".into())
+        );
+        let m = message("[verify]\ncache_ttl = \"2h\"\n");
+        assert!(
+            m.contains("verify.cache_ttl") && m.contains("at most 1h"),
+            "{m}"
+        );
+        assert!(message("[verify]\ncache_entries = 0\n").contains("verify.cache_entries"));
+        assert!(message("[verify]\ncache_entries = 2000000\n").contains("verify.cache_entries"));
+        assert!(message("[verify]\ncache = 1\n").contains("unknown key `verify.cache`"));
     }
 
     #[test]

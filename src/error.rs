@@ -6,8 +6,13 @@
 
 use std::path::PathBuf;
 
-/// Why a token check said no. The names are the `reason` values of `sa token verify --json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use crate::domain::permissions::Permission;
+use crate::domain::token_format::TokenId;
+
+/// Why a token check said no. The names ([`Rejection::as_str`]) are the `reason` values of
+/// `sa token verify --json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Rejection {
     /// Not a token of this format, or its checksum does not match (no database access).
     Malformed,
@@ -19,20 +24,27 @@ pub enum Rejection {
     Revoked,
     /// The token is paused, or its account is disabled.
     Disabled,
-    /// Valid, but it does not hold the permission that was asked for.
-    Forbidden,
+    /// Valid, but it does not hold the permission that was asked for. Not counted as a use.
+    Forbidden {
+        /// The account the token belongs to: whose request was refused.
+        account: String,
+        /// The token's public id.
+        token_id: TokenId,
+        /// The permission asked for, which the token does not hold.
+        permission: Permission,
+    },
 }
 
 impl Rejection {
     /// The stable lowercase name used in JSON and messages.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Rejection::Malformed => "malformed",
             Rejection::Unknown => "unknown",
             Rejection::Expired => "expired",
             Rejection::Revoked => "revoked",
             Rejection::Disabled => "disabled",
-            Rejection::Forbidden => "forbidden",
+            Rejection::Forbidden { .. } => "forbidden",
         }
     }
 }
@@ -42,6 +54,11 @@ impl std::fmt::Display for Rejection {
         f.write_str(self.as_str())
     }
 }
+
+impl std::error::Error for Rejection {}
+
+/// The error under a storage failure, kept for [`std::error::Error::source`].
+pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong in `sa`.
 #[derive(Debug, thiserror::Error)]
@@ -119,11 +136,18 @@ pub enum Error {
     Damaged { path: PathBuf, why: String },
     #[error("config `{path}`: {message}")]
     Config { path: PathBuf, message: String },
-    #[error("database error: {0}")]
-    Database(String),
+    /// SQLite (or sa's own reading of what it stored) failed; `source` is SQLite's error.
+    #[error("database error: {message}")]
+    Database {
+        message: String,
+        source: Option<BoxedSource>,
+    },
     /// Another process held the database lock past the busy timeout.
-    #[error("database error: {0}")]
-    Busy(String),
+    #[error("database error: {message}")]
+    Busy {
+        message: String,
+        source: Option<BoxedSource>,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -157,8 +181,8 @@ impl Error {
             | Error::Damaged { .. }
             | Error::NoDatabase(_)
             | Error::Config { .. }
-            | Error::Database(_)
-            | Error::Busy(_)
+            | Error::Database { .. }
+            | Error::Busy { .. }
             | Error::Io { .. } => 3,
         }
     }
@@ -189,7 +213,7 @@ impl Error {
             Error::NoDatabase(_) => Some(
                 "check `--db`, $SA_DB and `db_path` (`sa config path` shows which is used)".into(),
             ),
-            Error::Busy(_) => {
+            Error::Busy { .. } => {
                 Some("another sa process held the database too long; try again".into())
             }
             _ => None,
@@ -205,6 +229,14 @@ impl Error {
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidInput(message.into())
+    }
+
+    /// A database failure with no underlying error to keep (a value sa itself cannot read).
+    pub(crate) fn database(message: impl Into<String>) -> Self {
+        Error::Database {
+            message: message.into(),
+            source: None,
+        }
     }
 }
 
@@ -231,7 +263,7 @@ mod tests {
     fn exit_codes_follow_the_spec() {
         assert_eq!(Error::invalid("bad").exit_code(), 2);
         assert_eq!(Error::Rejected(Rejection::Expired).exit_code(), 1);
-        assert_eq!(Error::Database("x".into()).exit_code(), 3);
+        assert_eq!(Error::database("x").exit_code(), 3);
         let limit = Error::LimitReached {
             what: "account",
             limit: 2,

@@ -2,112 +2,120 @@
 //!
 //! The same crate is the `sa` command-line tool and a library, so a Rust service can check the
 //! tokens presented to it in-process, with the code the CLI uses, against the same database.
-//! Depend on it with `default-features = false` to leave out the terminal front end.
+//! The library is one type, [`Verifier`], and what it answers with: [`Identity`],
+//! [`Rejection`], [`Error`], [`TokenId`] and [`Permission`]. Depend on it with
+//! `default-features = false` to leave out the terminal front end:
+//!
+//! ```toml
+//! [dependencies]
+//! sa = { path = "…", default-features = false }
+//!
+//! # Without these, a debug build's verification takes about a second instead of 20 ms.
+//! [profile.dev.package.argon2]
+//! opt-level = 3
+//! [profile.dev.package.blake2]
+//! opt-level = 3
+//! ```
+//!
+//! The example below is also the README's (`tests/cli/readme.rs` keeps the two the same):
 //!
 //! ```
-//! # fn main() -> Result<(), sa::Error> {
-//! # let dir = tempfile::tempdir().unwrap();
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("sa.db");
-//! use sa::{Config, Rejection, Verifier};
+//! # let token = sa::testing::mint_for_doc(&path, "ci-bot", "editor")?;
+//! # let again = token.clone();
+//! use std::sync::Arc;
+//! use sa::{Error, Rejection, Verifier};
 //!
-//! let mut config = Config::with_db_path(&path); // or Config::load(&Overrides::from_env(None, None))
-//! # config.argon2.memory_kib = 64; config.argon2.iterations = 1;
-//! # let token = sa::testing::mint_for_doc(&config, "ci-bot", "editor")?;
-//! let mut verifier = Verifier::open(config)?;
+//! // `Verifier::from_env()` opens the database and [verify] settings `sa` itself uses
+//! // ($SA_CONFIG, $SA_DB, XDG paths); `open` takes a path. A missing database is refused.
+//! let verifier = Arc::new(Verifier::open(&path)?.with_source("billing-api")?);
 //!
-//! // `token` is what a client presented, e.g. from an `Authorization: Bearer` header.
-//! let identity = verifier.verify(&token, Some("dashboards:read"))?;
-//! assert_eq!(identity.account, "ci-bot");
-//!
-//! match verifier.verify("sa_not-a-token", None) {
-//!     Err(sa::Error::Rejected(Rejection::Malformed)) => {} // refused without a database lookup
-//!     other => panic!("{other:?}"),
+//! // One verifier for every worker, without a mutex. A check blocks (argon2, SQLite): async
+//! // code runs it with `tokio::task::spawn_blocking`, as this runs it on a thread.
+//! let shared = Arc::clone(&verifier);
+//! let answer = std::thread::spawn(move || shared.verify(&token, Some("invoices:read")));
+//! match answer.join().expect("the verifying thread") {
+//!     Ok(identity) => println!("request by {}", identity.account),
+//!     Err(Error::Rejected(Rejection::Forbidden { account, .. })) => println!("403: {account}"),
+//!     Err(Error::Rejected(reason)) => println!("401: {reason}"), // unknown, expired, revoked…
+//!     Err(other) => return Err(other.into()), // storage, with its source: a 500
 //! }
+//! # assert_eq!(verifier.verify(&again, Some("invoices:read"))?.account, "ci-bot");
+//! # assert!(matches!(
+//! #     verifier.verify(&again, Some("billing:admin")),
+//! #     Err(Error::Rejected(Rejection::Forbidden { account, .. })) if account == "ci-bot"
+//! # ));
+//! # assert!(matches!(
+//! #     verifier.verify("sa_not-a-token", None),
+//! #     Err(Error::Rejected(Rejection::Malformed))
+//! # ));
 //! # Ok(())
 //! # }
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![warn(missing_docs)]
+// Without the CLI, the administration (accounts, roles, minting, reports) is compiled but
+// only verifying is reachable: that is the library build, not code to remove.
+#![cfg_attr(not(feature = "cli"), allow(dead_code))]
 
+// The floors below the API are the crate's own: a service that could reach `store` could
+// revoke a token without an audit event. The `internals` feature (this crate's tests,
+// benches and doc examples only) makes them public, undocumented and unstable.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod config;
+#[cfg(not(feature = "internals"))]
+mod config;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod domain;
-pub mod error;
+#[cfg(not(feature = "internals"))]
+mod domain;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod store;
+#[cfg(not(feature = "internals"))]
+mod store;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod testing;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod time;
+#[cfg(not(feature = "internals"))]
+mod time;
 
+mod error;
+mod verifier;
+
+/// The terminal front end (cargo feature `cli`): the `sa` binary's `main`.
 #[cfg(feature = "cli")]
+#[doc(hidden)]
+#[allow(missing_docs)]
 pub mod cli;
 
-#[doc(hidden)]
-pub mod testing;
-
-pub use config::{Config, Overrides};
-pub use domain::names::OrgName;
 pub use domain::permissions::Permission;
+pub use domain::token_format::TokenId;
 pub use domain::tokens::Identity;
-pub use error::{Error, Rejection, Result};
-pub use store::Store;
+pub use error::Rejection;
+pub use verifier::{Error, Verifier};
 
-use domain::Context;
-use domain::tokens::VerifyRequest;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Verifies tokens against an sa database, counting each successful check as `sa token verify`
-/// does.
-pub struct Verifier {
-    store: Store,
-    config: Config,
-    org: OrgName,
-    source: Option<String>,
-}
-
-impl Verifier {
-    /// Opens the database named by `config.db_path`, in the `default` organization. A
-    /// missing database is [`Error::NoDatabase`]: a verifier only reads, and a mistyped path
-    /// must not become an empty database that rejects every token.
-    pub fn open(config: Config) -> Result<Self> {
-        let mut store = Store::open_existing(&config.db_path)?;
-        store.count_uses_lightly()?;
-        Ok(Verifier {
-            store,
-            config,
-            org: OrgName::default(),
-            source: None,
-        })
-    }
-
-    /// Accepts only tokens of accounts in `org`.
-    pub fn with_org(mut self, org: &str) -> Result<Self> {
-        self.org = OrgName::parse(org)?;
-        Ok(self)
-    }
-
-    /// Recorded as each verified token's `last_used_source` (e.g. the service's name): at
-    /// most 1000 characters, no control characters, no token.
-    pub fn with_source(mut self, source: &str) -> Result<Self> {
-        domain::names::check_free_text("the source", source)?;
-        self.source = Some(source.to_string());
-        Ok(self)
-    }
-
-    /// Checks `token` (and, if given, that it holds `permission`). A refusal is
-    /// `Err(Error::Rejected(reason))`; an unparseable `permission` is
-    /// `Err(Error::InvalidInput(_))`; anything else is a storage failure.
-    pub fn verify(&mut self, token: &str, permission: Option<&str>) -> Result<Identity> {
-        let permission = permission.map(Permission::parse).transpose()?;
-        let ctx = Context {
-            org: self.org.clone(),
-            actor: String::new(),
-            now: time::now(),
-            config: &self.config,
-            acting: None,
-        };
-        domain::tokens::verify(
-            &mut self.store,
-            &ctx,
-            &VerifyRequest {
-                token: &domain::tokens::parse_presented(token)?,
-                permission: permission.as_ref(),
-                source: self.source.as_deref(),
-            },
-        )
+    #[test]
+    fn a_verifier_is_shared_across_threads_without_a_lock() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Verifier>();
+        shared::<Identity>();
+        shared::<Error>();
     }
 }

@@ -248,7 +248,7 @@ pub fn format_timestamp(at: DateTime<Utc>) -> String {
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
-        .map_err(|_| Error::Database(format!("stored timestamp `{text}` is not RFC 3339")))
+        .map_err(|_| Error::database(format!("stored timestamp `{text}` is not RFC 3339")))
 }
 
 /// Now, truncated to whole seconds so that what is stored and what is compared agree.

@@ -80,6 +80,11 @@ impl Session<'_> {
         }
         crate::domain::accounts::purge_expired(&mut store, &self.ctx)?;
         crate::domain::usage::purge_old_counters(&mut store, &self.ctx)?;
+        // The administrator's `[argon2]` becomes the database's, which every verifier uses
+        // (`sa token verify` and `$SA_TOKEN` included); a token cannot change it.
+        if (self.writes || self.creates) && self.ctx.acting.is_none() {
+            crate::domain::tokens::record_argon2_cost(&mut store, &self.ctx)?;
+        }
         Ok(store)
     }
 

@@ -249,9 +249,9 @@ pub fn prune(store: &mut Store, ctx: &Context<'_>, before: &Since) -> Result<u64
         refuse_broken_chain(tx, org)?;
         let removed = tx.prune_audit_events(org, cutoff, ctx.now, &ctx.actor)?;
         if removed > 0 {
-            let checkpoint = tx.audit_checkpoint(org)?.ok_or_else(|| {
-                Error::Database("a prune that removed events left no checkpoint".into())
-            })?;
+            let checkpoint = tx
+                .audit_checkpoint(org)?
+                .ok_or_else(|| Error::database("a prune that removed events left no checkpoint"))?;
             // The checkpoint, in the chain: `walk_chain` holds one to the other.
             let details = [
                 ("before", crate::time::format_timestamp(cutoff)),

@@ -22,7 +22,7 @@ fn hasher(cost: Argon2Cost) -> Result<Argon2<'static>> {
 pub fn hash(cost: Argon2Cost, secret: &str) -> Result<String> {
     let phc = hasher(cost)?
         .hash_password(secret.as_bytes())
-        .map_err(|e| Error::Database(format!("cannot hash the token secret: {e}")))?;
+        .map_err(|e| Error::database(format!("cannot hash the token secret: {e}")))?;
     Ok(phc.to_string())
 }
 
@@ -196,10 +196,10 @@ pub fn is_argon2id_phc(phc: &str) -> bool {
 
 /// Whether `phc` was made with parameters other than `cost` (so it is re-hashed on success).
 ///
-/// The config is the one source of the cost, in both directions: stored hashes converge to
-/// it, which keeps the decoy for unknown ids (made at the config's cost) as slow as a real
-/// check. Keeping stronger hashes instead would let timing tell which ids exist. Every
-/// process verifying against one database should therefore share one `[argon2]` config.
+/// `cost` is the database's recorded one (`tokens::argon2_cost`), in both directions: stored
+/// hashes converge to it, which keeps the decoy for unknown ids (made at that cost) as slow
+/// as a real check. Keeping stronger hashes instead would let timing tell which ids exist.
+/// Since every verifier of a database reads the cost from it, none re-hashes another's.
 pub fn needs_rehash(phc: &str, cost: Argon2Cost) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return true;

@@ -45,7 +45,8 @@ pub struct Permission {
 }
 
 impl Permission {
-    pub fn parse(text: &str) -> Result<Self> {
+    /// Parses `resource:action` (the library's API is `str::parse`, through `FromStr`).
+    pub(crate) fn parse(text: &str) -> Result<Self> {
         let bad = || {
             Error::invalid(format!(
                 "invalid permission `{text}`: a permission is `resource:action` in lowercase letters, digits, `-`, `_`, `.`, where `*` matches any part (e.g. `dashboards:read`, `dashboards:*`, `*`)"
@@ -70,7 +71,7 @@ impl Permission {
     }
 
     /// What both grant: `dashboards:*` ∩ `*:read` = `dashboards:read`.
-    pub fn intersect(&self, other: &Permission) -> Option<Permission> {
+    pub(crate) fn intersect(&self, other: &Permission) -> Option<Permission> {
         Some(Permission {
             resource: self.resource.intersect(&other.resource)?,
             action: self.action.intersect(&other.action)?,
@@ -88,13 +89,6 @@ impl std::fmt::Display for Permission {
             (Part::Any, Part::Any) => f.write_str("*"),
             (r, a) => write!(f, "{}:{}", part(r), part(a)),
         }
-    }
-}
-
-impl std::str::FromStr for Permission {
-    type Err = Error;
-    fn from_str(text: &str) -> Result<Self> {
-        Self::parse(text)
     }
 }
 

@@ -31,7 +31,7 @@ pub struct TokenId(String);
 impl TokenId {
     /// Parses a token id given on the command line. A whole token is refused, so that a
     /// secret never has to be put on argv.
-    pub fn parse(text: &str) -> Result<Self> {
+    pub(crate) fn parse(text: &str) -> Result<Self> {
         if text.len() == ID_LEN && text.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Ok(TokenId(text.to_string()));
         }
@@ -45,6 +45,7 @@ impl TokenId {
         )))
     }
 
+    /// The 12 characters.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -53,13 +54,6 @@ impl TokenId {
 impl std::fmt::Display for TokenId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl std::str::FromStr for TokenId {
-    type Err = Error;
-    fn from_str(text: &str) -> Result<Self> {
-        Self::parse(text)
     }
 }
 

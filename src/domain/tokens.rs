@@ -14,7 +14,7 @@ use crate::domain::token_format::{self, ParsedToken, Secret, TokenId};
 use crate::error::{Error, Rejection, Result};
 use crate::store::{
     AccountStatus, NewToken, Store, StoredStatus, Token, TokenFilter, TokenForVerify,
-    TokenSelection, TokenSort, Tx,
+    TokenSelection, TokenSort, Transactions, Tx,
 };
 use crate::time::{Duration, ExpiryRequest, format_timestamp};
 
@@ -187,10 +187,78 @@ fn find_token(tx: &Tx<'_>, ctx: &Context<'_>, id: &TokenId) -> Result<Token> {
     Ok(token)
 }
 
+/// The argon2 cost hashes are made and verified at: the one the database records, else the
+/// config's (docs/decisions.md: every program hashing for one database uses its cost).
+pub fn argon2_cost(tx: &Tx<'_>, ctx: &Context<'_>) -> Result<crate::config::Argon2Cost> {
+    Ok(tx.argon2_cost()?.unwrap_or(ctx.config.argon2))
+}
+
+/// Makes the config's `[argon2]` the database's cost, for an administrator's write command
+/// (never `token verify`, never under `$SA_TOKEN`: a verifier follows the database, whatever
+/// its own config says, so two programs never re-hash each other's tokens back and forth).
+/// A database with no cost yet is given it silently, as part of its set-up; a change is
+/// audited as `settings.argon2`, with the old cost and the new one.
+pub fn record_argon2_cost(store: &mut Store, ctx: &Context<'_>) -> Result<()> {
+    let wanted = ctx.config.argon2;
+    if store.read(|tx| tx.argon2_cost())? == Some(wanted) {
+        return Ok(());
+    }
+    store.write(|tx| {
+        let recorded = tx.argon2_cost()?;
+        if recorded == Some(wanted) {
+            return Ok(());
+        }
+        tx.set_argon2_cost(wanted, ctx.now, &ctx.actor)?;
+        if let Some(old) = recorded {
+            let phc = |c: crate::config::Argon2Cost| {
+                format!("m={},t={},p={}", c.memory_kib, c.iterations, c.parallelism)
+            };
+            audit::record(
+                tx,
+                ctx,
+                "settings.argon2",
+                "argon2",
+                None,
+                &[("from", phc(old)), ("to", phc(wanted))],
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// Successful checks that a verify cache answered without the database, for one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedUses {
+    pub token_id: TokenId,
+    pub count: u64,
+    /// When the last of them was answered.
+    pub last_at: DateTime<Utc>,
+}
+
+/// Counts what a verify cache answered, in one write transaction: each token's `use_count`,
+/// `last_used_at`, `last_used_source` and the day's counter move by its count, whatever the
+/// token's status now (each check succeeded when it was answered).
+pub fn record_cached_uses(
+    store: &mut impl Transactions,
+    uses: &[CachedUses],
+    source: Option<&str>,
+) -> Result<()> {
+    if uses.is_empty() {
+        return Ok(());
+    }
+    store.write(|tx| {
+        for each in uses {
+            tx.record_token_uses(each.token_id.as_str(), each.count, each.last_at, source)?;
+        }
+        Ok(())
+    })
+}
+
 /// The argon2 work of minting happens before the write lock is taken.
-fn prepare(ctx: &Context<'_>) -> Result<(token_format::NewToken, String)> {
+fn prepare(store: &mut Store, ctx: &Context<'_>) -> Result<(token_format::NewToken, String)> {
+    let cost = store.read(|tx| argon2_cost(tx, ctx))?;
     let new = token_format::generate(&ctx.config.tokens.prefix)?;
-    let hash = hashing::hash(ctx.config.argon2, new.secret.expose())?;
+    let hash = hashing::hash(cost, new.secret.expose())?;
     Ok((new, hash))
 }
 
@@ -205,7 +273,7 @@ pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Resu
         check_free_text("the token name", name)?;
     }
     let expires_at = resolve_expiry(ctx, request.expires)?;
-    let (new, hash) = prepare(ctx)?;
+    let (new, hash) = prepare(store, ctx)?;
     let token = store.write(|tx| {
         let account = accounts::find(tx, ctx, &request.account)?;
         refuse_disabled(&account)?;
@@ -430,7 +498,7 @@ pub fn rotate(
     grace: Option<Duration>,
 ) -> Result<Rotated> {
     let expires_at = resolve_expiry(ctx, expires)?;
-    let (new, hash) = prepare(ctx)?;
+    let (new, hash) = prepare(store, ctx)?;
     store.write(|tx| {
         let old = find_token(tx, ctx, id)?;
         let old_status = status_of(&old, ctx.now);
@@ -527,32 +595,51 @@ fn rejection_of(row: &TokenForVerify, now: DateTime<Utc>) -> Option<Rejection> {
     }
 }
 
-/// Who a valid token speaks for, and what it may do.
+/// Who a valid token speaks for, and what it may do: the answer of a successful
+/// verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Identity {
+    /// The name of the service account the token belongs to.
     pub account: String,
+    /// The account's id, which never changes (a name can).
     pub account_id: i64,
+    /// The account's organization.
     pub org: String,
+    /// The token's public id (what `sa token list` shows and `sa token revoke` takes).
     pub token_id: TokenId,
-    /// The token's effective permissions: its account's, narrowed to its scopes.
+    /// The token's effective permissions: its account's, narrowed to its scopes, as of the
+    /// verification (or of the cached one it was answered from).
     pub permissions: Vec<Permission>,
+    /// When the token expires; `None` for a token that never does.
     pub expires_at: Option<DateTime<Utc>>,
     /// The successor's token id, while a rotated token lives out its grace period.
     pub replaced_by: Option<String>,
+    /// When the token was minted.
     pub created_at: DateTime<Utc>,
 }
 
 impl Identity {
-    /// Whether the token holds `wanted`.
+    /// Whether the token holds `wanted` (`dashboards:*` holds `dashboards:read`).
     pub fn allows(&self, wanted: &Permission) -> bool {
         permissions::allows(&self.permissions, wanted)
+    }
+
+    /// The refusal of a request for `wanted`, which this token does not hold: says whose
+    /// token it was.
+    pub(crate) fn forbidden(&self, wanted: &Permission) -> Rejection {
+        Rejection::Forbidden {
+            account: self.account.clone(),
+            token_id: self.token_id.clone(),
+            permission: wanted.clone(),
+        }
     }
 
     /// How long the token has left, when its holder should be told it is about to lapse:
     /// within `warn_before` and also within the last quarter of its lifetime, so that a
     /// token young for its kind (a 4h token checked in its first hours) never warns. A
     /// rotated token warns throughout its grace period: its holder should switch now.
-    pub fn expiry_warning(
+    pub(crate) fn expiry_warning(
         &self,
         now: DateTime<Utc>,
         warn_before: Duration,
@@ -590,7 +677,7 @@ pub struct VerifyRequest<'a> {
 /// attacker holding only a token id anything. A success is counted in its own short write
 /// transaction, after the argon2 work, so verifiers do not hold the write lock while hashing.
 pub fn verify(
-    store: &mut Store,
+    store: &mut impl Transactions,
     ctx: &Context<'_>,
     request: &VerifyRequest<'_>,
 ) -> Result<Identity> {
@@ -600,7 +687,9 @@ pub fn verify(
         request,
         Some(ctx.org.as_str()),
         |identity| match request.permission {
-            Some(wanted) if !identity.allows(wanted) => Some(Error::Rejected(Rejection::Forbidden)),
+            Some(wanted) if !identity.allows(wanted) => {
+                Some(Error::Rejected(identity.forbidden(wanted)))
+            }
             _ => None,
         },
     )
@@ -611,7 +700,7 @@ pub fn verify(
 /// not counted, when it is of another organization than `org` (if given) or lacks `needed`;
 /// `what` names the command for that refusal.
 pub fn authenticate(
-    store: &mut Store,
+    store: &mut impl Transactions,
     ctx: &Context<'_>,
     token: &ParsedToken,
     org: Option<&str>,
@@ -642,26 +731,27 @@ pub fn authenticate(
 /// be of to be found at all (`None`: any); `refuse` judges a valid token before its use is
 /// counted, so that a refused check is not a use.
 fn check(
-    store: &mut Store,
+    store: &mut impl Transactions,
     ctx: &Context<'_>,
     request: &VerifyRequest<'_>,
     org: Option<&str>,
     refuse: impl FnOnce(&Identity) -> Option<Error>,
 ) -> Result<Identity> {
-    let cost = ctx.config.argon2;
     if let Some(source) = request.source {
         check_free_text("the source", source)?;
     }
     let parsed = request.token;
-    let found = store.read(|tx| {
+    // The cost in the same snapshot as the token: a long-lived verifier follows a change.
+    let (cost, found) = store.read(|tx| {
+        let cost = argon2_cost(tx, ctx)?;
         let Some(row) = tx.token_for_verify(parsed.id.as_str())? else {
-            return Ok(None);
+            return Ok((cost, None));
         };
         let granted: Vec<Permission> = roles::grants(tx, &row.org, &row.roles)?
             .into_iter()
             .map(|(permission, _)| permission)
             .collect();
-        Ok(Some((row, granted)))
+        Ok((cost, Some((row, granted))))
     })?;
 
     let hash = found
@@ -925,9 +1015,14 @@ mod tests {
         let (mut store, ctx) = setup(&config);
         let minted = mint_for_bot(&mut store, &ctx, &["dashboards:read"]);
         let token = minted.secret.expose().to_string();
+        // A forbidden request says whose token it was, and for what.
         assert_eq!(
             reason(check(&mut store, &ctx, &token, Some("dashboards:write"))),
-            Rejection::Forbidden
+            Rejection::Forbidden {
+                account: "bot".into(),
+                token_id: minted.token.id.parse().unwrap(),
+                permission: Permission::parse("dashboards:write").unwrap(),
+            }
         );
         assert_eq!(
             reason(check(&mut store, &ctx, "sa_nope", None)),

@@ -29,7 +29,7 @@ impl AccountStatus {
             "active" => Ok(AccountStatus::Active),
             "disabled" => Ok(AccountStatus::Disabled),
             "deleted" => Ok(AccountStatus::Deleted),
-            other => Err(Error::Database(format!("unknown account status `{other}`"))),
+            other => Err(Error::database(format!("unknown account status `{other}`"))),
         }
     }
 }
@@ -474,7 +474,7 @@ pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
     let now = crate::time::now();
     for (id, org, name, email, holder) in sharing {
         let Some((local, domain)) = email.rsplit_once('@') else {
-            return Err(Error::Database(format!(
+            return Err(Error::database(format!(
                 "account {id} has the email `{email}`, which has no `@`"
             )));
         };

@@ -111,7 +111,10 @@ impl Store {
     /// runs SQLite's quick check on the copy, so a damaged database is not backed up as if it
     /// were sound. Returns the copy's size in bytes.
     pub fn backup_into(&self, copy: &Path) -> Result<u64> {
-        let in_copy = |e: rusqlite::Error| Error::Database(format!("`{}`: {e}", copy.display()));
+        let in_copy = |e: rusqlite::Error| Error::Database {
+            message: format!("`{}`: {e}", copy.display()),
+            source: Some(Box::new(e)),
+        };
         {
             let mut dest = Connection::open(copy).map_err(in_copy)?;
             // The copy is a temporary file until it is complete: no journal beside it.

@@ -9,14 +9,12 @@ mod accounts;
 mod audit;
 mod header;
 mod maintenance;
-/// `LIMIT ?`'s value: SQLite reads a negative limit as none.
-pub(crate) fn sql_limit(limit: Option<u64>) -> i64 {
-    limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
-}
+mod pool;
 
 #[cfg(test)]
 mod query_plans;
 mod roles;
+mod settings;
 mod tokens;
 mod usage;
 
@@ -29,13 +27,13 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use accounts::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount, OrgSummary};
-pub use audit::{
-    AuditCheckpoint, AuditEvent, AuditFilter, ChainedEvent, NewAuditEvent, event_hash,
-};
-pub use maintenance::FileReport;
-pub use roles::RoleRow;
+/// For benches/scale.rs, which chains a million events as the store would.
+#[cfg(feature = "internals")]
+pub use audit::event_hash;
+pub use audit::{AuditCheckpoint, AuditEvent, AuditFilter, ChainedEvent, NewAuditEvent};
+pub use pool::Pool;
 pub use tokens::{
-    NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, TokenSelection, TokenSort, UsageDay,
+    NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, TokenSelection, TokenSort,
 };
 pub use usage::{UsageBounds, UsageCounts};
 
@@ -75,6 +73,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0005_usage_and_chain.sql"),
         then: Some(audit::chain_existing_events),
     },
+    Migration {
+        sql: include_str!("migrations/0006_argon2_cost.sql"),
+        then: None,
+    },
 ];
 
 /// The schema version this build writes.
@@ -87,14 +89,20 @@ impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
         match err.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                Error::Busy(err.to_string())
+                Error::Busy {
+                    message: err.to_string(),
+                    source: Some(Box::new(err)),
+                }
             }
             // The path is filled in by `at_path`, which every Store entry point applies.
             Some(rusqlite::ErrorCode::DatabaseCorrupt) => Error::Damaged {
                 path: PathBuf::new(),
                 why: err.to_string(),
             },
-            _ => Error::Database(err.to_string()),
+            _ => Error::Database {
+                message: err.to_string(),
+                source: Some(Box::new(err)),
+            },
         }
     }
 }
@@ -130,6 +138,26 @@ impl Drop for Store {
                 .conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
+    }
+}
+
+/// What runs a verification's transactions: a [`Store`] itself, or a [`Pool`] that lends one
+/// of its connections for each. A verification takes two short transactions, a read and then
+/// a write, with argon2 between them; through a pool, no connection is held while it runs.
+pub trait Transactions {
+    /// As [`Store::read`].
+    fn read<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T>;
+    /// As [`Store::write`].
+    fn write<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T>;
+}
+
+impl Transactions for Store {
+    fn read<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        Store::read(self, work)
+    }
+
+    fn write<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        Store::write(self, work)
     }
 }
 
@@ -297,11 +325,12 @@ impl Store {
             .skip(usize::try_from(version).unwrap_or(0))
         {
             // SQLite's message alone: the statement itself would be a screenful of SQL.
-            let failed = |err: Error| {
-                Error::Database(format!(
+            let failed = |err: Error| Error::Database {
+                message: format!(
                     "cannot upgrade the schema from version {version} (step {} of {SCHEMA_VERSION}): {err}",
                     applied + 1
-                ))
+                ),
+                source: Some(Box::new(err)),
             };
             tx.tx
                 .execute_batch(migration.sql)
@@ -408,14 +437,14 @@ fn switch_to_wal(path: &Path) -> Result<()> {
             Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
             // The old mode back without an error: this file system or VFS cannot do WAL.
             Ok(mode) => {
-                return Err(Error::Database(format!(
+                return Err(Error::database(format!(
                     "`{}`: cannot use the WAL journal here (SQLite kept `{mode}`)",
                     path.display()
                 )));
             }
             Err(err) => at_path(path, err),
         };
-        if !matches!(err, Error::Busy(_)) || std::time::Instant::now() >= deadline {
+        if !matches!(err, Error::Busy { .. }) || std::time::Instant::now() >= deadline {
             return Err(err);
         }
         std::thread::sleep(pause);
@@ -434,8 +463,14 @@ fn at_path(path: &Path, err: Error) -> Error {
         }
     };
     match err {
-        Error::Database(message) => Error::Database(named(message)),
-        Error::Busy(message) => Error::Busy(named(message)),
+        Error::Database { message, source } => Error::Database {
+            message: named(message),
+            source,
+        },
+        Error::Busy { message, source } => Error::Busy {
+            message: named(message),
+            source,
+        },
         Error::Damaged { path: p, why } if p.as_os_str().is_empty() => Error::Damaged {
             path: path.to_path_buf(),
             why,
@@ -488,6 +523,11 @@ fn create_file(path: &Path) -> Result<()> {
         .open(path)
         .map(drop)
         .map_err(|err| Error::io(format!("cannot create `{}`", path.display()), err))
+}
+
+/// `LIMIT ?`'s value: SQLite reads a negative limit as none.
+pub(crate) fn sql_limit(limit: Option<u64>) -> i64 {
+    limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -546,7 +586,11 @@ mod tests {
         ));
         // A lock held too long is about our own file, and keeps its "try again" hint.
         let busy = open_error(path, failure(rusqlite::ffi::SQLITE_BUSY));
-        assert!(matches!(busy, Error::Busy(_)), "{busy}");
+        assert!(matches!(busy, Error::Busy { .. }), "{busy}");
+        assert!(
+            std::error::Error::source(&busy).is_some(),
+            "SQLite's error is kept as the source"
+        );
         assert!(busy.hint().is_some_and(|h| h.contains("try again")));
         assert!(busy.to_string().contains("/tmp/sa.db"), "{busy}");
     }

@@ -165,6 +165,7 @@ fn workload(store: &mut Store, config: &Config) {
         config,
         acting: None,
     };
+    tokens::record_argon2_cost(store, &ctx).unwrap();
     let name = |n: &str| AccountName::parse(n).unwrap();
     let reference = |n: &str| AccountRef::parse(n).unwrap();
     for n in ["alpha", "beta", "gamma", "delta"] {
@@ -353,6 +354,17 @@ fn workload(store: &mut Store, config: &Config) {
             permission: Some(&Permission::parse("dashboards:read").unwrap()),
             source: Some("tidy"),
         },
+    )
+    .unwrap();
+    // What a `sa::Verifier` writes for the hits its cache answered.
+    tokens::record_cached_uses(
+        store,
+        &[tokens::CachedUses {
+            token_id: id(&first),
+            count: 3,
+            last_at: ctx.now,
+        }],
+        Some("tidy"),
     )
     .unwrap();
     tokens::rotate(

@@ -30,7 +30,7 @@ impl StoredStatus {
             "active" => Ok(StoredStatus::Active),
             "disabled" => Ok(StoredStatus::Disabled),
             "revoked" => Ok(StoredStatus::Revoked),
-            other => Err(Error::Database(format!("unknown token status `{other}`"))),
+            other => Err(Error::database(format!("unknown token status `{other}`"))),
         }
     }
 }
@@ -624,6 +624,39 @@ impl Tx<'_> {
             "INSERT INTO token_usage_daily (token_id, day, count) VALUES (?1, ?2, 1)
              ON CONFLICT (token_id, day) DO UPDATE SET count = count + 1",
             params![id, at.format("%Y-%m-%d").to_string()],
+        )?;
+        Ok(true)
+    }
+
+    /// Adds `count` successful checks that a verify cache answered (the last at `at`) to the
+    /// token's usage, whatever its status now: each was a success when it was answered, even
+    /// if the token was revoked since. Returns whether the token still exists (a pruned one
+    /// is not counted).
+    pub fn record_token_uses(
+        &self,
+        id: &str,
+        count: u64,
+        at: DateTime<Utc>,
+        source: Option<&str>,
+    ) -> Result<bool> {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let stamp = format_timestamp(at);
+        let counted = self.tx.execute(
+            "UPDATE tokens SET use_count = use_count + ?4,
+                last_used_at = max(coalesce(last_used_at, ''), ?2),
+                idle_since = max(coalesce(idle_since, ''), ?2),
+                last_used_source = CASE WHEN ?2 >= coalesce(last_used_at, '') THEN ?3
+                                        ELSE last_used_source END
+             WHERE id = ?1",
+            params![id, stamp, source, count],
+        )?;
+        if counted == 0 {
+            return Ok(false);
+        }
+        self.tx.execute(
+            "INSERT INTO token_usage_daily (token_id, day, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (token_id, day) DO UPDATE SET count = count + ?3",
+            params![id, at.format("%Y-%m-%d").to_string(), count],
         )?;
         Ok(true)
     }

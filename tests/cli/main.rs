@@ -10,6 +10,7 @@ mod crash;
 mod database;
 mod generated;
 mod jq;
+mod library;
 mod migrations;
 mod output;
 mod prompts;

@@ -327,6 +327,48 @@ fn every_readme_example_runs_as_documented() {
     }
 }
 
+/// The lines of the first fenced block opened by exactly `fence` (```` ```rust ````, or a
+/// bare ```` ``` ````) in `text`.
+fn fenced<'a>(text: impl Iterator<Item = &'a str>, fence: &str) -> Vec<&'a str> {
+    let mut opened: Option<&str> = None;
+    let mut lines = Vec::new();
+    for line in text {
+        match opened {
+            None if line.starts_with("```") => opened = Some(line.trim_end()),
+            None => {}
+            Some(_) if line.starts_with("```") => {
+                if opened == Some(fence) {
+                    return lines;
+                }
+                opened = None;
+            }
+            Some(open) if open == fence => lines.push(line),
+            Some(_) => {}
+        }
+    }
+    lines
+}
+
+#[test]
+fn the_readme_library_example_is_the_crate_doc_example_cargo_test_runs() {
+    let readme = fenced(README.lines(), "```rust");
+    assert!(!readme.is_empty(), "README has no ```rust block");
+    // The crate documentation's first Rust example, without the doctest's hidden lines.
+    let docs = include_str!("../../src/lib.rs")
+        .lines()
+        .filter_map(|line| line.strip_prefix("//!"))
+        .map(|line| line.strip_prefix(' ').unwrap_or(line));
+    let example: Vec<&str> = fenced(docs, "```")
+        .into_iter()
+        .filter(|line| *line != "#" && !line.starts_with("# "))
+        .collect();
+    assert_eq!(
+        readme.join("\n"),
+        example.join("\n"),
+        "README.md's ```rust block and src/lib.rs's doc example differ"
+    );
+}
+
 #[test]
 fn the_readme_tour_prints_what_it_says() {
     let env = TestEnv::new();

@@ -221,7 +221,7 @@ pub fn as_of<T>(
     when: &str,
     work: impl FnOnce(&mut sa::store::Store, &sa::domain::Context<'_>) -> T,
 ) -> T {
-    let mut config = sa::Config::with_db_path(env.db_path());
+    let mut config = sa::config::Config::with_db_path(env.db_path());
     config.argon2.memory_kib = 64;
     config.argon2.iterations = 1;
     config.argon2.parallelism = 1;

@@ -498,7 +498,7 @@ fn revoke_then(env: &TestEnv, days: i64, token: &str, org: &str) {
             org: sa::domain::names::OrgName::parse(org).unwrap(),
             ..ctx.clone()
         };
-        let id = sa::domain::token_format::TokenId::parse(token_id(token)).unwrap();
+        let id: sa::TokenId = token_id(token).parse().unwrap();
         sa::domain::tokens::revoke(store, &ctx, &[id]).unwrap();
     });
 }

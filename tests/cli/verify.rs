@@ -404,6 +404,16 @@ fn a_hash_made_with_other_argon2_parameters_is_rehashed_on_success() {
     let stronger = BASE_CONFIG.replace("memory_kib = 64", "memory_kib = 128");
     assert_ne!(stronger, BASE_CONFIG);
     std::fs::write(env.config_path(), stronger).expect("write config");
+    // A verifier follows the database's cost, not its own config: no re-hash yet, so a
+    // service with another config and the CLI never re-hash each other's tokens.
+    valid(&env, &token, &[]);
+    assert!(stored_hash(&env, &token).contains("$m=64,"));
+    // An administrator's write command records the config's cost, audited.
+    env.run(&["update", "bot", "--description", "billing"]).ok();
+    let events = env.json(&["audit", "--action", "settings.argon2"]);
+    assert_eq!(events.as_array().map(Vec::len), Some(1), "{events}");
+    assert_eq!(events[0]["details"]["from"], "m=64,t=1,p=1", "{events}");
+    assert_eq!(events[0]["details"]["to"], "m=128,t=1,p=1", "{events}");
     valid(&env, &token, &[]);
     let hash = stored_hash(&env, &token);
     assert!(hash.starts_with("$argon2id$v=19$m=128,t=1,p=1$"), "{hash}");
@@ -414,7 +424,7 @@ fn a_hash_made_with_other_argon2_parameters_is_rehashed_on_success() {
             .is_ok()
     );
     valid(&env, &token, &[]);
-    assert_eq!(show(&env, token_id(&token))["use_count"], 2);
+    assert_eq!(show(&env, token_id(&token))["use_count"], 3);
 }
 
 #[test]
@@ -477,7 +487,7 @@ fn the_wal_stays_bounded_when_only_verifications_write() {
 fn the_library_verifier_on_a_missing_database_creates_nothing() {
     let env = TestEnv::new();
     let path = env.root().join("nowhere/sa.db");
-    let opened = sa::Verifier::open(sa::Config::with_db_path(&path));
+    let opened = sa::Verifier::open(&path);
     assert!(
         matches!(opened, Err(sa::Error::NoDatabase(_))),
         "{:?}",
