@@ -315,11 +315,13 @@ fn diff_path(name: &[u8]) -> Option<Vec<u8>> {
         Some(trimmed) => trimmed,
         None => name,
     };
+    // Git ends a name that holds a space with a tab, quoted or not (a name that itself ends
+    // in a tab is quoted, the tab escaped).
+    let name = name.strip_suffix(b"\t").unwrap_or(name);
     let name = if name.first() == Some(&b'"') {
         unquote(name)?
     } else {
-        // Git ends a name that holds a space with a tab (a name ending in a tab is quoted).
-        name.strip_suffix(b"\t").unwrap_or(name).to_vec()
+        name.to_vec()
     };
     name.strip_prefix(b"b/").map(<[u8]>::to_vec)
 }
@@ -706,6 +708,15 @@ mod tests {
         assert_eq!(diff_path(b"/dev/null"), None);
         assert_eq!(diff_path(b"b/a b.txt\t"), Some(b"a b.txt".to_vec()));
         assert_eq!(diff_path(b"\"b/a\\\"b\\\\c\""), Some(b"a\"b\\c".to_vec()));
+        // A quoted name that holds a space ends in a tab after its closing quote.
+        assert_eq!(
+            diff_path(b"\"b/say \\\"hi\\\" there.txt\"\t"),
+            Some(b"say \"hi\" there.txt".to_vec())
+        );
+        assert_eq!(
+            diff_path(b"\"b/back\\\\slash x\"\t"),
+            Some(b"back\\slash x".to_vec())
+        );
         assert_eq!(diff_path(b"\"b/odd\\9\""), Some(b"odd9".to_vec()));
         assert_eq!(diff_path(b"\"b/short\\30\""), None);
         assert_eq!(diff_path(b"\"b/cut\\"), None);

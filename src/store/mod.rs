@@ -199,6 +199,24 @@ impl Store {
         }
     }
 
+    /// One more connection to a database this process already has open and has checked
+    /// (a pool's): straight through SQLite, with no look at the file's bytes and no
+    /// migration. [`Store::open`] reads the header with `std::fs`, and on POSIX closing any
+    /// descriptor of a file drops every lock the process holds on it — the open connections'
+    /// too — which let another process write under them (SQLite's "How To Corrupt Your
+    /// Database Files", §2.2).
+    pub fn open_another(path: &Path) -> Result<Self> {
+        let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(|e| open_error(path, e))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            created: false,
+            light: false,
+        })
+    }
+
     /// A missing or blank file, or one whose first use was killed halfway. Racing first uses
     /// need no lock: the journal switch waits out the others, and the migration re-checks
     /// the marks under the write lock, so exactly one racer sets the file up.

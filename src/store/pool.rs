@@ -39,6 +39,14 @@ impl Pool {
         Ok(store)
     }
 
+    /// Another connection while others are open: never [`Store::open_existing`] again, whose
+    /// look at the file with `std::fs` would drop the open connections' locks.
+    fn connect_another(path: &Path) -> Result<Store> {
+        let mut store = Store::open_another(path)?;
+        store.count_uses_lightly()?;
+        Ok(store)
+    }
+
     /// Runs `work` on a lent connection, which comes back to the pool afterwards.
     fn with<T>(&self, work: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
         // The lock guards the list alone; a poisoned list is still a list of connections.
@@ -49,7 +57,7 @@ impl Pool {
             .pop();
         let mut store = match lent {
             Some(store) => store,
-            None => Self::connect(&self.path)?,
+            None => Self::connect_another(&self.path)?,
         };
         let result = work(&mut store);
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
