@@ -63,34 +63,22 @@
 // The floors below the API are the crate's own: a service that could reach `store` could
 // revoke a token without an audit event. The `internals` feature (this crate's tests,
 // benches and doc examples only) makes them public, undocumented and unstable.
-#[cfg(feature = "internals")]
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod config;
-#[cfg(not(feature = "internals"))]
-mod config;
-#[cfg(feature = "internals")]
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod domain;
-#[cfg(not(feature = "internals"))]
-mod domain;
-#[cfg(feature = "internals")]
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod store;
-#[cfg(not(feature = "internals"))]
-mod store;
+/// Declares the crate's own floors: private, or with `internals` public and hidden.
+macro_rules! internal_modules {
+    ($($name:ident),*) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        #[allow(missing_docs)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        mod $name;
+    )*};
+}
+internal_modules!(config, domain, store, time);
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod testing;
-#[cfg(feature = "internals")]
-#[doc(hidden)]
-#[allow(missing_docs)]
-pub mod time;
-#[cfg(not(feature = "internals"))]
-mod time;
 
 mod error;
 mod verifier;

@@ -538,11 +538,9 @@ fn help_does_not_echo_environment_values() {
     assert!(!stdout.contains("SA_ORG=acme"), "{stdout}");
 }
 
-#[test]
-fn piped_tables_past_the_measured_rows_cut_nothing() {
-    // Column widths come from the first 1000 rows; piped, with no width given, a longer cell
-    // further down is printed whole (its row pushed out), never cut.
-    let env = TestEnv::new();
+/// Accounts `bot-0000`, `bot-0001`, … with the ids and descriptions given, written straight
+/// into the database: more than the thousand rows a table is measured on, in a moment.
+fn insert_accounts<'a>(env: &TestEnv, accounts: impl Iterator<Item = (i64, &'a str)>) {
     env.init_db();
     let conn = rusqlite::Connection::open(env.db_path()).expect("open");
     conn.execute(
@@ -551,18 +549,28 @@ fn piped_tables_past_the_measured_rows_cut_nothing() {
         [],
     )
     .expect("org");
-    let long = "a description far longer than any of the thousand before it";
-    for i in 0..1001 {
-        let name = format!("bot-{i:04}");
+    for (n, (id, description)) in accounts.enumerate() {
         conn.execute(
-            "INSERT INTO accounts (org, name, description, email, status, created_at, created_by, updated_at)
-             VALUES ('default', ?1, ?2, ?1 || '@default.sa.local', 'active',
+            "INSERT INTO accounts (id, org, name, description, email, status, created_at,
+                                   created_by, updated_at)
+             VALUES (?1, 'default', ?2, ?3, ?2 || '@default.sa.local', 'active',
                      '2026-11-01T00:00:00Z', 't', '2026-11-01T00:00:00Z')",
-            rusqlite::params![name, if i == 1000 { long } else { "short" }],
+            rusqlite::params![id, format!("bot-{n:04}"), description],
         )
         .expect("account");
     }
-    drop(conn);
+}
+
+#[test]
+fn piped_tables_past_the_measured_rows_cut_nothing() {
+    // Column widths come from the first 1000 rows; piped, with no width given, a longer cell
+    // further down is printed whole (its row pushed out), never cut.
+    let env = TestEnv::new();
+    let long = "a description far longer than any of the thousand before it";
+    insert_accounts(
+        &env,
+        (0..1001).map(|i| (i + 1, if i == 1000 { long } else { "short" })),
+    );
     let output = env
         .command()
         .env_remove("COLUMNS")
@@ -914,27 +922,16 @@ fn a_fitted_row_past_the_measured_ones_still_fits() {
     // Widths come from the first 1000 rows; a later account with a longer id takes the room
     // from its own description, never from the terminal's edge.
     let env = TestEnv::new();
-    env.init_db();
-    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
-    conn.execute(
-        "INSERT INTO orgs (name, created_at) VALUES ('default', '2026-11-01T00:00:00Z')
-         ON CONFLICT DO NOTHING",
-        [],
-    )
-    .expect("org");
     let description = "words enough to be cut at eighty columns ".repeat(3);
-    for i in 0..1001_i64 {
-        let id = if i == 1000 { 1_000_000 } else { i + 1 };
-        conn.execute(
-            "INSERT INTO accounts (id, org, name, description, email, status, created_at,
-                                   created_by, updated_at)
-             VALUES (?1, 'default', ?2, ?3, ?2 || '@default.sa.local', 'active',
-                     '2026-11-01T00:00:00Z', 't', '2026-11-01T00:00:00Z')",
-            rusqlite::params![id, format!("bot-{i:04}"), description],
-        )
-        .expect("account");
-    }
-    drop(conn);
+    insert_accounts(
+        &env,
+        (0..1001).map(|i| {
+            (
+                if i == 1000 { 1_000_000 } else { i + 1 },
+                description.as_str(),
+            )
+        }),
+    );
     let output = env
         .command()
         .env("COLUMNS", "80")
