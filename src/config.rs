@@ -20,6 +20,9 @@ pub enum Source {
     File(PathBuf),
     Env(&'static str),
     Flag(&'static str),
+    /// The cost the database records (argon2), in force whatever the config says; with the
+    /// value the config gives, which the next administrator's write command records.
+    Database { configured: u32 },
 }
 
 impl std::fmt::Display for Source {
@@ -30,6 +33,10 @@ impl std::fmt::Display for Source {
             Source::File(path) => write!(f, "file {}", path.display()),
             Source::Env(var) => write!(f, "env ${var}"),
             Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Database { configured } => write!(
+                f,
+                "recorded in the database (the config's {configured} is recorded by the next write command)"
+            ),
         }
     }
 }

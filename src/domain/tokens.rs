@@ -198,6 +198,11 @@ pub fn argon2_cost(tx: &Tx<'_>, ctx: &Context<'_>) -> Result<crate::config::Argo
 /// its own config says, so two programs never re-hash each other's tokens back and forth).
 /// A database with no cost yet is given it silently, as part of its set-up; a change is
 /// audited as `settings.argon2`, with the old cost and the new one.
+/// The argon2 cost the database records, if any: what every hash and verification uses.
+pub fn recorded_argon2_cost(store: &mut Store) -> Result<Option<crate::config::Argon2Cost>> {
+    store.read(|tx| tx.argon2_cost())
+}
+
 pub fn record_argon2_cost(store: &mut Store, ctx: &Context<'_>) -> Result<()> {
     let wanted = ctx.config.argon2;
     if store.read(|tx| tx.argon2_cost())? == Some(wanted) {

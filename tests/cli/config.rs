@@ -426,3 +426,36 @@ fn argon2_below_the_owasp_minimum_is_warned_about_when_hashing() {
         assert!(!strong.stderr.contains("warning"), "{strong}");
     }
 }
+
+#[test]
+fn config_show_gives_the_argon2_cost_the_database_records_while_it_differs() {
+    let env = TestEnv::new();
+    env.run(&["create", "--name", "ci-bot"]).ok(); // records the config's cost (64 KiB)
+    let cheap = BASE_CONFIG.replace("memory_kib = 64", "memory_kib = 128");
+    std::fs::write(env.config_path(), cheap).unwrap();
+    let shown = env.json(&["config", "show"]);
+    assert_eq!(shown["argon2"]["memory_kib"], 64, "{shown}");
+    let source = shown["sources"]["argon2.memory_kib"].as_str().unwrap();
+    assert!(
+        source.contains("recorded in the database") && source.contains("128"),
+        "{source}"
+    );
+    assert_eq!(
+        shown["argon2"]["iterations"], 1,
+        "the same in both: the config's"
+    );
+    // The next administrator's write command records the config's cost.
+    env.run(&["create", "--name", "cd-bot"]).ok();
+    let shown = env.json(&["config", "show"]);
+    assert_eq!(shown["argon2"]["memory_kib"], 128, "{shown}");
+    // No database: the config alone, and none is created.
+    let missing = env.root().join("none.db");
+    let out = env
+        .command()
+        .env("SA_DB", &missing)
+        .args(["config", "show", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!missing.exists());
+}

@@ -1,4 +1,5 @@
-//! `sa config show` and `sa config path`. Neither opens the database.
+//! `sa config show` and `sa config path`. Neither creates the database; `show` reads the
+//! argon2 cost an existing one records, since that, not the config's, is in force.
 
 use comfy_table::Cell;
 use serde_json::{Map, Value as Json, json};
@@ -26,7 +27,21 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
             if let Some(warning) = config.weak_argon2_warning() {
                 printer.warn(&warning);
             }
-            let entries = config.entries();
+            let mut entries = config.entries();
+            if let Some(recorded) = recorded_argon2(session) {
+                for entry in &mut entries {
+                    let (in_force, configured) = match entry.key {
+                        "argon2.memory_kib" => (recorded.memory_kib, config.argon2.memory_kib),
+                        "argon2.iterations" => (recorded.iterations, config.argon2.iterations),
+                        "argon2.parallelism" => (recorded.parallelism, config.argon2.parallelism),
+                        _ => continue,
+                    };
+                    if in_force != configured {
+                        entry.value = Value::Integer(u64::from(in_force));
+                        entry.source = crate::config::Source::Database { configured };
+                    }
+                }
+            }
             if printer.is_json() {
                 // Shaped like the file (`.tokens.max_ttl`), with each key's source beside it.
                 let mut root = Map::new();
@@ -100,4 +115,13 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The argon2 cost an existing database records; none when there is no database (`config
+/// show` is how one finds out which file that would be) or it cannot be read.
+fn recorded_argon2(session: &Session<'_>) -> Option<crate::config::Argon2Cost> {
+    let mut store = crate::store::Store::open_existing(&session.config.db_path).ok()?;
+    crate::domain::tokens::recorded_argon2_cost(&mut store)
+        .ok()
+        .flatten()
 }
