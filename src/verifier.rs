@@ -288,13 +288,7 @@ impl Verifier {
         parsed: &ParsedToken,
         permission: Option<&Permission>,
     ) -> Result<Identity, Failure> {
-        let ctx = Context {
-            org: self.org.clone(),
-            actor: String::new(),
-            now: crate::time::now(),
-            config: &self.config,
-            acting: None,
-        };
+        let ctx = Context::reader(self.org.clone(), &self.config);
         let request = VerifyRequest {
             token: parsed,
             permission,

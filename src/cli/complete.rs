@@ -98,13 +98,7 @@ fn with_store(each: impl FnOnce(&mut Store, &Context<'_>) -> crate::error::Resul
         .filter(|o| !o.is_empty())
         .and_then(|o| OrgName::parse(&o).ok())
         .unwrap_or_default();
-    let ctx = Context {
-        org,
-        actor: String::new(),
-        now: crate::time::now(),
-        config: &config,
-        acting: None,
-    };
+    let ctx = Context::reader(org, &config);
     if let Ok(mut store) = Store::open_existing(&config.db_path) {
         let _ = each(&mut store, &ctx);
     }

@@ -327,13 +327,10 @@ fn missing_account(err: &clap::Error, argv: &[OsString]) -> Result<Missing, Erro
         return Ok(Missing::BadFlags(message));
     }
     let config = Config::load(&Overrides::from_env(global.config, global.db))?;
-    let ctx = Context {
-        org: global.org.and_then(|org| org.0).unwrap_or_default(),
-        actor: String::new(),
-        now: crate::time::now(),
-        config: &config,
-        acting: None,
-    };
+    let ctx = Context::reader(
+        global.org.and_then(|org| org.0).unwrap_or_default(),
+        &config,
+    );
     let mut names = Vec::new();
     let mut store = Store::open_existing(&config.db_path)?;
     // What the command will do first anyway: an account past its retention is no longer

@@ -35,6 +35,20 @@ pub struct Context<'a> {
     pub acting: Option<Acting>,
 }
 
+impl<'a> Context<'a> {
+    /// A context for reading and verifying, not for changes: no actor, no acting token, the
+    /// clock read now.
+    pub fn reader(org: OrgName, config: &'a Config) -> Self {
+        Context {
+            org,
+            actor: String::new(),
+            now: crate::time::now(),
+            config,
+            acting: None,
+        }
+    }
+}
+
 /// A service account acting through one of its tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acting {
