@@ -11,7 +11,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::cli::jq::Jq;
-use crate::cli::table::{Column, Field, GAP_WIDTH, List, MIN_CUT_WIDTH, cut, keep};
+use crate::cli::table::{Column, Field, GAP_WIDTH, List, MIN_CUT_WIDTH, Tone, cut, keep};
 use crate::domain::database::CheckReport;
 use crate::domain::permissions::Permission;
 use crate::domain::roles::{Answer, Role, TokenPermissions};
@@ -275,10 +275,10 @@ impl Printer {
         if !self.color {
             return cell;
         }
-        match status {
-            "active" | "valid" | "ok" => cell.fg(Color::Green),
-            "disabled" | "expiring" => cell.fg(Color::Yellow),
-            _ => cell.fg(Color::Red),
+        match Tone::of(status) {
+            Tone::Good => cell.fg(Color::Green),
+            Tone::Warning => cell.fg(Color::Yellow),
+            Tone::Bad => cell.fg(Color::Red),
         }
     }
 }

@@ -77,6 +77,27 @@ impl Column {
     }
 }
 
+/// How a status reads, for its colour in tables and records alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Green: active, valid, ok.
+    Good,
+    /// Yellow: paused or about to lapse.
+    Warning,
+    /// Red: the rest (revoked, expired, deleted, failed…).
+    Bad,
+}
+
+impl Tone {
+    pub fn of(status: &str) -> Tone {
+        match status {
+            "active" | "valid" | "ok" => Tone::Good,
+            "disabled" | "expiring" => Tone::Warning,
+            _ => Tone::Bad,
+        }
+    }
+}
+
 /// A table cell: its text, and a colour for statuses on a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
@@ -95,11 +116,11 @@ impl Field {
     /// A status, coloured when `printer` colours: green for good, yellow for paused or
     /// expiring, red for the rest.
     pub fn status(printer: &Printer, status: &str) -> Self {
-        let color = match status {
+        let color = match Tone::of(status) {
             _ if !printer.colors() || status.is_empty() => None,
-            "active" | "valid" | "ok" => Some("\x1b[32m"),
-            "disabled" | "expiring" => Some("\x1b[33m"),
-            _ => Some("\x1b[31m"),
+            Tone::Good => Some("\x1b[32m"),
+            Tone::Warning => Some("\x1b[33m"),
+            Tone::Bad => Some("\x1b[31m"),
         };
         Field {
             text: status.to_string(),
