@@ -424,7 +424,10 @@ fn the_tour_keeps_every_id_whole_on_an_80_column_terminal() {
                 assert!(
                     !before.is_none_or(char::is_whitespace),
                     "id {id} cut in a table: {}",
-                    screen.lines().find(|l| l.contains(&stub)).unwrap_or_default()
+                    screen
+                        .lines()
+                        .find(|l| l.contains(&stub))
+                        .unwrap_or_default()
                 );
             }
         }
