@@ -33,13 +33,17 @@ pub struct Requirement {
 }
 
 /// How a command treats a token presented to act under.
+const WHOLE_DATABASE: &str = "the whole database, every organization's data";
+const WHOLE_ORGANIZATION: &str =
+    "whole organizations at once (a file may name several, and grant anything)";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Use {
     /// Runs if the token verifies and holds the permission.
     Needs(Requirement),
     /// Never runs under a token: whole-database work spans every organization, and a token
     /// acts in its own only.
-    Refused(&'static str),
+    Refused(&'static str, &'static str),
     /// Does not use one: `token verify` checks a token of its own, and `config show|path`
     /// read no account data and must work while the database is unreachable, to diagnose it.
     Ignored,
@@ -103,9 +107,12 @@ pub fn requirement(command: &Command) -> Use {
             Some(AuditCommand::Verify) => needs("sa audit verify", "audit:read"),
             Some(AuditCommand::Prune(_)) => needs("sa audit prune", "audit:write"),
         },
-        Command::Init => Use::Refused("sa init"),
-        Command::Db(DbCommand::Check) => Use::Refused("sa db check"),
-        Command::Db(DbCommand::Backup(_)) => Use::Refused("sa db backup"),
+        Command::Init => Use::Refused("sa init", WHOLE_DATABASE),
+        // A file may name several organizations, and its plan every kind of permission.
+        Command::Export(_) => Use::Refused("sa export", WHOLE_ORGANIZATION),
+        Command::Apply(_) => Use::Refused("sa apply", WHOLE_ORGANIZATION),
+        Command::Db(DbCommand::Check) => Use::Refused("sa db check", WHOLE_DATABASE),
+        Command::Db(DbCommand::Backup(_)) => Use::Refused("sa db backup", WHOLE_DATABASE),
         Command::Config(ConfigCommand::Show | ConfigCommand::Path) | Command::Completions(_) => {
             Use::Ignored
         }
@@ -220,7 +227,7 @@ mod tests {
         let cli = Cli::try_parse_from(line.split_whitespace()).unwrap();
         match requirement(&cli.command) {
             Use::Needs(requirement) => Some(requirement.permission),
-            Use::Refused(_) | Use::Ignored => None,
+            Use::Refused(..) | Use::Ignored => None,
         }
     }
 
@@ -248,7 +255,7 @@ mod tests {
             "verify never runs under a token"
         );
         assert_eq!(uses("sa config path"), Use::Ignored);
-        assert!(matches!(uses("sa db backup x"), Use::Refused(_)));
+        assert!(matches!(uses("sa db backup x"), Use::Refused(..)));
     }
 
     #[test]

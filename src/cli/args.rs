@@ -129,6 +129,22 @@ pub enum Command {
     Usage(UsageArgs),
     /// Read the audit trail, oldest first; `verify` its hash chain; `prune` old events
     Audit(AuditArgs),
+    /// Print the organization's roles, accounts and tokens as a file `sa apply` reads
+    ///
+    /// TOML by default (`--json` for JSON), in a stable order so that exports diff well: custom
+    /// roles; active and disabled accounts with their roles; and each account's live tokens by
+    /// label (never a secret or a hash). Tokens without a label are left out, and counted on
+    /// stderr.
+    Export(ExportArgs),
+    /// Make the organization match a file: roles, accounts, and tokens as policy
+    ///
+    /// Prints the plan (`+` create or mint, `~` change, `-` delete) and makes every change in
+    /// one transaction, with an audit event each and an `apply` event naming the file's
+    /// SHA-256. Accounts and roles the file leaves out are deleted only with `--prune`; tokens
+    /// are never revoked, only minted when missing and rotated (when their remaining life is
+    /// under `rotate_before`, or their scopes changed), with the new secrets written to
+    /// `--token-dir`.
+    Apply(ApplyArgs),
     /// Check the database file, or copy it while it is in use
     #[command(subcommand)]
     Db(DbCommand),
@@ -136,6 +152,36 @@ pub enum Command {
     Init,
     /// Print a shell's completion script (names and token ids come from the database)
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Every organization, each under `[orgs.NAME]` (`--org` is then not used)
+    #[arg(long)]
+    pub all_orgs: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The file to apply (TOML, as `sa export` writes it); `-` reads stdin
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also delete the accounts and custom roles the file does not declare (asks first)
+    #[arg(long)]
+    pub prune: bool,
+    /// Exit 1 when the plan is not empty (with `--dry-run`: drift detection)
+    #[arg(long)]
+    pub exit_code: bool,
+    /// Where the secrets of minted and rotated tokens go: `DIR/ACCOUNT/LABEL`, mode 0600,
+    /// written atomically after the commit. Without it, a plan that mints is refused
+    #[arg(long, value_name = "DIR")]
+    pub token_dir: Option<PathBuf>,
+    /// Do not ask for confirmation of `--prune`'s deletions
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -57,7 +57,7 @@ fn creates_the_database(command: &Command) -> bool {
             | Command::AccountGroup(args::AccountCommand::Create(_))
             | Command::Role(args::RoleCommand::Create(_))
             | Command::Init
-    )
+    ) || matches!(command, Command::Apply(args) if !args.dry_run)
 }
 
 impl Session<'_> {
@@ -551,7 +551,7 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
     let token_use = acting::requirement(&cli.command);
     let presented = match token_use {
         Use::Ignored => None,
-        Use::Needs(_) | Use::Refused(_) => acting::presented(cli.global.token_file.as_deref())?,
+        Use::Needs(_) | Use::Refused(..) => acting::presented(cli.global.token_file.as_deref())?,
     };
     if token_use == Use::Ignored && cli.global.token_file.is_some() {
         return Err(Error::invalid(
@@ -577,9 +577,9 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
             ctx.actor = format!("sa:{}", acting.account);
             ctx.acting = Some(acting);
         }
-        (Use::Refused(command), Some(token)) => {
+        (Use::Refused(command, scope), Some(token)) => {
             return Err(Error::Refused(format!(
-                "`{command}` works on the whole database, every organization's data, so it never runs under a token (from {}); run it as the administrator",
+                "`{command}` works on {scope}, so it never runs under a token (from {}); run it as the administrator",
                 token.source_name
             )));
         }
@@ -614,6 +614,8 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         Command::Can(args) => cmd::role::can(&session, args),
         Command::Audit(args) => cmd::audit::run(&session, args),
         Command::Usage(args) => cmd::usage::run(&session, args),
+        Command::Export(args) => cmd::apply::export(&session, &args),
+        Command::Apply(args) => cmd::apply::run(&session, &args),
         Command::Db(command) => cmd::db::run(&session, command),
         Command::Init => cmd::db::init(&session),
         Command::Completions(args) => cmd::completions(&session, &args.shell),

@@ -1655,3 +1655,172 @@ mod tests {
         assert_eq!(list_cell(&["editor", "viewer"]), "editor, viewer");
     }
 }
+
+/// `sa export`: one organization as `sa apply` reads it. JSON has every key (`null` and `[]`
+/// for nothing); TOML, which has no null, leaves out what is absent or empty, as a person
+/// writing the file would.
+#[derive(Debug, Serialize)]
+pub struct ExportView {
+    /// JSON only: a TOML file of one organization applies to the one `--org` names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<ExportRoleView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<ExportAccountView>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportRoleView {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<Option<String>>,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportAccountView {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Vec<ExportTokenView>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportTokenView {
+    pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// RFC 3339, or `never`: what `expires` takes, so the file applies as it is.
+    pub expires: String,
+    pub status: &'static str,
+}
+
+impl ExportView {
+    /// `toml`: leave out what is absent or empty.
+    pub fn new(exported: &crate::domain::apply::Exported, toml: bool) -> Self {
+        // In JSON every key is there; in TOML only a value.
+        fn kept<T>(value: T, empty: bool, toml: bool) -> Option<T> {
+            (!(toml && empty)).then_some(value)
+        }
+        let text = |value: &Option<String>| kept(value.clone(), value.is_none(), toml);
+        let roles = exported
+            .roles
+            .iter()
+            .map(|role| ExportRoleView {
+                name: role.name.clone(),
+                description: text(&role.description),
+                permissions: role.permissions.clone(),
+            })
+            .collect();
+        let accounts = exported
+            .accounts
+            .iter()
+            .map(|(account, tokens)| ExportAccountView {
+                name: account.name.clone(),
+                description: text(&account.description),
+                roles: kept(account.roles.clone(), account.roles.is_empty(), toml),
+                status: account.status.as_str(),
+                disabled_reason: text(&account.disabled_reason),
+                tokens: kept(
+                    tokens
+                        .iter()
+                        .map(|token| ExportTokenView {
+                            label: token.name.clone().unwrap_or_default(),
+                            scopes: kept(token.scopes.clone(), token.scopes.is_empty(), toml),
+                            expires: token
+                                .expires_at
+                                .map_or_else(|| "never".into(), format_timestamp),
+                            status: token.status.as_str(),
+                        })
+                        .collect(),
+                    tokens.is_empty(),
+                    toml,
+                ),
+            })
+            .collect::<Vec<_>>();
+        ExportView {
+            org: (!toml).then(|| exported.org.clone()),
+            roles: kept(roles, exported.roles.is_empty(), toml),
+            accounts: kept(accounts, exported.accounts.is_empty(), toml),
+        }
+    }
+}
+
+/// `sa apply --json`: the plan, or what was applied.
+#[derive(Debug, Serialize)]
+pub struct PlanView {
+    pub dry_run: bool,
+    pub changes: Vec<ChangeView>,
+    /// How many changes add (`+`), change (`~`) and delete (`-`) something.
+    pub add: usize,
+    pub change: usize,
+    pub delete: usize,
+    /// The token files written, one per minted token.
+    pub token_files: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeView {
+    pub org: String,
+    /// `create`, `update`, `delete`, `mint`, `rotate`, `disable`, `enable`.
+    pub op: &'static str,
+    /// `role`, `account` or `token`.
+    pub kind: &'static str,
+    /// A role's or account's name; a token's `ACCOUNT/LABEL`.
+    pub name: String,
+    pub details: Vec<String>,
+}
+
+impl From<&crate::domain::apply::Change> for ChangeView {
+    fn from(change: &crate::domain::apply::Change) -> Self {
+        ChangeView {
+            org: change.org.to_string(),
+            op: change.op.as_str(),
+            kind: change.kind.as_str(),
+            name: change.name.clone(),
+            details: change.details.clone(),
+        }
+    }
+}
+
+/// A plan's line: `+ create account ci-bot: +deployer, description`, its sign coloured on a
+/// terminal. `qualified`: names carry their organization (a file of several).
+pub fn plan_line(
+    printer: &Printer,
+    change: &crate::domain::apply::Change,
+    qualified: bool,
+) -> String {
+    let sign = change.op.sign();
+    let sign = if printer.colors() {
+        let color = match sign {
+            '+' => "32",
+            '-' => "31",
+            _ => "33",
+        };
+        format!("\x1b[{color}m{sign}\x1b[0m")
+    } else {
+        sign.to_string()
+    };
+    let name = if qualified {
+        format!("{}/{}", change.org, change.name)
+    } else {
+        change.name.clone()
+    };
+    let mut line = format!(
+        "{sign} {} {} {name}",
+        change.op.as_str(),
+        change.kind.as_str()
+    );
+    if !change.details.is_empty() {
+        line.push_str(": ");
+        line.push_str(&change.details.join(", "));
+    }
+    line
+}

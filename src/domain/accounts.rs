@@ -111,61 +111,64 @@ fn check_name_free(tx: &Tx<'_>, ctx: &Context<'_>, name: &AccountName) -> Result
 }
 
 pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> Result<Account> {
+    store.write(|tx| create_in(tx, ctx, request))
+}
+
+/// [`create`] inside the caller's transaction (`sa apply` makes many changes in one).
+pub(crate) fn create_in(tx: &Tx<'_>, ctx: &Context<'_>, request: &CreateAccount) -> Result<Account> {
     if let Some(description) = &request.description {
         check_free_text("the description", description)?;
     }
-    store.write(|tx| {
-        check_name_free(tx, ctx, &request.name)?;
-        if let Some(limit) = ctx.config.limits.max_accounts
-            && tx.count_accounts(ctx.org.as_str())? >= limit
-        {
-            return Err(Error::LimitReached {
-                what: "account",
-                limit,
-                key: "limits.max_accounts",
-            });
-        }
-        for role in &request.roles {
-            check_role(tx, ctx, role)?;
-            let what = format!("create an account with `{role}`");
-            roles::refuse_wider(tx, ctx, &what, &[role.to_string()], &Scopes::UNSCOPED)?;
-        }
-        let email = tx.free_email(
-            ctx.org.as_str(),
-            request.name.as_str(),
-            &format!("{}.{}", ctx.org, ctx.config.email_domain),
-        )?;
-        tx.ensure_org(ctx.org.as_str(), ctx.now)?;
-        let id = tx.insert_account(&NewAccount {
-            org: ctx.org.as_str(),
-            name: request.name.as_str(),
-            description: request.description.as_deref(),
-            email: &email,
-            at: ctx.now,
-            by: &ctx.actor,
-        })?;
-        tx.reserve_email(ctx.org.as_str(), &email, id)?;
-        for role in &request.roles {
-            tx.grant_role(id, role.as_str())?;
-        }
-        let roles: Vec<&str> = request.roles.iter().map(RoleName::as_str).collect();
-        let mut details = vec![("id", id.to_string()), ("email", email.clone())];
-        if let Some(description) = &request.description {
-            details.push(("description", description.clone()));
-        }
-        if !roles.is_empty() {
-            details.push(("roles", roles.join(",")));
-        }
-        audit::record(
-            tx,
-            ctx,
-            "account.create",
-            request.name.as_str(),
-            Some(id),
-            &details,
-        )?;
-        reload(tx, ctx, id)
-    })
+    check_name_free(tx, ctx, &request.name)?;
+    if let Some(limit) = ctx.config.limits.max_accounts
+        && tx.count_accounts(ctx.org.as_str())? >= limit
+    {
+        return Err(Error::LimitReached {
+            what: "account",
+            limit,
+            key: "limits.max_accounts",
+        });
+    }
+    for role in &request.roles {
+        check_role(tx, ctx, role)?;
+        let what = format!("create an account with `{role}`");
+        roles::refuse_wider(tx, ctx, &what, &[role.to_string()], &Scopes::UNSCOPED)?;
+    }
+    let email = tx.free_email(
+        ctx.org.as_str(),
+        request.name.as_str(),
+        &format!("{}.{}", ctx.org, ctx.config.email_domain),
+    )?;
+    tx.ensure_org(ctx.org.as_str(), ctx.now)?;
+    let id = tx.insert_account(&NewAccount {
+        org: ctx.org.as_str(),
+        name: request.name.as_str(),
+        description: request.description.as_deref(),
+        email: &email,
+        at: ctx.now,
+        by: &ctx.actor,
+    })?;
+    tx.reserve_email(ctx.org.as_str(), &email, id)?;
+    for role in &request.roles {
+        tx.grant_role(id, role.as_str())?;
+    }
+    let roles: Vec<&str> = request.roles.iter().map(RoleName::as_str).collect();
+    let mut details = vec![("id", id.to_string()), ("email", email.clone())];
+    if let Some(description) = &request.description {
+        details.push(("description", description.clone()));
+    }
+    if !roles.is_empty() {
+        details.push(("roles", roles.join(",")));
+    }
+    audit::record(
+        tx,
+        ctx,
+        "account.create",
+        request.name.as_str(),
+        Some(id),
+        &details,
+    )?;
+    reload(tx, ctx, id)
 }
 
 pub fn show(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) -> Result<Account> {
@@ -222,46 +225,54 @@ pub fn update(
             "nothing to update: give `--name` or `--description`",
         ));
     }
+    store.write(|tx| update_in(tx, ctx, reference, request))
+}
+
+/// [`update`] inside the caller's transaction.
+pub(crate) fn update_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    reference: &AccountRef,
+    request: &UpdateAccount,
+) -> Result<Outcome> {
     if let Some(Some(description)) = &request.description {
         check_free_text("the description", description)?;
     }
-    store.write(|tx| {
-        let account = find(tx, ctx, reference)?;
-        let mut details = Vec::new();
-        if let Some(name) = request.name.as_ref().filter(|n| n.as_str() != account.name) {
-            // A name is how services and people know an account: a service account may not
-            // move one that can do more than it can, and so free its name for itself.
-            let what = format!("rename account `{}`", account.name);
-            roles::refuse_wider(tx, ctx, &what, &account.roles, &Scopes::UNSCOPED)?;
-            check_name_free(tx, ctx, name)?;
-            tx.rename_account(account.id, name.as_str(), ctx.now)?;
-            details.push(("old_name", account.name.clone()));
-            details.push(("new_name", name.to_string()));
-        }
-        if let Some(description) = request
-            .description
-            .as_ref()
-            .filter(|d| **d != account.description)
-        {
-            tx.set_account_description(account.id, description.as_deref(), ctx.now)?;
-            details.push(("description", description.clone().unwrap_or_default()));
-        }
-        let changed = !details.is_empty();
-        let updated = reload(tx, ctx, account.id)?;
-        if changed {
-            audit::record(
-                tx,
-                ctx,
-                "account.update",
-                &updated.name,
-                Some(account.id),
-                &details,
-            )?;
-        }
-        Ok(Outcome {
-            account: updated,
-            changed,
-        })
+    let account = find(tx, ctx, reference)?;
+    let mut details = Vec::new();
+    if let Some(name) = request.name.as_ref().filter(|n| n.as_str() != account.name) {
+        // A name is how services and people know an account: a service account may not
+        // move one that can do more than it can, and so free its name for itself.
+        let what = format!("rename account `{}`", account.name);
+        roles::refuse_wider(tx, ctx, &what, &account.roles, &Scopes::UNSCOPED)?;
+        check_name_free(tx, ctx, name)?;
+        tx.rename_account(account.id, name.as_str(), ctx.now)?;
+        details.push(("old_name", account.name.clone()));
+        details.push(("new_name", name.to_string()));
+    }
+    if let Some(description) = request
+        .description
+        .as_ref()
+        .filter(|d| **d != account.description)
+    {
+        tx.set_account_description(account.id, description.as_deref(), ctx.now)?;
+        details.push(("description", description.clone().unwrap_or_default()));
+    }
+    let changed = !details.is_empty();
+    let updated = reload(tx, ctx, account.id)?;
+    if changed {
+        audit::record(
+            tx,
+            ctx,
+            "account.update",
+            &updated.name,
+            Some(account.id),
+            &details,
+        )?;
+    }
+    Ok(Outcome {
+        account: updated,
+        changed,
     })
 }
 
@@ -276,68 +287,79 @@ pub fn disable(
     reference: &AccountRef,
     reason: Option<&str>,
 ) -> Result<Outcome> {
+    store.write(|tx| disable_in(tx, ctx, reference, reason))
+}
+
+/// [`disable`] inside the caller's transaction.
+pub(crate) fn disable_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    reference: &AccountRef,
+    reason: Option<&str>,
+) -> Result<Outcome> {
     if let Some(reason) = reason {
         check_free_text("the reason", reason)?;
     }
-    store.write(|tx| {
-        let account = find(tx, ctx, reference)?;
-        let reason: Option<String> = match reason {
-            None => account.disabled_reason.clone(),
-            Some("") => None,
-            Some(reason) => Some(reason.to_string()),
-        };
-        let reason = reason.as_deref();
-        if account.status == AccountStatus::Disabled && account.disabled_reason.as_deref() == reason
-        {
-            return Ok(Outcome {
-                account,
-                changed: false,
-            });
-        }
-        tx.set_account_status(account.id, AccountStatus::Disabled, reason, ctx.now)?;
-        let details: Vec<(&str, String)> = reason
-            .map(|r| ("reason", r.to_string()))
-            .into_iter()
-            .collect();
-        audit::record(
-            tx,
-            ctx,
-            "account.disable",
-            &account.name,
-            Some(account.id),
-            &details,
-        )?;
-        Ok(Outcome {
-            account: reload(tx, ctx, account.id)?,
-            changed: true,
-        })
+    let account = find(tx, ctx, reference)?;
+    let reason: Option<String> = match reason {
+        None => account.disabled_reason.clone(),
+        Some("") => None,
+        Some(reason) => Some(reason.to_string()),
+    };
+    let reason = reason.as_deref();
+    if account.status == AccountStatus::Disabled && account.disabled_reason.as_deref() == reason
+    {
+        return Ok(Outcome {
+            account,
+            changed: false,
+        });
+    }
+    tx.set_account_status(account.id, AccountStatus::Disabled, reason, ctx.now)?;
+    let details: Vec<(&str, String)> = reason
+        .map(|r| ("reason", r.to_string()))
+        .into_iter()
+        .collect();
+    audit::record(
+        tx,
+        ctx,
+        "account.disable",
+        &account.name,
+        Some(account.id),
+        &details,
+    )?;
+    Ok(Outcome {
+        account: reload(tx, ctx, account.id)?,
+        changed: true,
     })
 }
 
 pub fn enable(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) -> Result<Outcome> {
-    store.write(|tx| {
-        let account = find(tx, ctx, reference)?;
-        if account.status == AccountStatus::Active {
-            return Ok(Outcome {
-                account,
-                changed: false,
-            });
-        }
-        let what = format!("enable account `{}`", account.name);
-        roles::refuse_wider(tx, ctx, &what, &account.roles, &Scopes::UNSCOPED)?;
-        tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
-        audit::record(
-            tx,
-            ctx,
-            "account.enable",
-            &account.name,
-            Some(account.id),
-            &[],
-        )?;
-        Ok(Outcome {
-            account: reload(tx, ctx, account.id)?,
-            changed: true,
-        })
+    store.write(|tx| enable_in(tx, ctx, reference))
+}
+
+/// [`enable`] inside the caller's transaction.
+pub(crate) fn enable_in(tx: &Tx<'_>, ctx: &Context<'_>, reference: &AccountRef) -> Result<Outcome> {
+    let account = find(tx, ctx, reference)?;
+    if account.status == AccountStatus::Active {
+        return Ok(Outcome {
+            account,
+            changed: false,
+        });
+    }
+    let what = format!("enable account `{}`", account.name);
+    roles::refuse_wider(tx, ctx, &what, &account.roles, &Scopes::UNSCOPED)?;
+    tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
+    audit::record(
+        tx,
+        ctx,
+        "account.enable",
+        &account.name,
+        Some(account.id),
+        &[],
+    )?;
+    Ok(Outcome {
+        account: reload(tx, ctx, account.id)?,
+        changed: true,
     })
 }
 
@@ -349,55 +371,63 @@ pub fn delete(
     reference: &AccountRef,
     purge: bool,
 ) -> Result<Deletion> {
-    store.write(|tx| {
-        // `--purge` may finish off an account that is already deleted.
-        let account = if purge {
-            find_any(tx, ctx, reference)?
-        } else {
-            find(tx, ctx, reference)?
-        };
-        let revoked_tokens = tx.revoke_account_tokens(account.id, ctx.now, &ctx.actor)?;
-        if account.status != AccountStatus::Deleted {
-            tx.set_account_status(account.id, AccountStatus::Deleted, None, ctx.now)?;
-            let details = [("revoked_tokens", revoked_tokens.len().to_string())];
-            audit::record(
-                tx,
-                ctx,
-                "account.delete",
-                &account.name,
-                Some(account.id),
-                &details,
-            )?;
+    store.write(|tx| delete_in(tx, ctx, reference, purge))
+}
+
+/// [`delete`] inside the caller's transaction.
+pub(crate) fn delete_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    reference: &AccountRef,
+    purge: bool,
+) -> Result<Deletion> {
+    // `--purge` may finish off an account that is already deleted.
+    let account = if purge {
+        find_any(tx, ctx, reference)?
+    } else {
+        find(tx, ctx, reference)?
+    };
+    let revoked_tokens = tx.revoke_account_tokens(account.id, ctx.now, &ctx.actor)?;
+    if account.status != AccountStatus::Deleted {
+        tx.set_account_status(account.id, AccountStatus::Deleted, None, ctx.now)?;
+        let details = [("revoked_tokens", revoked_tokens.len().to_string())];
+        audit::record(
+            tx,
+            ctx,
+            "account.delete",
+            &account.name,
+            Some(account.id),
+            &details,
+        )?;
+    }
+    if purge {
+        tx.purge_account(account.id)?;
+        let details = [("reason", "requested".to_string())];
+        audit::record(
+            tx,
+            ctx,
+            "account.purge",
+            &account.name,
+            Some(account.id),
+            &details,
+        )?;
+    }
+    let account = if purge {
+        // The row is gone; show what it was at the end.
+        Account {
+            status: AccountStatus::Deleted,
+            deleted_at: account.deleted_at.or(Some(ctx.now)),
+            disabled_reason: None,
+            active_tokens: 0,
+            ..account
         }
-        if purge {
-            tx.purge_account(account.id)?;
-            let details = [("reason", "requested".to_string())];
-            audit::record(
-                tx,
-                ctx,
-                "account.purge",
-                &account.name,
-                Some(account.id),
-                &details,
-            )?;
-        }
-        let account = if purge {
-            // The row is gone; show what it was at the end.
-            Account {
-                status: AccountStatus::Deleted,
-                deleted_at: account.deleted_at.or(Some(ctx.now)),
-                disabled_reason: None,
-                active_tokens: 0,
-                ..account
-            }
-        } else {
-            reload(tx, ctx, account.id)?
-        };
-        Ok(Deletion {
-            account,
-            revoked_tokens,
-            purged: purge,
-        })
+    } else {
+        reload(tx, ctx, account.id)?
+    };
+    Ok(Deletion {
+        account,
+        revoked_tokens,
+        purged: purge,
     })
 }
 

@@ -3,9 +3,11 @@
 //! [`crate::store::Tx`], and each operation here owns its one transaction.
 
 pub mod accounts;
+pub mod apply;
 pub mod audit;
 pub mod database;
 pub mod hashing;
+pub mod manifest;
 pub mod names;
 pub mod permissions;
 pub mod roles;

@@ -173,6 +173,11 @@ pub struct CreateRole {
 }
 
 pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateRole) -> Result<Role> {
+    store.write(|tx| create_in(tx, ctx, request))
+}
+
+/// [`create`] inside the caller's transaction (`sa apply` makes many changes in one).
+pub(crate) fn create_in(tx: &Tx<'_>, ctx: &Context<'_>, request: &CreateRole) -> Result<Role> {
     let name = request.name.as_str();
     refuse_builtin(name, "created")?;
     if request.permissions.is_empty() {
@@ -182,29 +187,27 @@ pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateRole) -> Res
         check_free_text("the description", description)?;
     }
     ctx.refuse_escalation("create this role", &request.permissions)?;
-    store.write(|tx| {
-        let org = ctx.org.as_str();
-        if tx.custom_role(org, name)?.is_some() {
-            return Err(Error::Refused(format!(
-                "the role `{name}` already exists in organization `{org}`"
-            )));
+    let org = ctx.org.as_str();
+    if tx.custom_role(org, name)?.is_some() {
+        return Err(Error::Refused(format!(
+            "the role `{name}` already exists in organization `{org}`"
+        )));
+    }
+    tx.ensure_org(org, ctx.now)?;
+    tx.insert_role(org, name, request.description.as_deref(), ctx.now)?;
+    let mut written = Vec::new();
+    for permission in &request.permissions {
+        let text = permission.to_string();
+        if tx.add_role_permission(org, name, &text)? {
+            written.push(text);
         }
-        tx.ensure_org(org, ctx.now)?;
-        tx.insert_role(org, name, request.description.as_deref(), ctx.now)?;
-        let mut written = Vec::new();
-        for permission in &request.permissions {
-            let text = permission.to_string();
-            if tx.add_role_permission(org, name, &text)? {
-                written.push(text);
-            }
-        }
-        let mut details = vec![("permissions", written.join(","))];
-        if let Some(description) = &request.description {
-            details.push(("description", description.clone()));
-        }
-        audit::record(tx, ctx, "role.create", name, None, &details)?;
-        role(tx, ctx, name)
-    })
+    }
+    let mut details = vec![("permissions", written.join(","))];
+    if let Some(description) = &request.description {
+        details.push(("description", description.clone()));
+    }
+    audit::record(tx, ctx, "role.create", name, None, &details)?;
+    role(tx, ctx, name)
 }
 
 /// `sa role update`: `None` leaves a field as it is; a description of `Some(None)` clears it.
@@ -229,6 +232,16 @@ pub fn update(
     name: &RoleName,
     request: &UpdateRole,
 ) -> Result<Updated> {
+    store.write(|tx| update_in(tx, ctx, name, request))
+}
+
+/// [`update`] inside the caller's transaction.
+pub(crate) fn update_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    name: &RoleName,
+    request: &UpdateRole,
+) -> Result<Updated> {
     if request.add.is_empty()
         && request.remove.is_empty()
         && request.description.is_none()
@@ -247,65 +260,63 @@ pub fn update(
         check_free_text("the description", description)?;
     }
     ctx.refuse_escalation("add these permissions", &request.add)?;
-    store.write(|tx| {
-        let org = ctx.org.as_str();
-        let current = role(tx, ctx, name.as_str())?;
-        refuse_builtin(name.as_str(), "changed")?;
-        let mut details = Vec::new();
-        let mut added = Vec::new();
-        for permission in &request.add {
-            let text = permission.to_string();
-            if tx.add_role_permission(org, name.as_str(), &text)? {
-                added.push(text);
-            }
+    let org = ctx.org.as_str();
+    let current = role(tx, ctx, name.as_str())?;
+    refuse_builtin(name.as_str(), "changed")?;
+    let mut details = Vec::new();
+    let mut added = Vec::new();
+    for permission in &request.add {
+        let text = permission.to_string();
+        if tx.add_role_permission(org, name.as_str(), &text)? {
+            added.push(text);
         }
-        let mut removed = Vec::new();
-        for permission in &request.remove {
-            let text = permission.to_string();
-            if tx.remove_role_permission(org, name.as_str(), &text)? {
-                removed.push(text);
-            }
+    }
+    let mut removed = Vec::new();
+    for permission in &request.remove {
+        let text = permission.to_string();
+        if tx.remove_role_permission(org, name.as_str(), &text)? {
+            removed.push(text);
         }
-        if tx.custom_role_permissions(org, name.as_str())?.is_some_and(|p| p.is_empty()) {
+    }
+    if tx.custom_role_permissions(org, name.as_str())?.is_some_and(|p| p.is_empty()) {
+        return Err(Error::Refused(format!(
+            "the role `{name}` would hold no permission; delete it with `sa role delete {name}` instead"
+        )));
+    }
+    if !added.is_empty() {
+        details.push(("added", added.join(",")));
+    }
+    if !removed.is_empty() {
+        details.push(("removed", removed.join(",")));
+    }
+    if let Some(description) = request
+        .description
+        .as_ref()
+        .filter(|d| **d != current.description)
+    {
+        tx.set_role_description(org, name.as_str(), description.as_deref())?;
+        details.push(("description", description.clone().unwrap_or_default()));
+    }
+    let mut now_named = name.as_str().to_string();
+    if let Some(new) = request.name.as_ref().filter(|n| *n != name) {
+        refuse_builtin(new.as_str(), "taken as a custom role's name")?;
+        if tx.custom_role(org, new.as_str())?.is_some() {
             return Err(Error::Refused(format!(
-                "the role `{name}` would hold no permission; delete it with `sa role delete {name}` instead"
+                "the role `{new}` already exists in organization `{org}`"
             )));
         }
-        if !added.is_empty() {
-            details.push(("added", added.join(",")));
-        }
-        if !removed.is_empty() {
-            details.push(("removed", removed.join(",")));
-        }
-        if let Some(description) = request
-            .description
-            .as_ref()
-            .filter(|d| **d != current.description)
-        {
-            tx.set_role_description(org, name.as_str(), description.as_deref())?;
-            details.push(("description", description.clone().unwrap_or_default()));
-        }
-        let mut now_named = name.as_str().to_string();
-        if let Some(new) = request.name.as_ref().filter(|n| *n != name) {
-            refuse_builtin(new.as_str(), "taken as a custom role's name")?;
-            if tx.custom_role(org, new.as_str())?.is_some() {
-                return Err(Error::Refused(format!(
-                    "the role `{new}` already exists in organization `{org}`"
-                )));
-            }
-            tx.rename_role(org, name.as_str(), new.as_str())?;
-            details.push(("old_name", name.to_string()));
-            details.push(("new_name", new.to_string()));
-            now_named = new.to_string();
-        }
-        let changed = !details.is_empty();
-        if changed {
-            audit::record(tx, ctx, "role.update", &now_named, None, &details)?;
-        }
-        Ok(Updated {
-            role: role(tx, ctx, &now_named)?,
-            changed,
-        })
+        tx.rename_role(org, name.as_str(), new.as_str())?;
+        details.push(("old_name", name.to_string()));
+        details.push(("new_name", new.to_string()));
+        now_named = new.to_string();
+    }
+    let changed = !details.is_empty();
+    if changed {
+        audit::record(tx, ctx, "role.update", &now_named, None, &details)?;
+    }
+    Ok(Updated {
+        role: role(tx, ctx, &now_named)?,
+        changed,
     })
 }
 
@@ -358,25 +369,28 @@ pub fn of_token(
 
 /// Deletes a custom role and its grants; returns it as it was, and how many grants went.
 pub fn delete(store: &mut Store, ctx: &Context<'_>, name: &RoleName) -> Result<(Role, u64)> {
+    store.write(|tx| delete_in(tx, ctx, name))
+}
+
+/// [`delete`] inside the caller's transaction.
+pub(crate) fn delete_in(tx: &Tx<'_>, ctx: &Context<'_>, name: &RoleName) -> Result<(Role, u64)> {
     refuse_builtin(name.as_str(), "deleted")?;
-    store.write(|tx| {
-        let found = role(tx, ctx, name.as_str())?;
-        let grants = tx.delete_role(ctx.org.as_str(), name.as_str())?;
-        let details = [
-            (
-                "permissions",
-                found
-                    .permissions
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            ("grants_removed", grants.to_string()),
-        ];
-        audit::record(tx, ctx, "role.delete", name.as_str(), None, &details)?;
-        Ok((found, grants))
-    })
+    let found = role(tx, ctx, name.as_str())?;
+    let grants = tx.delete_role(ctx.org.as_str(), name.as_str())?;
+    let details = [
+        (
+            "permissions",
+            found
+                .permissions
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ("grants_removed", grants.to_string()),
+    ];
+    audit::record(tx, ctx, "role.delete", name.as_str(), None, &details)?;
+    Ok((found, grants))
 }
 
 /// Gives or takes a role; per account, its name and whether anything changed.
@@ -387,29 +401,38 @@ fn regrant(
     accounts: &[AccountRef],
     give: bool,
 ) -> Result<Vec<(String, bool)>> {
-    store.write(|tx| {
-        let granted = role(tx, ctx, role_name.as_str())?;
-        if give {
-            ctx.refuse_escalation(&format!("grant `{role_name}`"), &granted.permissions)?;
+    store.write(|tx| regrant_in(tx, ctx, role_name, accounts, give))
+}
+
+/// Gives (`give`) or takes a role inside the caller's transaction.
+pub(crate) fn regrant_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    role_name: &RoleName,
+    accounts: &[AccountRef],
+    give: bool,
+) -> Result<Vec<(String, bool)>> {
+    let granted = role(tx, ctx, role_name.as_str())?;
+    if give {
+        ctx.refuse_escalation(&format!("grant `{role_name}`"), &granted.permissions)?;
+    }
+    let mut out = Vec::new();
+    for reference in accounts {
+        let account = accounts::find(tx, ctx, reference)?;
+        let changed = if give {
+            tx.grant_role(account.id, role_name.as_str())?
+        } else {
+            tx.revoke_role(account.id, role_name.as_str())?
+        };
+        // Granting a role held, or revoking one not held, changes nothing: no event.
+        if changed {
+            let action = if give { "role.grant" } else { "role.revoke" };
+            let details = [("role", role_name.to_string())];
+            audit::record(tx, ctx, action, &account.name, Some(account.id), &details)?;
         }
-        let mut out = Vec::new();
-        for reference in accounts {
-            let account = accounts::find(tx, ctx, reference)?;
-            let changed = if give {
-                tx.grant_role(account.id, role_name.as_str())?
-            } else {
-                tx.revoke_role(account.id, role_name.as_str())?
-            };
-            // Granting a role held, or revoking one not held, changes nothing: no event.
-            if changed {
-                let action = if give { "role.grant" } else { "role.revoke" };
-                let details = [("role", role_name.to_string())];
-                audit::record(tx, ctx, action, &account.name, Some(account.id), &details)?;
-            }
-            out.push((account.name, changed));
-        }
-        Ok(out)
-    })
+        out.push((account.name, changed));
+    }
+    Ok(out)
 }
 
 pub fn grant(

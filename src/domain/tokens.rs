@@ -259,12 +259,31 @@ pub fn record_cached_uses(
     })
 }
 
-/// The argon2 work of minting happens before the write lock is taken.
-fn prepare(store: &mut Store, ctx: &Context<'_>) -> Result<(token_format::NewToken, String)> {
+/// A token generated and hashed, not stored yet: the argon2 work of minting happens before
+/// the write lock is taken.
+#[derive(Debug)]
+pub struct Prepared {
+    new: token_format::NewToken,
+    hash: String,
+}
+
+/// Generates `count` tokens and hashes them with the database's argon2 cost.
+pub fn prepare(store: &mut Store, ctx: &Context<'_>, count: usize) -> Result<Vec<Prepared>> {
+    let cost = store.read(|tx| argon2_cost(tx, ctx))?;
+    (0..count)
+        .map(|_| {
+            let new = token_format::generate(&ctx.config.tokens.prefix)?;
+            let hash = hashing::hash(cost, new.secret.expose())?;
+            Ok(Prepared { new, hash })
+        })
+        .collect()
+}
+
+fn prepare_one(store: &mut Store, ctx: &Context<'_>) -> Result<Prepared> {
     let cost = store.read(|tx| argon2_cost(tx, ctx))?;
     let new = token_format::generate(&ctx.config.tokens.prefix)?;
     let hash = hashing::hash(cost, new.secret.expose())?;
-    Ok((new, hash))
+    Ok(Prepared { new, hash })
 }
 
 fn expiry_detail(at: Option<DateTime<Utc>>) -> String {
@@ -274,12 +293,28 @@ fn expiry_detail(at: Option<DateTime<Utc>>) -> String {
 /// Mints a token. The caller shows `Minted::secret` only after this returns, i.e. after the
 /// transaction that stores its hash has committed.
 pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Result<Minted> {
+    // Refused before the argon2 work, not after it.
+    if let Some(name) = &request.name {
+        check_free_text("the token name", name)?;
+    }
+    resolve_expiry(ctx, request.expires)?;
+    let prepared = prepare_one(store, ctx)?;
+    store.write(|tx| mint_in(tx, ctx, request, prepared))
+}
+
+/// [`mint`] inside the caller's transaction, with a token [`prepare`]d before it began.
+pub(crate) fn mint_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    request: &MintRequest,
+    prepared: Prepared,
+) -> Result<Minted> {
+    let Prepared { new, hash } = prepared;
     if let Some(name) = &request.name {
         check_free_text("the token name", name)?;
     }
     let expires_at = resolve_expiry(ctx, request.expires)?;
-    let (new, hash) = prepare(store, ctx)?;
-    let token = store.write(|tx| {
+    let token = {
         let account = accounts::find(tx, ctx, &request.account)?;
         refuse_disabled(&account)?;
         let scopes: Vec<String> = match &ctx.acting {
@@ -320,8 +355,8 @@ pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Resu
             Some(account.id),
             &details,
         )?;
-        find_token(tx, ctx, &new.id)
-    })?;
+        find_token(tx, ctx, &new.id)?
+    };
     Ok(Minted {
         token,
         secret: new.token,
@@ -452,45 +487,53 @@ pub fn set_paused(
     id: &TokenId,
     paused: bool,
 ) -> Result<(Token, bool)> {
-    store.write(|tx| {
-        let token = find_token(tx, ctx, id)?;
-        if token.status == StoredStatus::Revoked {
-            return Err(Error::Refused(format!(
-                "token `{id}` is revoked; revocation is permanent"
-            )));
-        }
-        let target = if paused {
-            StoredStatus::Disabled
-        } else {
-            StoredStatus::Active
-        };
-        if token.status == target {
-            return Ok((token, false));
-        }
-        if !paused {
-            // Pausing must not be a way around `limits.max_tokens_per_account`.
-            token_limit(tx, ctx, token.account_id, Some(id.as_str()))?;
-            let account = accounts::find_any(tx, ctx, &AccountRef::Id(token.account_id))?;
-            let what = format!("enable token `{id}` of `{}`", account.name);
-            let scopes = permissions::stored_scopes(&token.scopes);
-            roles::refuse_wider(tx, ctx, &what, &account.roles, &scopes)?;
-        }
-        tx.set_token_paused(id.as_str(), paused, ctx.now, &ctx.actor)?;
-        let action = if paused {
-            "token.disable"
-        } else {
-            "token.enable"
-        };
-        audit::record(
-            tx,
-            ctx,
-            action,
-            &token.account,
-            Some(token.account_id),
-            &[("token_id", id.to_string())],
-        )?;
-        Ok((find_token(tx, ctx, id)?, true))
-    })
+    store.write(|tx| set_paused_in(tx, ctx, id, paused))
+}
+
+/// [`set_paused`] inside the caller's transaction.
+pub(crate) fn set_paused_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    id: &TokenId,
+    paused: bool,
+) -> Result<(Token, bool)> {
+    let token = find_token(tx, ctx, id)?;
+    if token.status == StoredStatus::Revoked {
+        return Err(Error::Refused(format!(
+            "token `{id}` is revoked; revocation is permanent"
+        )));
+    }
+    let target = if paused {
+        StoredStatus::Disabled
+    } else {
+        StoredStatus::Active
+    };
+    if token.status == target {
+        return Ok((token, false));
+    }
+    if !paused {
+        // Pausing must not be a way around `limits.max_tokens_per_account`.
+        token_limit(tx, ctx, token.account_id, Some(id.as_str()))?;
+        let account = accounts::find_any(tx, ctx, &AccountRef::Id(token.account_id))?;
+        let what = format!("enable token `{id}` of `{}`", account.name);
+        let scopes = permissions::stored_scopes(&token.scopes);
+        roles::refuse_wider(tx, ctx, &what, &account.roles, &scopes)?;
+    }
+    tx.set_token_paused(id.as_str(), paused, ctx.now, &ctx.actor)?;
+    let action = if paused {
+        "token.disable"
+    } else {
+        "token.enable"
+    };
+    audit::record(
+        tx,
+        ctx,
+        action,
+        &token.account,
+        Some(token.account_id),
+        &[("token_id", id.to_string())],
+    )?;
+    Ok((find_token(tx, ctx, id)?, true))
 }
 
 /// Mints a successor with the same name and scopes; the old token is revoked at once, or
@@ -502,86 +545,118 @@ pub fn rotate(
     expires: Option<ExpiryRequest>,
     grace: Option<Duration>,
 ) -> Result<Rotated> {
-    let expires_at = resolve_expiry(ctx, expires)?;
-    let (new, hash) = prepare(store, ctx)?;
-    store.write(|tx| {
-        let old = find_token(tx, ctx, id)?;
-        let old_status = status_of(&old, ctx.now);
-        if matches!(old_status, TokenStatus::Revoked | TokenStatus::Expired) {
-            return Err(Error::Refused(format!(
-                "token `{id}` is {}; mint a new one with `sa token add`",
-                old_status.as_str()
-            )));
+    resolve_expiry(ctx, expires)?;
+    let prepared = prepare_one(store, ctx)?;
+    let rotation = Rotation {
+        expires,
+        grace,
+        scopes: None,
+    };
+    store.write(|tx| rotate_in(tx, ctx, id, &rotation, prepared))
+}
+
+/// How a successor differs from the token it replaces.
+#[derive(Debug, Clone, Default)]
+pub struct Rotation {
+    /// `None`: `tokens.default_ttl`.
+    pub expires: Option<ExpiryRequest>,
+    pub grace: Option<Duration>,
+    /// `None`: the old token's scopes (`sa token rotate`); `sa apply` replaces a token whose
+    /// declared scopes changed with one that has the new ones.
+    pub scopes: Option<Vec<Permission>>,
+}
+
+/// [`rotate`] inside the caller's transaction, with a token [`prepare`]d before it began.
+pub(crate) fn rotate_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    id: &TokenId,
+    rotation: &Rotation,
+    prepared: Prepared,
+) -> Result<Rotated> {
+    let Prepared { new, hash } = prepared;
+    let expires_at = resolve_expiry(ctx, rotation.expires)?;
+    let grace = rotation.grace;
+    let old = find_token(tx, ctx, id)?;
+    let old_status = status_of(&old, ctx.now);
+    if matches!(old_status, TokenStatus::Revoked | TokenStatus::Expired) {
+        return Err(Error::Refused(format!(
+            "token `{id}` is {}; mint a new one with `sa token add`",
+            old_status.as_str()
+        )));
+    }
+    if let Some(successor) = &old.replaced_by {
+        return Err(Error::Refused(format!(
+            "token `{id}` was already rotated to `{successor}`"
+        )));
+    }
+    let account = accounts::find(tx, ctx, &AccountRef::Id(old.account_id))?;
+    refuse_disabled(&account)?;
+    let scopes: Vec<String> = match (&ctx.acting, &rotation.scopes) {
+        (None, None) => old.scopes.clone(),
+        (None, Some(wanted)) => wanted.iter().map(Permission::to_string).collect(),
+        (Some(acting), wanted) => {
+            let what = format!("rotate token `{id}` of `{}`", account.name);
+            let (asked, explicit) = match wanted {
+                Some(wanted) => (Scopes::List(wanted.clone()), true),
+                None => (permissions::stored_scopes(&old.scopes), false),
+            };
+            scopes_under_token(tx, ctx, acting, &account, &asked, explicit, &what)?
         }
-        if let Some(successor) = &old.replaced_by {
-            return Err(Error::Refused(format!(
-                "token `{id}` was already rotated to `{successor}`"
-            )));
-        }
-        let account = accounts::find(tx, ctx, &AccountRef::Id(old.account_id))?;
-        refuse_disabled(&account)?;
-        let scopes: Vec<String> = match &ctx.acting {
-            None => old.scopes.clone(),
-            Some(acting) => {
-                let what = format!("rotate token `{id}` of `{}`", account.name);
-                let inherited = permissions::stored_scopes(&old.scopes);
-                scopes_under_token(tx, ctx, acting, &account, &inherited, false, &what)?
-            }
-        };
-        // An active token rotated without a grace period goes as the new one comes, so the
-        // count of active tokens stays; a grace period or a paused old token adds one.
-        let frees_its_place = grace.is_none() && old_status == TokenStatus::Active;
-        if !frees_its_place {
-            token_limit(tx, ctx, account.id, Some(id.as_str()))?;
-        }
-        tx.insert_token(&NewToken {
-            id: new.id.as_str(),
-            account_id: account.id,
-            name: old.name.as_deref(),
-            hash: &hash,
-            scopes: &scopes,
-            created_at: ctx.now,
-            created_by: &ctx.actor,
-            expires_at,
-            replaces: Some(id.as_str()),
-        })?;
-        // A grace period shortens the old token's life, never lengthens it.
-        let grace_until = grace.map(|g| {
-            let until = ctx.now + g.to_delta();
-            old.expires_at.map_or(until, |at| at.min(until))
-        });
-        tx.mark_replaced(id.as_str(), new.id.as_str(), grace_until)?;
-        if grace.is_none() {
-            tx.revoke_token(id.as_str(), ctx.now, &ctx.actor)?;
-        }
-        let mut details = vec![
-            ("token_id", id.to_string()),
-            ("new_token_id", new.id.to_string()),
-            ("expires_at", expiry_detail(expires_at)),
-            (
-                "old_token_until",
-                grace_until.map_or_else(|| "revoked".to_string(), format_timestamp),
-            ),
-        ];
-        if scopes != old.scopes {
-            // Narrowed to the acting token's permissions.
-            details.push(("scopes", scopes.join(",")));
-        }
-        audit::record(
-            tx,
-            ctx,
-            "token.rotate",
-            &account.name,
-            Some(account.id),
-            &details,
-        )?;
-        Ok(Rotated {
-            minted: Minted {
-                token: find_token(tx, ctx, &new.id)?,
-                secret: new.token,
-            },
-            old: find_token(tx, ctx, id)?,
-        })
+    };
+    // An active token rotated without a grace period goes as the new one comes, so the
+    // count of active tokens stays; a grace period or a paused old token adds one.
+    let frees_its_place = grace.is_none() && old_status == TokenStatus::Active;
+    if !frees_its_place {
+        token_limit(tx, ctx, account.id, Some(id.as_str()))?;
+    }
+    tx.insert_token(&NewToken {
+        id: new.id.as_str(),
+        account_id: account.id,
+        name: old.name.as_deref(),
+        hash: &hash,
+        scopes: &scopes,
+        created_at: ctx.now,
+        created_by: &ctx.actor,
+        expires_at,
+        replaces: Some(id.as_str()),
+    })?;
+    // A grace period shortens the old token's life, never lengthens it.
+    let grace_until = grace.map(|g| {
+        let until = ctx.now + g.to_delta();
+        old.expires_at.map_or(until, |at| at.min(until))
+    });
+    tx.mark_replaced(id.as_str(), new.id.as_str(), grace_until)?;
+    if grace.is_none() {
+        tx.revoke_token(id.as_str(), ctx.now, &ctx.actor)?;
+    }
+    let mut details = vec![
+        ("token_id", id.to_string()),
+        ("new_token_id", new.id.to_string()),
+        ("expires_at", expiry_detail(expires_at)),
+        (
+            "old_token_until",
+            grace_until.map_or_else(|| "revoked".to_string(), format_timestamp),
+        ),
+    ];
+    if scopes != old.scopes {
+        // Narrowed to the acting token's permissions.
+        details.push(("scopes", scopes.join(",")));
+    }
+    audit::record(
+        tx,
+        ctx,
+        "token.rotate",
+        &account.name,
+        Some(account.id),
+        &details,
+    )?;
+    Ok(Rotated {
+        minted: Minted {
+            token: find_token(tx, ctx, &new.id)?,
+            secret: new.token,
+        },
+        old: find_token(tx, ctx, id)?,
     })
 }
 

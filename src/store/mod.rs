@@ -32,6 +32,7 @@ pub use accounts::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount
 pub use audit::event_hash;
 pub use audit::{AuditCheckpoint, AuditEvent, AuditFilter, ChainedEvent, NewAuditEvent};
 pub use pool::Pool;
+pub use roles::RoleRow;
 pub use tokens::{
     NewToken, StoredStatus, Token, TokenFilter, TokenForVerify, TokenSelection, TokenSort,
 };

@@ -2,6 +2,7 @@
 //! and hands the result to the Printer.
 
 pub mod account;
+pub mod apply;
 pub mod audit;
 pub mod config;
 pub mod db;

@@ -1,0 +1,310 @@
+//! `sa export` and `sa apply -f FILE`: an organization as a file, and a file made true.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::cli::args::{ApplyArgs, ExportArgs};
+use crate::cli::output::{ChangeView, ExportView, PlanView, plan_line};
+use crate::cli::token_file::{TokenFile, protected_by};
+use crate::cli::{Outcome, Session, prompt};
+use crate::domain::apply::{self, Options, Plan};
+use crate::domain::names::OrgName;
+use crate::domain::{Context, accounts, manifest, tokens};
+use crate::error::{Error, Result};
+
+/// `sa export [--all-orgs]`
+pub fn export(session: &Session<'_>, args: &ExportArgs) -> Result<Outcome> {
+    let printer = session.printer;
+    let mut store = session.open_store()?;
+    let orgs = if args.all_orgs {
+        accounts::list_orgs(&mut store)?
+            .into_iter()
+            .map(|o| OrgName::parse(&o.name))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        vec![session.ctx.org.clone()]
+    };
+    let toml = !printer.is_json();
+    let mut views = BTreeMap::new();
+    let mut unlabelled = 0;
+    for org in orgs {
+        let ctx = Context {
+            org,
+            ..session.ctx.clone()
+        };
+        let exported = apply::export(&mut store, &ctx)?;
+        unlabelled += exported.unlabelled_tokens;
+        views.insert(exported.org.clone(), ExportView::new(&exported, toml));
+    }
+    if unlabelled > 0 {
+        printer.note(&format!(
+            "{unlabelled} live token(s) without a label are not in the export: a file names tokens by label"
+        ));
+    }
+    if !toml {
+        return if args.all_orgs {
+            printer.json(&views.into_values().collect::<Vec<_>>())
+        } else {
+            printer.json(&views.into_values().next())
+        }
+        .map(|()| Outcome::Success);
+    }
+    #[derive(Serialize)]
+    struct AllOrgs {
+        orgs: BTreeMap<String, ExportView>,
+    }
+    let (header, body) = if args.all_orgs {
+        (
+            "# sa export --all-orgs: `sa apply -f FILE` makes each organization match it."
+                .to_string(),
+            toml::to_string(&AllOrgs { orgs: views }),
+        )
+    } else {
+        let (org, view) = views.into_iter().next().unzip();
+        (
+            format!(
+                "# sa export of organization `{}`: `sa apply -f FILE` makes an organization (`--org`) match it.",
+                org.unwrap_or_default()
+            ),
+            toml::to_string(&view),
+        )
+    };
+    let body = body.map_err(|e| Error::invalid(format!("cannot write the export as TOML: {e}")))?;
+    let newline = if body.ends_with('\n') { "" } else { "\n" };
+    printer.stdout_bytes(format!("{header}\n\n{body}{newline}").as_bytes())?;
+    Ok(Outcome::Success)
+}
+
+/// The file's name as messages give it, and its text.
+fn read_manifest(path: &Path) -> Result<(String, String)> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("cannot read the file from stdin", e))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::invalid("<stdin>: the file is not UTF-8 text"))?;
+        return Ok(("<stdin>".into(), text));
+    }
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::invalid(format!("`{shown}` does not exist")),
+        _ => Error::io(format!("cannot read `{shown}`"), e),
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::invalid(format!("{shown}: the file is not UTF-8 text")))?;
+    Ok((shown, text))
+}
+
+/// A label as a file name: letters, digits, `.`, `_` and `-` as they are, every other byte
+/// (and a leading dot, so no label names a hidden file, `.` or `..`) as `%XX`.
+fn file_name_of(label: &str) -> String {
+    let mut name = String::with_capacity(label.len());
+    for (i, byte) in label.bytes().enumerate() {
+        let plain =
+            byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-') || (byte == b'.' && i > 0);
+        if plain {
+            name.push(char::from(byte));
+        } else {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    name
+}
+
+/// Where a token is written: `DIR/ACCOUNT/LABEL`, under `ORG/` for a file of several
+/// organizations.
+fn token_path(dir: &Path, org: &OrgName, account: &str, label: &str, qualified: bool) -> PathBuf {
+    let mut path = dir.to_path_buf();
+    if qualified {
+        path.push(org.as_str());
+    }
+    path.push(account);
+    path.push(file_name_of(label));
+    path
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn print_plan(session: &Session<'_>, plan: &Plan, qualified: bool) -> Result<()> {
+    let printer = session.printer;
+    if printer.is_json() {
+        return Ok(());
+    }
+    for change in &plan.changes {
+        printer.stdout_line(&plan_line(printer, change, qualified))?;
+    }
+    Ok(())
+}
+
+fn print_summary(
+    session: &Session<'_>,
+    plan: &Plan,
+    dry_run: bool,
+    source: &str,
+    token_files: &[PathBuf],
+) -> Result<()> {
+    let printer = session.printer;
+    let (add, change, delete) = plan.counts();
+    if printer.is_json() {
+        return printer.json(&PlanView {
+            dry_run,
+            changes: plan.changes.iter().map(ChangeView::from).collect(),
+            add,
+            change,
+            delete,
+            token_files: token_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        });
+    }
+    let line = if plan.is_empty() {
+        format!("No changes: the database matches {source}.")
+    } else if dry_run {
+        format!("Plan: {add} to add, {change} to change, {delete} to delete.")
+    } else {
+        format!("Applied: {add} added, {change} changed, {delete} deleted.")
+    };
+    printer.stdout_line(&line)
+}
+
+/// `sa apply -f FILE`
+pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
+    let printer = session.printer;
+    let ctx = &session.ctx;
+    let (source, text) = read_manifest(&args.file)?;
+    let manifest = manifest::parse(&source, &text)?;
+    let shown_source = if source == "<stdin>" {
+        "the file from stdin".to_string()
+    } else {
+        format!("`{source}`")
+    };
+    let mut store = session.open_store()?;
+    let options = Options { prune: args.prune };
+    let plan = apply::plan(&mut store, ctx, &manifest, options)?;
+    let drift = if args.exit_code && !plan.is_empty() {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    };
+    print_plan(session, &plan, manifest.multi_org)?;
+    if args.dry_run || plan.is_empty() {
+        print_summary(session, &plan, args.dry_run, &shown_source, &[])?;
+        return Ok(drift);
+    }
+
+    let paths: Vec<PathBuf> = match &args.token_dir {
+        Some(dir) => plan
+            .changes
+            .iter()
+            .filter_map(|c| {
+                let (account, label) = c.token()?;
+                Some(token_path(dir, &c.org, account, label, manifest.multi_org))
+            })
+            .collect(),
+        None if plan.mints() > 0 => {
+            return Err(Error::invalid(format!(
+                "the plan mints {} token(s), whose secrets need somewhere to go: give `--token-dir DIR`; nothing was changed",
+                plan.mints()
+            )));
+        }
+        None => Vec::new(),
+    };
+    let (_, _, delete) = plan.counts();
+    if delete > 0 {
+        prompt::confirm(
+            &format!("delete the {delete} account(s) and role(s) marked `-` above"),
+            args.yes,
+        )?;
+    }
+    // Every token file is checked, as `--output-file` is, before anything is minted.
+    let protected = protected_by(session.config);
+    for path in &paths {
+        if let Some(parent) = path.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| Error::io(format!("cannot create `{}`", parent.display()), e))?;
+        }
+        drop(TokenFile::prepare(path, &protected)?);
+    }
+    let prepared = tokens::prepare(&mut store, ctx, plan.mints())?;
+    let minted = apply::apply(
+        &mut store,
+        ctx,
+        &manifest,
+        options,
+        &plan,
+        prepared,
+        &sha256_hex(&text),
+    )?;
+
+    // Committed: each secret goes to its file now, and a failure still leaves the others.
+    let mut written = Vec::new();
+    let mut failed = None;
+    let dir = args.token_dir.as_deref().unwrap_or(Path::new("."));
+    for token in &minted {
+        let path = token_path(
+            dir,
+            &token.org,
+            &token.account,
+            &token.label,
+            manifest.multi_org,
+        );
+        let result = TokenFile::prepare(&path, &protected)
+            .and_then(|file| file.commit(token.minted.secret.expose(), &token.minted.token.id));
+        match result {
+            Ok(path) => {
+                printer.note(&format!(
+                    "token `{}` for `{}` ({}) written to `{}`",
+                    token.minted.token.id,
+                    token.account,
+                    token.label,
+                    path.display()
+                ));
+                written.push(path);
+            }
+            Err(err) => {
+                printer.warn(&format!(
+                    "token `{}` was stored but not written to `{}`: {err}",
+                    token.minted.token.id,
+                    path.display()
+                ));
+                failed.get_or_insert(err);
+            }
+        }
+    }
+    print_summary(session, &plan, false, &shown_source, &written)?;
+    match failed {
+        Some(err) => Err(err),
+        None => Ok(drift),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_becomes_a_file_name_that_names_nothing_else() {
+        assert_eq!(file_name_of("deploy"), "deploy");
+        assert_eq!(file_name_of("ci.main-2_x"), "ci.main-2_x");
+        assert_eq!(file_name_of("GitHub deploy"), "GitHub%20deploy");
+        assert_eq!(file_name_of("../etc"), "%2E.%2Fetc");
+        assert_eq!(file_name_of(".."), "%2E.");
+        assert_eq!(file_name_of("a/b"), "a%2Fb");
+        assert_eq!(file_name_of("100%"), "100%25");
+    }
+}

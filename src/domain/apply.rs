@@ -1,0 +1,838 @@
+//! `sa apply` and `sa export`: an organization compared with a file that declares it, the
+//! changes that make them match (the plan), and those changes made in one transaction.
+//!
+//! A plan is made twice: once to show or to know what will be minted (before the argon2 work
+//! and the token files are prepared, neither of which may hold the write lock), and again
+//! inside the write transaction, where it must come out the same or nothing is done.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::manifest::{AccountSpec, Manifest, OrgSpec, TokenSpec};
+use crate::domain::names::{AccountName, AccountRef, OrgName, RoleName, check_free_text};
+use crate::domain::permissions::{Permission, builtin_role};
+use crate::domain::roles::{CreateRole, UpdateRole};
+use crate::domain::token_format::TokenId;
+use crate::domain::tokens::{MintRequest, Minted, Prepared, Rotation};
+use crate::domain::{Context, accounts, audit, roles, tokens};
+use crate::error::{Error, Result};
+use crate::store::{
+    Account, AccountFilter, AccountKey, AccountStatus, RoleRow, Store, StoredStatus, Token,
+    TokenFilter, TokenSelection, Tx,
+};
+use crate::time::Duration;
+
+/// What a change does; its sign in a plan is `+`, `~` or `-`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+    Mint,
+    Rotate,
+    Disable,
+    Enable,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Delete => "delete",
+            Op::Mint => "mint",
+            Op::Rotate => "rotate",
+            Op::Disable => "disable",
+            Op::Enable => "enable",
+        }
+    }
+
+    /// `+` adds something, `-` takes something away, `~` changes what is there.
+    pub fn sign(self) -> char {
+        match self {
+            Op::Create | Op::Mint => '+',
+            Op::Delete => '-',
+            Op::Update | Op::Rotate | Op::Disable | Op::Enable => '~',
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Role,
+    Account,
+    Token,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Role => "role",
+            Kind::Account => "account",
+            Kind::Token => "token",
+        }
+    }
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub org: OrgName,
+    pub op: Op,
+    pub kind: Kind,
+    /// A role's or account's name; a token's is `ACCOUNT/LABEL`.
+    pub name: String,
+    /// What changes, one item each (`+deploys:delete`, `description`, `replaces TOKEN_ID`).
+    pub details: Vec<String>,
+    action: Action,
+}
+
+impl Change {
+    /// Whether the change mints a token (whose secret then needs somewhere to go).
+    pub fn mints(&self) -> bool {
+        matches!(self.action, Action::Mint { .. } | Action::Rotate { .. })
+    }
+
+    /// For a token change: the account and the label.
+    pub fn token(&self) -> Option<(&str, &str)> {
+        match &self.action {
+            Action::Mint { account, label, .. } | Action::Rotate { account, label, .. } => {
+                Some((account.as_str(), label.as_str()))
+            }
+            _ => None,
+        }
+    }
+
+    fn shown(&self) -> (&OrgName, Op, Kind, &str, &[String]) {
+        (&self.org, self.op, self.kind, &self.name, &self.details)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    CreateRole(CreateRole),
+    UpdateRole(RoleName, UpdateRole),
+    DeleteRole(RoleName),
+    CreateAccount {
+        request: accounts::CreateAccount,
+        disabled: Option<Option<String>>,
+    },
+    UpdateAccount {
+        name: AccountName,
+        description: Option<Option<String>>,
+        grant: Vec<RoleName>,
+        revoke: Vec<RoleName>,
+        /// `Some(Some(reason))`: disable (with that reason, `None` for none); `Some(None)`:
+        /// enable.
+        status: Option<Option<Option<String>>>,
+    },
+    DeleteAccount(AccountName),
+    Mint {
+        account: AccountName,
+        label: String,
+        request: MintRequest,
+        disabled: bool,
+    },
+    Rotate {
+        account: AccountName,
+        label: String,
+        id: TokenId,
+        rotation: Rotation,
+    },
+    Pause(TokenId, bool),
+}
+
+/// What `--prune` and the like change about a plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Delete the accounts and custom roles the file does not declare.
+    pub prune: bool,
+}
+
+/// The changes that make the database match a file.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// How many tokens it mints (new ones and successors).
+    pub fn mints(&self) -> usize {
+        self.changes.iter().filter(|c| c.mints()).count()
+    }
+
+    /// How many changes add, change and take away something.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |sign| self.changes.iter().filter(|c| c.op.sign() == sign).count();
+        (count('+'), count('~'), count('-'))
+    }
+
+    fn same_as(&self, other: &Plan) -> bool {
+        self.changes.len() == other.changes.len()
+            && self
+                .changes
+                .iter()
+                .zip(&other.changes)
+                .all(|(a, b)| a.shown() == b.shown())
+    }
+}
+
+/// A token `apply` minted, to be written to its file once the transaction has committed.
+#[derive(Debug)]
+pub struct MintedToken {
+    pub org: OrgName,
+    pub account: String,
+    pub label: String,
+    pub minted: Minted,
+}
+
+/// The context for one organization of the file.
+fn org_context<'a>(ctx: &Context<'a>, spec: &OrgSpec) -> Context<'a> {
+    Context {
+        org: spec.org.clone().unwrap_or_else(|| ctx.org.clone()),
+        ..ctx.clone()
+    }
+}
+
+/// What `manifest` would change, read in one transaction.
+pub fn plan(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    manifest: &Manifest,
+    options: Options,
+) -> Result<Plan> {
+    store.read(|tx| plan_in(tx, ctx, manifest, options))
+}
+
+fn plan_in(tx: &Tx<'_>, ctx: &Context<'_>, manifest: &Manifest, options: Options) -> Result<Plan> {
+    let mut changes = Vec::new();
+    for spec in &manifest.orgs {
+        let ctx = org_context(ctx, spec);
+        plan_org(tx, &ctx, &manifest.source, spec, options, &mut changes)?;
+    }
+    Ok(Plan { changes })
+}
+
+/// Makes the changes of `planned`, all in one transaction: the plan is made again inside it
+/// and must be the same (else nothing is done). `prepared` holds a token for each mint.
+/// One audit event per change, and one `apply` event per organization naming the file's
+/// SHA-256, `digest`.
+pub fn apply(
+    store: &mut Store,
+    ctx: &Context<'_>,
+    manifest: &Manifest,
+    options: Options,
+    planned: &Plan,
+    prepared: Vec<Prepared>,
+    digest: &str,
+) -> Result<Vec<MintedToken>> {
+    store.write(|tx| {
+        let plan = plan_in(tx, ctx, manifest, options)?;
+        if !plan.same_as(planned) {
+            return Err(Error::Refused(
+                "the database changed while the plan was made; nothing was changed (run `sa apply` again)".into(),
+            ));
+        }
+        let mut prepared = prepared.into_iter();
+        let mut minted = Vec::new();
+        for change in &plan.changes {
+            let ctx = Context {
+                org: change.org.clone(),
+                ..ctx.clone()
+            };
+            let token = execute(tx, &ctx, &change.action, &mut prepared)?;
+            if let (Some(token), Some((account, label))) = (token, change.token()) {
+                minted.push(MintedToken {
+                    org: change.org.clone(),
+                    account: account.to_string(),
+                    label: label.to_string(),
+                    minted: token,
+                });
+            }
+        }
+        let orgs: BTreeSet<&OrgName> = plan.changes.iter().map(|c| &c.org).collect();
+        let target = if check_free_text("the file name", &manifest.source).is_ok() {
+            manifest.source.as_str()
+        } else {
+            "-"
+        };
+        for org in orgs {
+            let ctx = Context {
+                org: org.clone(),
+                ..ctx.clone()
+            };
+            let count = |sign| {
+                plan.changes
+                    .iter()
+                    .filter(|c| &c.org == org && c.op.sign() == sign)
+                    .count()
+                    .to_string()
+            };
+            let details = [
+                ("sha256", digest.to_string()),
+                ("added", count('+')),
+                ("changed", count('~')),
+                ("deleted", count('-')),
+            ];
+            audit::record(tx, &ctx, "apply", target, None, &details)?;
+        }
+        Ok(minted)
+    })
+}
+
+fn next_prepared(prepared: &mut impl Iterator<Item = Prepared>) -> Result<Prepared> {
+    prepared.next().ok_or_else(|| {
+        Error::Refused(
+            "the database changed while the plan was made; nothing was changed (run `sa apply again`)"
+                .into(),
+        )
+    })
+}
+
+fn execute(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    action: &Action,
+    prepared: &mut impl Iterator<Item = Prepared>,
+) -> Result<Option<Minted>> {
+    match action {
+        Action::CreateRole(request) => {
+            roles::create_in(tx, ctx, request)?;
+        }
+        Action::UpdateRole(name, request) => {
+            roles::update_in(tx, ctx, name, request)?;
+        }
+        Action::DeleteRole(name) => {
+            roles::delete_in(tx, ctx, name)?;
+        }
+        Action::CreateAccount { request, disabled } => {
+            accounts::create_in(tx, ctx, request)?;
+            if let Some(reason) = disabled {
+                let reference = AccountRef::Name(request.name.clone());
+                accounts::disable_in(tx, ctx, &reference, Some(reason.as_deref().unwrap_or("")))?;
+            }
+        }
+        Action::UpdateAccount {
+            name,
+            description,
+            grant,
+            revoke,
+            status,
+        } => {
+            let reference = AccountRef::Name(name.clone());
+            if let Some(description) = description {
+                let request = accounts::UpdateAccount {
+                    name: None,
+                    description: Some(description.clone()),
+                };
+                accounts::update_in(tx, ctx, &reference, &request)?;
+            }
+            let one = std::slice::from_ref(&reference);
+            for role in grant {
+                roles::regrant_in(tx, ctx, role, one, true)?;
+            }
+            for role in revoke {
+                roles::regrant_in(tx, ctx, role, one, false)?;
+            }
+            match status {
+                None => {}
+                Some(Some(reason)) => {
+                    let reason = reason.as_deref().unwrap_or("");
+                    accounts::disable_in(tx, ctx, &reference, Some(reason))?;
+                }
+                Some(None) => {
+                    accounts::enable_in(tx, ctx, &reference)?;
+                }
+            }
+        }
+        Action::DeleteAccount(name) => {
+            accounts::delete_in(tx, ctx, &AccountRef::Name(name.clone()), false)?;
+        }
+        Action::Mint {
+            request, disabled, ..
+        } => {
+            let minted = tokens::mint_in(tx, ctx, request, next_prepared(prepared)?)?;
+            if *disabled {
+                let id = TokenId::parse(&minted.token.id)?;
+                tokens::set_paused_in(tx, ctx, &id, true)?;
+            }
+            return Ok(Some(minted));
+        }
+        Action::Rotate { id, rotation, .. } => {
+            let rotated = tokens::rotate_in(tx, ctx, id, rotation, next_prepared(prepared)?)?;
+            return Ok(Some(rotated.minted));
+        }
+        Action::Pause(id, paused) => {
+            tokens::set_paused_in(tx, ctx, id, *paused)?;
+        }
+    }
+    Ok(None)
+}
+
+/// The tokens of an account a file can name: per label, the newest that could still verify
+/// and is not on its way out after a rotation. Also how many live tokens have no label.
+fn labelled_tokens(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    account_id: i64,
+) -> Result<(BTreeMap<String, Token>, u64)> {
+    let selection = TokenSelection {
+        account_id: Some(account_id),
+        filter: TokenFilter::Live,
+        expiring_before: None,
+        unused_before: None,
+        sort: Default::default(),
+        limit: None,
+    };
+    let mut by_label: BTreeMap<String, Token> = BTreeMap::new();
+    let mut unlabelled = 0;
+    tx.for_each_token(ctx.org.as_str(), &selection, ctx.now, &mut |token| {
+        if token.replaced_by.is_some() {
+            return Ok(());
+        }
+        let Some(label) = token.name.clone() else {
+            unlabelled += 1;
+            return Ok(());
+        };
+        let newer = by_label
+            .get(&label)
+            .is_none_or(|held| (token.created_at, &token.id) > (held.created_at, &held.id));
+        if newer {
+            by_label.insert(label, token);
+        }
+        Ok(())
+    })?;
+    Ok((by_label, unlabelled))
+}
+
+fn error_at(source: &str, line: usize, message: String) -> Error {
+    Error::Refused(format!("{source}:{line}: {message}"))
+}
+
+fn permissions_text(permissions: &[Permission]) -> BTreeSet<String> {
+    permissions.iter().map(Permission::to_string).collect()
+}
+
+fn plan_org(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    source: &str,
+    spec: &OrgSpec,
+    options: Options,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    let org = ctx.org.as_str();
+    let change = |op, kind, name: String, details, action| Change {
+        org: ctx.org.clone(),
+        op,
+        kind,
+        name,
+        details,
+        action,
+    };
+    let current_roles: BTreeMap<String, RoleRow> = tx
+        .custom_roles(org)?
+        .into_iter()
+        .map(|r| (r.name.clone(), r))
+        .collect();
+    let mut roles_spec = spec.roles.clone();
+    roles_spec.sort_by(|a, b| a.name.cmp(&b.name));
+    for role in &roles_spec {
+        let wanted = permissions_text(&role.permissions);
+        match current_roles.get(role.name.as_str()) {
+            None => {
+                let mut details: Vec<String> = wanted.iter().cloned().collect();
+                if role.description.is_some() {
+                    details.push("description".into());
+                }
+                let action = Action::CreateRole(CreateRole {
+                    name: role.name.clone(),
+                    permissions: role.permissions.clone(),
+                    description: role.description.clone(),
+                });
+                changes.push(change(Op::Create, Kind::Role, role.name.to_string(), details, action));
+            }
+            Some(held) => {
+                let have: BTreeSet<String> = held.permissions.iter().cloned().collect();
+                let add: Vec<Permission> = role
+                    .permissions
+                    .iter()
+                    .filter(|p| !have.contains(&p.to_string()))
+                    .cloned()
+                    .collect();
+                let remove: Vec<Permission> = held
+                    .permissions
+                    .iter()
+                    .filter(|p| !wanted.contains(*p))
+                    .filter_map(|p| Permission::parse(p).ok())
+                    .collect();
+                let description = (held.description != role.description).then(|| role.description.clone());
+                let mut details: Vec<String> = add.iter().map(|p| format!("+{p}")).collect();
+                details.extend(remove.iter().map(|p| format!("-{p}")));
+                if description.is_some() {
+                    details.push("description".into());
+                }
+                if !details.is_empty() {
+                    let action = Action::UpdateRole(
+                        role.name.clone(),
+                        UpdateRole {
+                            add,
+                            remove,
+                            description,
+                            name: None,
+                        },
+                    );
+                    changes.push(change(Op::Update, Kind::Role, role.name.to_string(), details, action));
+                }
+            }
+        }
+    }
+    let declared_roles: BTreeSet<&str> = spec.roles.iter().map(|r| r.name.as_str()).collect();
+
+    let mut current_accounts: BTreeMap<String, Account> = BTreeMap::new();
+    let everyone = AccountFilter {
+        status: None,
+        include_deleted: false,
+        role: None,
+        search: None,
+        limit: None,
+    };
+    tx.for_each_account(org, &everyone, ctx.now, &mut |account| {
+        current_accounts.insert(account.name.clone(), account);
+        Ok(())
+    })?;
+
+    let mut accounts_spec = spec.accounts.clone();
+    accounts_spec.sort_by(|a, b| a.name.cmp(&b.name));
+    for account in &accounts_spec {
+        for (role, line) in &account.roles {
+            let name = role.as_str();
+            if builtin_role(name).is_some() || declared_roles.contains(name) {
+                continue;
+            }
+            if current_roles.contains_key(name) {
+                if options.prune {
+                    return Err(error_at(
+                        source,
+                        *line,
+                        format!("the role `{name}` is not declared in the file, so `--prune` would delete it; declare it"),
+                    ));
+                }
+                continue;
+            }
+            return Err(error_at(
+                source,
+                *line,
+                format!("the role `{name}` does not exist in organization `{org}`, and the file does not declare it"),
+            ));
+        }
+        match current_accounts.get(account.name.as_str()) {
+            Some(held) => plan_account_update(ctx, account, held, changes),
+            None => {
+                if let Some(holder) = tx.find_account(org, AccountKey::Name(account.name.as_str()), ctx.now)? {
+                    return Err(error_at(
+                        source,
+                        account.line,
+                        format!(
+                            "the account `{}` is deleted (id {}); restore it with `sa undelete {}` or remove it for good with `sa delete --purge {}`",
+                            holder.name, holder.id, holder.id, holder.id
+                        ),
+                    ));
+                }
+                let roles: Vec<RoleName> = account.roles.iter().map(|(r, _)| r.clone()).collect();
+                let mut details: Vec<String> = roles.iter().map(|r| format!("+{r}")).collect();
+                if account.description.is_some() {
+                    details.push("description".into());
+                }
+                if let Some(reason) = &account.disabled {
+                    details.push(disabled_detail(reason.as_deref()));
+                }
+                let action = Action::CreateAccount {
+                    request: accounts::CreateAccount {
+                        name: account.name.clone(),
+                        description: account.description.clone(),
+                        roles,
+                    },
+                    disabled: account.disabled.clone(),
+                };
+                changes.push(change(Op::Create, Kind::Account, account.name.to_string(), details, action));
+            }
+        }
+        let held_tokens = match current_accounts.get(account.name.as_str()) {
+            Some(held) => labelled_tokens(tx, ctx, held.id)?.0,
+            None => BTreeMap::new(),
+        };
+        for token in &account.tokens {
+            plan_token(ctx, source, account, token, held_tokens.get(&token.label), changes)?;
+        }
+    }
+
+    if options.prune {
+        let declared: BTreeSet<&str> = spec.accounts.iter().map(|a| a.name.as_str()).collect();
+        for (name, held) in &current_accounts {
+            if declared.contains(name.as_str()) {
+                continue;
+            }
+            let mut details = Vec::new();
+            if held.active_tokens > 0 {
+                details.push(format!("revokes {} live token(s)", held.active_tokens));
+            }
+            let account_name = AccountName::parse(name)?;
+            changes.push(change(Op::Delete, Kind::Account, name.clone(), details, Action::DeleteAccount(account_name)));
+        }
+        for name in current_roles.keys() {
+            if declared_roles.contains(name.as_str()) {
+                continue;
+            }
+            let holders = tx.count_role_holders(org, name, true)?;
+            let details = if holders > 0 {
+                vec![format!("taken from {holders} account(s)")]
+            } else {
+                Vec::new()
+            };
+            let role_name = RoleName::parse(name)?;
+            changes.push(change(Op::Delete, Kind::Role, name.clone(), details, Action::DeleteRole(role_name)));
+        }
+    }
+    Ok(())
+}
+
+fn disabled_detail(reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!("disabled ({reason})"),
+        None => "disabled".into(),
+    }
+}
+
+fn plan_account_update(ctx: &Context<'_>, account: &AccountSpec, held: &Account, changes: &mut Vec<Change>) {
+    let mut details = Vec::new();
+    let description = (held.description != account.description).then(|| account.description.clone());
+    if description.is_some() {
+        details.push("description".into());
+    }
+    let wanted: BTreeSet<&str> = account.roles.iter().map(|(r, _)| r.as_str()).collect();
+    let grant: Vec<RoleName> = account
+        .roles
+        .iter()
+        .map(|(r, _)| r)
+        .filter(|r| !held.roles.iter().any(|h| h == r.as_str()))
+        .cloned()
+        .collect();
+    let revoke: Vec<RoleName> = held
+        .roles
+        .iter()
+        .filter(|r| !wanted.contains(r.as_str()))
+        .filter_map(|r| RoleName::parse(r).ok())
+        .collect();
+    details.extend(grant.iter().map(|r| format!("+{r}")));
+    details.extend(revoke.iter().map(|r| format!("-{r}")));
+    let status = match (&account.disabled, held.status) {
+        (None, AccountStatus::Disabled) => {
+            details.push("enabled".into());
+            Some(None)
+        }
+        (Some(reason), AccountStatus::Active) => {
+            details.push(disabled_detail(reason.as_deref()));
+            Some(Some(reason.clone()))
+        }
+        (Some(reason), AccountStatus::Disabled) if *reason != held.disabled_reason => {
+            details.push(match reason {
+                Some(reason) => format!("disabled_reason ({reason})"),
+                None => "disabled_reason removed".into(),
+            });
+            Some(Some(reason.clone()))
+        }
+        _ => None,
+    };
+    if details.is_empty() {
+        return;
+    }
+    changes.push(Change {
+        org: ctx.org.clone(),
+        op: Op::Update,
+        kind: Kind::Account,
+        name: account.name.to_string(),
+        details,
+        action: Action::UpdateAccount {
+            name: account.name.clone(),
+            description,
+            grant,
+            revoke,
+            status,
+        },
+    });
+}
+
+/// The lifetime a token minted for `token` gets, checked against the config's policy now, so
+/// that a refusal names the file's line.
+fn lifetime(ctx: &Context<'_>, source: &str, token: &TokenSpec) -> Result<Option<DateTime<Utc>>> {
+    let at = tokens::resolve_expiry(ctx, token.expires)
+        .map_err(|e| error_at(source, token.line, e.to_string()))?;
+    if let (Some(before), None) = (token.rotate_before, token.expires) {
+        let life = ctx.config.tokens.default_ttl;
+        if before >= life {
+            return Err(error_at(
+                source,
+                token.line,
+                format!("`rotate_before` ({before}) must be shorter than the token's life, `tokens.default_ttl` ({life}); give `expires`"),
+            ));
+        }
+    }
+    Ok(at)
+}
+
+fn plan_token(
+    ctx: &Context<'_>,
+    source: &str,
+    account: &AccountSpec,
+    token: &TokenSpec,
+    held: Option<&Token>,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    let name = format!("{}/{}", account.name, token.label);
+    let change = |op, details, action| Change {
+        org: ctx.org.clone(),
+        op,
+        kind: Kind::Token,
+        name: name.clone(),
+        details,
+        action,
+    };
+    let scopes_text: Vec<String> = token.scopes.iter().map(Permission::to_string).collect();
+    // A disabled account gets no new tokens: minting for it is refused.
+    let may_mint = account.disabled.is_none();
+    let Some(held) = held else {
+        if may_mint {
+            let at = lifetime(ctx, source, token)?;
+            let mut details = vec![expiry_detail(ctx, at)];
+            if !scopes_text.is_empty() {
+                details.push(format!("scopes {}", scopes_text.join(",")));
+            }
+            if token.disabled {
+                details.push("disabled".into());
+            }
+            let action = Action::Mint {
+                account: account.name.clone(),
+                label: token.label.clone(),
+                request: MintRequest {
+                    account: AccountRef::Name(account.name.clone()),
+                    name: Some(token.label.clone()),
+                    expires: token.expires,
+                    scopes: token.scopes.clone(),
+                },
+                disabled: token.disabled,
+            };
+            changes.push(change(Op::Mint, details, action));
+        }
+        return Ok(());
+    };
+    let id = TokenId::parse(&held.id)?;
+    if token.disabled {
+        if held.status == StoredStatus::Active {
+            changes.push(change(Op::Disable, vec![held.id.clone()], Action::Pause(id, true)));
+        }
+        return Ok(());
+    }
+    let mut held_scopes = held.scopes.clone();
+    held_scopes.sort();
+    let mut wanted_scopes = scopes_text.clone();
+    wanted_scopes.sort();
+    let why = if held_scopes != wanted_scopes {
+        let shown = |s: &[String]| if s.is_empty() { "(none)".to_string() } else { s.join(",") };
+        Some(format!("scopes {} → {}", shown(&held_scopes), shown(&wanted_scopes)))
+    } else {
+        match (token.rotate_before, held.expires_at) {
+            (Some(before), Some(at)) if at - ctx.now < before.to_delta() => Some(format!(
+                "expires in {}, under rotate_before {before}",
+                Duration::from_secs((at - ctx.now).num_seconds().max(0)).compact()
+            )),
+            _ => None,
+        }
+    };
+    match why {
+        Some(why) if may_mint => {
+            let at = lifetime(ctx, source, token)?;
+            let mut details = vec![why, format!("replaces {}", held.id), expiry_detail(ctx, at)];
+            if let Some(grace) = token.grace {
+                details.push(format!("grace {grace}"));
+            }
+            let action = Action::Rotate {
+                account: account.name.clone(),
+                label: token.label.clone(),
+                id,
+                rotation: Rotation {
+                    expires: token.expires,
+                    grace: token.grace,
+                    scopes: Some(token.scopes.clone()),
+                },
+            };
+            changes.push(change(Op::Rotate, details, action));
+        }
+        _ if held.status == StoredStatus::Disabled => {
+            changes.push(change(Op::Enable, vec![held.id.clone()], Action::Pause(id, false)));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn expiry_detail(ctx: &Context<'_>, at: Option<DateTime<Utc>>) -> String {
+    match at {
+        None => "never expires".into(),
+        Some(at) => format!(
+            "expires in {}",
+            Duration::from_secs((at - ctx.now).num_seconds().max(0)).compact()
+        ),
+    }
+}
+
+/// An organization as `sa export` writes it.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub org: String,
+    /// Custom roles, by name.
+    pub roles: Vec<RoleRow>,
+    /// Active and disabled accounts by name, each with its labelled tokens (see
+    /// [`labelled_tokens`]), by label.
+    pub accounts: Vec<(Account, Vec<Token>)>,
+    /// Live tokens without a label, which a file cannot name and the export leaves out.
+    pub unlabelled_tokens: u64,
+}
+
+/// Reads one organization as a file would declare it, in one transaction.
+pub fn export(store: &mut Store, ctx: &Context<'_>) -> Result<Exported> {
+    store.read(|tx| {
+        let org = ctx.org.as_str();
+        let roles = tx.custom_roles(org)?;
+        let mut held = Vec::new();
+        let everyone = AccountFilter {
+            status: None,
+            include_deleted: false,
+            role: None,
+            search: None,
+            limit: None,
+        };
+        tx.for_each_account(org, &everyone, ctx.now, &mut |account| {
+            held.push(account);
+            Ok(())
+        })?;
+        let mut accounts = Vec::with_capacity(held.len());
+        let mut unlabelled_tokens = 0;
+        for account in held {
+            let (tokens, unlabelled) = labelled_tokens(tx, ctx, account.id)?;
+            unlabelled_tokens += unlabelled;
+            accounts.push((account, tokens.into_values().collect()));
+        }
+        Ok(Exported {
+            org: org.to_string(),
+            roles,
+            accounts,
+            unlabelled_tokens,
+        })
+    })
+}
