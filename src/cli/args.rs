@@ -140,10 +140,10 @@ pub enum Command {
     ///
     /// Prints the plan (`+` create or mint, `~` change, `-` delete) and makes every change in
     /// one transaction, with an audit event each and an `apply` event naming the file's
-    /// SHA-256. Accounts and roles the file leaves out are deleted only with `--prune`; tokens
-    /// are never revoked, only minted when missing and rotated (when their remaining life is
-    /// under `rotate_before`, or their scopes changed), with the new secrets written to
-    /// `--token-dir`.
+    /// SHA-256. Accounts and roles the file leaves out are deleted only with `--prune`. A token
+    /// the file leaves out is left alone; a declared one is minted when missing and rotated
+    /// when its remaining life is under `rotate_before` (or its scopes changed), the new
+    /// secrets written to `--token-dir`.
     Apply(ApplyArgs),
     /// Check the database file, or copy it while it is in use
     #[command(subcommand)]

@@ -340,6 +340,33 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         )],
     ),
     (
+        "export",
+        &[
+            (
+                "Keep the organization in a reviewed file",
+                "sa export > accounts.toml",
+            ),
+            ("Every organization, as JSON", "sa export --all-orgs --json"),
+        ],
+    ),
+    (
+        "apply",
+        &[
+            (
+                "What applying the file would change",
+                "sa apply -f accounts.toml --dry-run",
+            ),
+            (
+                "Drift check in CI: exit 1 when the database differs",
+                "sa apply -f accounts.toml --dry-run --exit-code",
+            ),
+            (
+                "From cron: mint and rotate the declared tokens into files",
+                "sa apply -f accounts.toml --token-dir /run/sa-tokens",
+            ),
+        ],
+    ),
+    (
         "init",
         &[("Create the database where the config says", "sa init")],
     ),

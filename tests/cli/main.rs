@@ -4,6 +4,7 @@
 mod support;
 
 mod accounts;
+mod apply;
 mod audit;
 mod config;
 mod crash;
