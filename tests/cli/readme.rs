@@ -59,6 +59,30 @@ fn sh_blocks() -> Vec<Block> {
     blocks
 }
 
+/// The files a section shows: each ```toml block whose first line is `# NAME`, by name, so
+/// that the section's commands read the very file the reader sees.
+fn files_of(section: &str) -> Vec<(&'static str, String)> {
+    let mut files = Vec::new();
+    let mut current = "";
+    let mut lines = README.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with('#') {
+            current = line.trim_start_matches('#').trim();
+        }
+        if line.trim() != "```toml" || current != section {
+            continue;
+        }
+        let body: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
+        if let Some(name) = body.first().and_then(|l| l.strip_prefix("# ")) {
+            files.push((name.trim(), body.join("\n") + "\n"));
+        }
+    }
+    files
+}
+
 /// Splits a block into the commands a reader would type one by one: lines joined until bash
 /// finds them complete (a loop spans lines), blank and comment-only lines dropped.
 fn commands(block: &str) -> Vec<String> {
@@ -111,6 +135,10 @@ fn set_up(section: &str) -> &'static str {
             "sa create --name ci-bot
              sa create --name nightly-bot"
         }
+        "Declarative accounts: `sa export` and `sa apply`" => {
+            "sa create --name legacy-bot
+             sa create --name old-bot"
+        }
         "Output for scripts" => {
             "sa create --name ci-bot && sa token add ci-bot --output-file ci.token"
         }
@@ -157,6 +185,9 @@ fn bash(env: &TestEnv) -> Command {
 /// Runs `block`'s commands in order in one shell (variables carry over, as they do for a
 /// reader), each one's stderr and stdout together.
 fn run_block(env: &TestEnv, block: &Block) -> Vec<Step> {
+    for (name, text) in files_of(&block.section) {
+        std::fs::write(env.root().join(name), text).expect("write the README's file");
+    }
     let prelude = set_up(&block.section);
     let set_up = bash(env)
         .args(["-ec", prelude])
