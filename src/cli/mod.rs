@@ -599,7 +599,8 @@ fn run(cli: Cli, printer: &Printer) -> Result<Outcome, Error> {
         printer,
         config: &config,
         ctx,
-        writes: token_use.writes(),
+        // `sa apply` never runs under a token, yet writes: the stale-token policy follows it.
+        writes: token_use.writes() || matches!(&cli.command, Command::Apply(args) if !args.dry_run),
         creates: creates_the_database(&cli.command),
     };
     let outcome = match cli.command {

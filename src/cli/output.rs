@@ -784,7 +784,7 @@ fn typed_detail(action: &str, key: &str, value: &str) -> serde_json::Value {
             | "grants_removed"
             | "revoked_tokens"
             | "tokens"
-    );
+    ) || (action == "apply" && matches!(key, "added" | "changed" | "deleted"));
     if list {
         Value::Array(
             value

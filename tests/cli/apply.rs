@@ -271,7 +271,7 @@ roles = ["deployer"]
         "{last}"
     );
     assert_eq!(last["details"]["sha256"].as_str().map(str::len), Some(64));
-    assert_eq!(last["details"]["deleted"], "2");
+    assert_eq!(last["details"]["deleted"], 2);
 
     // Enabling with the file again, and the file is the truth: nothing left to do.
     let again = apply(&env, &file, &["--dry-run", "--prune", "--exit-code"]).ok();
