@@ -129,14 +129,14 @@ pub enum Command {
     Usage(UsageArgs),
     /// Read the audit trail, oldest first; `verify` its hash chain; `prune` old events
     Audit(AuditArgs),
-    /// Print the organization's roles, accounts and tokens as a file `sa apply` reads
+    /// Print the organization as a file that `sa apply` reads
     ///
     /// TOML by default (`--json` for JSON), in a stable order so that exports diff well: custom
     /// roles; active and disabled accounts with their roles; and each account's live tokens by
     /// label (never a secret or a hash). Tokens without a label are left out, and counted on
     /// stderr.
     Export(ExportArgs),
-    /// Make the organization match a file: roles, accounts, and tokens as policy
+    /// Make the organization match a file: roles, accounts, token policy
     ///
     /// Prints the plan (`+` create or mint, `~` change, `-` delete) and makes every change in
     /// one transaction, with an audit event each and an `apply` event naming the file's
