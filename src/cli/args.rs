@@ -144,6 +144,12 @@ pub enum Command {
     /// the file leaves out is left alone; a declared one is minted when missing and rotated
     /// when its remaining life is under `rotate_before` (or its scopes changed), the new
     /// secrets written to `--token-dir`.
+    ///
+    /// The file's keys: `[[roles]]` name, description, permissions; `[[accounts]]` name,
+    /// description, roles, status (`active`, `disabled`), disabled_reason; and under an
+    /// account, `[[accounts.tokens]]` label, scopes (none: unscoped), expires (as
+    /// `--expires`), rotate_before, grace, status. `[orgs.NAME]` tables hold several
+    /// organizations.
     Apply(ApplyArgs),
     /// Check the database file, or copy it while it is in use
     #[command(subcommand)]
@@ -175,8 +181,10 @@ pub struct ApplyArgs {
     /// Exit 1 when the plan is not empty (with `--dry-run`: drift detection)
     #[arg(long)]
     pub exit_code: bool,
-    /// Where the secrets of minted and rotated tokens go: `DIR/ACCOUNT/LABEL`, mode 0600,
-    /// written atomically after the commit. Without it, a plan that mints is refused
+    /// Where the secrets of minted and rotated tokens go: `DIR/ACCOUNT/LABEL` (`DIR/ORG/ACCOUNT/LABEL`
+    /// for a file of several organizations; a label's other characters than letters,
+    /// digits, `.`, `_`, `-` as `%XX`), mode 0600, written atomically after the commit.
+    /// Without it, a plan that mints is refused
     #[arg(long, value_name = "DIR")]
     pub token_dir: Option<PathBuf>,
     /// Do not ask for confirmation of `--prune`'s deletions

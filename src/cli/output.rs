@@ -1763,7 +1763,17 @@ pub struct PlanView {
     pub change: usize,
     pub delete: usize,
     /// The token files written, one per minted token.
-    pub token_files: Vec<String>,
+    pub token_files: Vec<TokenFileView>,
+}
+
+/// A token `sa apply` minted, and the file its secret went to.
+#[derive(Debug, Serialize)]
+pub struct TokenFileView {
+    pub org: String,
+    pub account: String,
+    pub label: String,
+    pub token_id: String,
+    pub path: String,
 }
 
 #[derive(Debug, Serialize)]

@@ -21,7 +21,7 @@ use crate::store::{
     Account, AccountFilter, AccountKey, AccountStatus, RoleRow, Store, StoredStatus, Token,
     TokenFilter, TokenSelection, Tx,
 };
-use crate::time::Duration;
+use crate::time::{Duration, ExpiryRequest};
 
 /// What a change does; its sign in a plan is `+`, `~` or `-`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,7 +288,7 @@ pub fn apply(
 fn next_prepared(prepared: &mut impl Iterator<Item = Prepared>) -> Result<Prepared> {
     prepared.next().ok_or_else(|| {
         Error::Refused(
-            "the database changed while the plan was made; nothing was changed (run `sa apply again`)"
+            "the database changed while the plan was made; nothing was changed (run `sa apply` again)"
                 .into(),
         )
     })
@@ -356,7 +356,7 @@ fn execute(
         Action::Mint {
             request, disabled, ..
         } => {
-            let minted = tokens::mint_in(tx, ctx, request, next_prepared(prepared)?)?;
+            let minted = tokens::mint_in(tx, ctx, request, next_prepared(prepared)?, true)?;
             if *disabled {
                 let id = TokenId::parse(&minted.token.id)?;
                 tokens::set_paused_in(tx, ctx, &id, true)?;
@@ -374,13 +374,19 @@ fn execute(
     Ok(None)
 }
 
-/// The tokens of an account a file can name: per label, the newest that could still verify
-/// and is not on its way out after a rotation. Also how many live tokens have no label.
-fn labelled_tokens(
-    tx: &Tx<'_>,
-    ctx: &Context<'_>,
-    account_id: i64,
-) -> Result<(BTreeMap<String, Token>, u64)> {
+/// An account's live tokens as a file names them.
+#[derive(Debug, Default)]
+struct Labelled {
+    /// Per label, the newest that could still verify and is not on its way out after a
+    /// rotation: the token the file's entry is about.
+    current: BTreeMap<String, Token>,
+    /// Per label, rotated tokens still working out their grace period.
+    outgoing: BTreeMap<String, Vec<Token>>,
+    /// Live tokens without a label, which a file cannot name.
+    unlabelled: u64,
+}
+
+fn labelled_tokens(tx: &Tx<'_>, ctx: &Context<'_>, account_id: i64) -> Result<Labelled> {
     let selection = TokenSelection {
         account_id: Some(account_id),
         filter: TokenFilter::Live,
@@ -389,29 +395,42 @@ fn labelled_tokens(
         sort: Default::default(),
         limit: None,
     };
-    let mut by_label: BTreeMap<String, Token> = BTreeMap::new();
-    let mut unlabelled = 0;
+    let mut labelled = Labelled::default();
     tx.for_each_token(ctx.org.as_str(), &selection, ctx.now, &mut |token| {
-        if token.replaced_by.is_some() {
-            return Ok(());
-        }
         let Some(label) = token.name.clone() else {
-            unlabelled += 1;
+            if token.replaced_by.is_none() {
+                labelled.unlabelled += 1;
+            }
             return Ok(());
         };
-        let newer = by_label
+        if token.replaced_by.is_some() {
+            labelled.outgoing.entry(label).or_default().push(token);
+            return Ok(());
+        }
+        let newer = labelled
+            .current
             .get(&label)
             .is_none_or(|held| (token.created_at, &token.id) > (held.created_at, &held.id));
         if newer {
-            by_label.insert(label, token);
+            labelled.current.insert(label, token);
         }
         Ok(())
     })?;
-    Ok((by_label, unlabelled))
+    Ok(labelled)
 }
 
 fn error_at(source: &str, line: usize, message: String) -> Error {
     Error::Refused(format!("{source}:{line}: {message}"))
+}
+
+/// `err` with the file's line in front, its kind (and so its exit code) kept: a value the
+/// command line would refuse as a usage error is one in a file too.
+fn at_line(source: &str, line: usize, err: Error) -> Error {
+    match err {
+        Error::InvalidInput(message) => Error::InvalidInput(format!("{source}:{line}: {message}")),
+        Error::Refused(message) => error_at(source, line, message),
+        other => error_at(source, line, other.to_string()),
+    }
 }
 
 fn permissions_text(permissions: &[Permission]) -> BTreeSet<String> {
@@ -509,6 +528,12 @@ fn plan_org(
 
     let mut accounts_spec = spec.accounts.clone();
     accounts_spec.sort_by(|a, b| a.name.cmp(&b.name));
+    // `limits.max_accounts` counts every account ever made and not purged (deleted ones too),
+    // so the plan can tell which line would reach it.
+    let mut room = match ctx.config.limits.max_accounts {
+        Some(limit) => Some(limit.saturating_sub(tx.count_accounts(org)?)),
+        None => None,
+    };
     for account in &accounts_spec {
         for (role, line) in &account.roles {
             let name = role.as_str();
@@ -544,6 +569,17 @@ fn plan_org(
                         ),
                     ));
                 }
+                if let Some(left) = room.as_mut() {
+                    if *left == 0 {
+                        let limit = Error::LimitReached {
+                            what: "account",
+                            limit: ctx.config.limits.max_accounts.unwrap_or(0),
+                            key: "limits.max_accounts",
+                        };
+                        return Err(error_at(source, account.line, limit.to_string()));
+                    }
+                    *left -= 1;
+                }
                 let roles: Vec<RoleName> = account.roles.iter().map(|(r, _)| r.clone()).collect();
                 let mut details: Vec<String> = roles.iter().map(|r| format!("+{r}")).collect();
                 if account.description.is_some() {
@@ -564,11 +600,13 @@ fn plan_org(
             }
         }
         let held_tokens = match current_accounts.get(account.name.as_str()) {
-            Some(held) => labelled_tokens(tx, ctx, held.id)?.0,
-            None => BTreeMap::new(),
+            Some(held) => labelled_tokens(tx, ctx, held.id)?,
+            None => Labelled::default(),
         };
         for token in &account.tokens {
-            plan_token(ctx, source, account, token, held_tokens.get(&token.label), changes)?;
+            let current = held_tokens.current.get(&token.label);
+            let outgoing = held_tokens.outgoing.get(&token.label).map_or(&[][..], Vec::as_slice);
+            plan_token(ctx, source, account, token, current, outgoing, changes)?;
         }
     }
 
@@ -671,15 +709,14 @@ fn plan_account_update(ctx: &Context<'_>, account: &AccountSpec, held: &Account,
 /// The lifetime a token minted for `token` gets, checked against the config's policy now, so
 /// that a refusal names the file's line.
 fn lifetime(ctx: &Context<'_>, source: &str, token: &TokenSpec) -> Result<Option<DateTime<Utc>>> {
-    let at = tokens::resolve_expiry(ctx, token.expires)
-        .map_err(|e| error_at(source, token.line, e.to_string()))?;
+    let at = tokens::resolve_expiry(ctx, token.expires).map_err(|e| at_line(source, token.line, e))?;
     if let (Some(before), None) = (token.rotate_before, token.expires) {
         let life = ctx.config.tokens.default_ttl;
         if before >= life {
-            return Err(error_at(
+            return Err(at_line(
                 source,
                 token.line,
-                format!("`rotate_before` ({before}) must be shorter than the token's life, `tokens.default_ttl` ({life}); give `expires`"),
+                Error::invalid(format!("`rotate_before` ({before}) must be shorter than the token's life, `tokens.default_ttl` ({life}); give `expires`")),
             ));
         }
     }
@@ -692,6 +729,7 @@ fn plan_token(
     account: &AccountSpec,
     token: &TokenSpec,
     held: Option<&Token>,
+    outgoing: &[Token],
     changes: &mut Vec<Change>,
 ) -> Result<()> {
     let name = format!("{}/{}", account.name, token.label);
@@ -704,10 +742,11 @@ fn plan_token(
         action,
     };
     let scopes_text: Vec<String> = token.scopes.iter().map(Permission::to_string).collect();
-    // A disabled account gets no new tokens: minting for it is refused.
-    let may_mint = account.disabled.is_none();
     let Some(held) = held else {
-        if may_mint {
+        // A fixed end already past (an exported token that has since expired): the token the
+        // file names has lived its life, and there is nothing to mint.
+        let over = matches!(token.expires, Some(ExpiryRequest::At(at)) if at <= ctx.now);
+        if !over {
             let at = lifetime(ctx, source, token)?;
             let mut details = vec![expiry_detail(ctx, at)];
             if !scopes_text.is_empty() {
@@ -727,14 +766,23 @@ fn plan_token(
                 },
                 disabled: token.disabled,
             };
+            // Tokens of an account the file disables are minted too (its tokens are
+            // rejected until it is enabled): the file says they exist.
             changes.push(change(Op::Mint, details, action));
         }
         return Ok(());
     };
     let id = TokenId::parse(&held.id)?;
     if token.disabled {
+        // The one the entry names, and any predecessor still in its grace period: a token
+        // the file stops must stop now, whichever of its generations a service holds.
         if held.status == StoredStatus::Active {
             changes.push(change(Op::Disable, vec![held.id.clone()], Action::Pause(id, true)));
+        }
+        for old in outgoing.iter().filter(|t| t.status == StoredStatus::Active) {
+            let old_id = TokenId::parse(&old.id)?;
+            let details = vec![old.id.clone(), "in its grace period".into()];
+            changes.push(change(Op::Disable, details, Action::Pause(old_id, true)));
         }
         return Ok(());
     }
@@ -755,7 +803,7 @@ fn plan_token(
         }
     };
     match why {
-        Some(why) if may_mint => {
+        Some(why) => {
             let at = lifetime(ctx, source, token)?;
             let mut details = vec![why, format!("replaces {}", held.id), expiry_detail(ctx, at)];
             if let Some(grace) = token.grace {
@@ -769,6 +817,7 @@ fn plan_token(
                     expires: token.expires,
                     grace: token.grace,
                     scopes: Some(token.scopes.clone()),
+                    while_disabled: true,
                 },
             };
             changes.push(change(Op::Rotate, details, action));
@@ -824,9 +873,9 @@ pub fn export(store: &mut Store, ctx: &Context<'_>) -> Result<Exported> {
         let mut accounts = Vec::with_capacity(held.len());
         let mut unlabelled_tokens = 0;
         for account in held {
-            let (tokens, unlabelled) = labelled_tokens(tx, ctx, account.id)?;
-            unlabelled_tokens += unlabelled;
-            accounts.push((account, tokens.into_values().collect()));
+            let labelled = labelled_tokens(tx, ctx, account.id)?;
+            unlabelled_tokens += labelled.unlabelled;
+            accounts.push((account, labelled.current.into_values().collect()));
         }
         Ok(Exported {
             org: org.to_string(),

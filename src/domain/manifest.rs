@@ -5,6 +5,7 @@
 //! Two shapes, the ones `sa export` writes: top-level `[[roles]]` and `[[accounts]]` for the
 //! organization of `--org`, or `[orgs.NAME]` tables holding them, one per organization.
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 use toml::Spanned;
@@ -72,7 +73,13 @@ pub struct TokenSpec {
 
 /// Parses `text`, which messages call `source`.
 pub fn parse(source: &str, text: &str) -> Result<Manifest> {
-    let file = File { source, text };
+    let file = File {
+        source,
+        text,
+        line_starts: std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect(),
+    };
     let root = DeTable::parse(text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
         file.error(at, format!("invalid TOML: {}", one_line(e.message())))
@@ -134,6 +141,8 @@ fn one_line(message: &str) -> String {
 struct File<'a> {
     source: &'a str,
     text: &'a str,
+    /// Where each line begins, so that a position's line is a binary search, not a count.
+    line_starts: Vec<usize>,
 }
 
 type Table<'i> = DeTable<'i>;
@@ -141,12 +150,8 @@ type Table<'i> = DeTable<'i>;
 impl File<'_> {
     /// The 1-based line of byte `at`.
     fn line(&self, at: usize) -> usize {
-        let end = at.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
+        let at = at.min(self.text.len());
+        self.line_starts.partition_point(|start| *start <= at)
     }
 
     fn error(&self, at: usize, message: String) -> Error {
@@ -187,7 +192,10 @@ impl File<'_> {
         what: &str,
     ) -> Result<Vec<(&'v Table<'i>, Range<usize>)>> {
         let DeValue::Array(items) = value.get_ref() else {
-            return Err(self.error(value.span().start, format!("`{what}` must be an array of tables ([[{what}]])")));
+            return Err(self.error(
+                value.span().start,
+                format!("`{what}` must be an array of tables (`[[{what}]]`); a `[[{what}.…]]` table belongs after the `[[{what}]]` it is part of"),
+            ));
         };
         items
             .iter()
@@ -211,6 +219,12 @@ impl File<'_> {
         check_free_text(&format!("`{key}`"), &text)
             .map_err(|e| self.error(value.span().start, e.to_string()))?;
         Ok(text)
+    }
+
+    /// A free-text value that may be blank: blank is none, as `--description ""` is.
+    fn optional_text(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Option<String>> {
+        let text = self.text(value, key)?;
+        Ok(Some(text).filter(|t| !t.trim().is_empty()))
     }
 
     /// An array of strings, each parsed by `parse`, sorted and without duplicates.
@@ -256,12 +270,13 @@ impl File<'_> {
 
     fn roles(&self, value: &Spanned<DeValue<'_>>) -> Result<Vec<RoleSpec>> {
         let mut roles: Vec<RoleSpec> = Vec::new();
+        let mut seen = HashSet::new();
         for (table, span) in self.tables(value, "roles")? {
             let (mut name, mut description, mut permissions) = (None, None, None);
             for (key, value) in table {
                 match key.get_ref().as_ref() {
                     "name" => name = Some(value),
-                    "description" => description = Some(self.text(value, "description")?),
+                    "description" => description = self.optional_text(value, "description")?,
                     "permissions" => permissions = Some(value),
                     other => {
                         return Err(self.unknown(key, other, "a role", &["name", "description", "permissions"]));
@@ -274,7 +289,7 @@ impl File<'_> {
             if builtin_role(name.as_str()).is_some() {
                 return Err(self.error(at, format!("`{name}` is a built-in role; it cannot be declared")));
             }
-            if roles.iter().any(|r| r.name == name) {
+            if !seen.insert(name.clone()) {
                 return Err(self.error(at, format!("the role `{name}` is declared twice")));
             }
             let permissions_value = self.required(permissions, "permissions", &span, "a role")?;
@@ -300,16 +315,19 @@ impl File<'_> {
 
     fn accounts(&self, value: &Spanned<DeValue<'_>>) -> Result<Vec<AccountSpec>> {
         let mut accounts: Vec<AccountSpec> = Vec::new();
+        let mut seen = HashSet::new();
         for (table, span) in self.tables(value, "accounts")? {
             let (mut name, mut description, mut roles, mut status, mut reason, mut tokens) =
                 (None, None, Vec::new(), None, None, Vec::new());
             for (key, value) in table {
                 match key.get_ref().as_ref() {
                     "name" => name = Some(value),
-                    "description" => description = Some(self.text(value, "description")?),
+                    "description" => description = self.optional_text(value, "description")?,
                     "roles" => roles = self.list(value, "roles", RoleName::parse)?,
                     "status" => status = Some(value),
-                    "disabled_reason" => reason = Some((self.text(value, "disabled_reason")?, value.span().start)),
+                    "disabled_reason" => {
+                        reason = Some((self.optional_text(value, "disabled_reason")?, value.span().start));
+                    }
                     "tokens" => tokens = self.tokens(value)?,
                     other => {
                         return Err(self.unknown(
@@ -324,7 +342,7 @@ impl File<'_> {
             let name_value = self.required(name, "name", &span, "an account")?;
             let name = self.parsed(name_value, "name", AccountName::parse)?;
             let at = name_value.span().start;
-            if accounts.iter().any(|a| a.name == name) {
+            if !seen.insert(name.clone()) {
                 return Err(self.error(at, format!("the account `{name}` is declared twice")));
             }
             let disabled = match status.map(|s| (self.string(s, "status"), s.span().start)) {
@@ -340,7 +358,7 @@ impl File<'_> {
                 Some((Err(e), _)) => return Err(e),
             };
             let disabled = match (disabled, reason) {
-                (true, reason) => Some(reason.map(|(r, _)| r)),
+                (true, reason) => Some(reason.and_then(|(r, _)| r)),
                 (false, None) => None,
                 (false, Some((_, at))) => {
                     return Err(self.error(at, "`disabled_reason` is for an account with `status = \"disabled\"`".into()));
@@ -381,7 +399,14 @@ impl File<'_> {
                             .map(|(p, _)| p)
                             .collect();
                     }
-                    "expires" => spec.expires = Some(self.parsed(value, "expires", ExpiryRequest::parse)?),
+                    "expires" => {
+                        // A TOML date or time, unquoted, means what its text means quoted.
+                        spec.expires = Some(match value.get_ref() {
+                            DeValue::Datetime(at) => ExpiryRequest::parse(&at.to_string())
+                                .map_err(|e| self.error(value.span().start, e.to_string()))?,
+                            _ => self.parsed(value, "expires", ExpiryRequest::parse)?,
+                        });
+                    }
                     "rotate_before" => {
                         rotate_at = value.span().start;
                         spec.rotate_before = Some(self.parsed(value, "rotate_before", Duration::parse)?);

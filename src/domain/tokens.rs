@@ -299,15 +299,18 @@ pub fn mint(store: &mut Store, ctx: &Context<'_>, request: &MintRequest) -> Resu
     }
     resolve_expiry(ctx, request.expires)?;
     let prepared = prepare_one(store, ctx)?;
-    store.write(|tx| mint_in(tx, ctx, request, prepared))
+    store.write(|tx| mint_in(tx, ctx, request, prepared, false))
 }
 
 /// [`mint`] inside the caller's transaction, with a token [`prepare`]d before it began.
+/// `while_disabled`: mint for a disabled account too (`sa apply`, whose file says the token
+/// exists; it is rejected until the account is enabled), where `sa token add` refuses.
 pub(crate) fn mint_in(
     tx: &Tx<'_>,
     ctx: &Context<'_>,
     request: &MintRequest,
     prepared: Prepared,
+    while_disabled: bool,
 ) -> Result<Minted> {
     let Prepared { new, hash } = prepared;
     if let Some(name) = &request.name {
@@ -316,7 +319,9 @@ pub(crate) fn mint_in(
     let expires_at = resolve_expiry(ctx, request.expires)?;
     let token = {
         let account = accounts::find(tx, ctx, &request.account)?;
-        refuse_disabled(&account)?;
+        if !while_disabled {
+            refuse_disabled(&account)?;
+        }
         let scopes: Vec<String> = match &ctx.acting {
             None => request.scopes.iter().map(Permission::to_string).collect(),
             Some(acting) => {
@@ -551,6 +556,7 @@ pub fn rotate(
         expires,
         grace,
         scopes: None,
+        while_disabled: false,
     };
     store.write(|tx| rotate_in(tx, ctx, id, &rotation, prepared))
 }
@@ -564,6 +570,8 @@ pub struct Rotation {
     /// `None`: the old token's scopes (`sa token rotate`); `sa apply` replaces a token whose
     /// declared scopes changed with one that has the new ones.
     pub scopes: Option<Vec<Permission>>,
+    /// Rotate a disabled account's token too (`sa apply`; see [`mint_in`]).
+    pub while_disabled: bool,
 }
 
 /// [`rotate`] inside the caller's transaction, with a token [`prepare`]d before it began.
@@ -591,7 +599,9 @@ pub(crate) fn rotate_in(
         )));
     }
     let account = accounts::find(tx, ctx, &AccountRef::Id(old.account_id))?;
-    refuse_disabled(&account)?;
+    if !rotation.while_disabled {
+        refuse_disabled(&account)?;
+    }
     let scopes: Vec<String> = match (&ctx.acting, &rotation.scopes) {
         (None, None) => old.scopes.clone(),
         (None, Some(wanted)) => wanted.iter().map(Permission::to_string).collect(),

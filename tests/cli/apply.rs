@@ -339,18 +339,40 @@ fn a_file_with_one_bad_entry_changes_nothing_and_names_the_line() {
 #[test]
 fn a_failure_halfway_through_the_apply_leaves_everything_as_it_was() {
     let env = populated();
+    env.write_config("[limits]\nmax_tokens_per_account = 2\n");
+    let file = write(
+        &env,
+        "many.toml",
+        "[[accounts]]\nname = \"a-bot\"\n\n[[accounts]]\nname = \"ci-bot\"\ndescription = \"changed\"\nroles = [\"deployer\"]\n[[accounts.tokens]]\nlabel = \"deploy\"\nscopes = [\"deploys:write\"]\n[[accounts.tokens]]\nlabel = \"one\"\n[[accounts.tokens]]\nlabel = \"two\"\n",
+    );
+    let dir = env.root().join("secrets");
+    // The plan is fine; the second mint reaches the limit inside the transaction.
+    apply(&env, &file, &["--token-dir", dir.to_str().expect("utf-8")])
+        .code(1)
+        .error_contains("limits.max_tokens_per_account");
+    env.run(&["show", "a-bot"]).code(1);
+    assert_eq!(env.json(&["show", "ci-bot"])["description"], "CI");
+    assert_eq!(
+        env.json(&["token", "list", "ci-bot"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert!(!dir.join("ci-bot/one").exists());
+}
+
+#[test]
+fn the_account_limit_is_found_by_the_plan_at_its_line() {
+    let env = populated();
     env.write_config("[limits]\nmax_accounts = 3\n");
     let file = write(
         &env,
         "many.toml",
-        "[[accounts]]\nname = \"a-bot\"\n[[accounts]]\nname = \"b-bot\"\n[[accounts]]\nname = \"ci-bot\"\ndescription = \"changed\"\n",
+        "[[accounts]]\nname = \"a-bot\"\n\n[[accounts]]\nname = \"b-bot\"\n",
     );
-    // The plan is fine; the second create reaches the limit inside the transaction.
-    apply(&env, &file, &[])
+    apply(&env, &file, &["--dry-run"])
         .code(1)
-        .error_contains("limits.max_accounts");
-    env.run(&["show", "a-bot"]).code(1);
-    assert_eq!(env.json(&["show", "ci-bot"])["description"], "CI");
+        .error_contains("many.toml:5: account limit reached: 3 (`limits.max_accounts`");
 }
 
 #[test]
@@ -557,4 +579,124 @@ fn a_missing_or_binary_file_is_a_usage_error() {
     let file = env.root().join("binary.toml");
     std::fs::write(&file, [0xff, 0xfe, 0x00]).expect("write");
     apply(&env, &file, &[]).code(2).error_contains("not UTF-8");
+}
+
+#[test]
+fn a_disabled_accounts_tokens_are_minted_too_so_its_export_round_trips() {
+    let env = populated();
+    env.run(&["enable", "old-bot"]).ok();
+    env.add_token("old-bot", &["--name", "key"]);
+    env.run(&["disable", "old-bot", "--reason", "key exposed"])
+        .ok();
+    let text = exported(&env);
+    assert!(
+        text.contains("disabled_reason = \"key exposed\"\n\n[[accounts.tokens]]\nlabel = \"key\""),
+        "{text}"
+    );
+    let fresh = TestEnv::new();
+    let file = write(&fresh, "org.toml", &text);
+    let dir = fresh.root().join("secrets");
+    let run = apply(
+        &fresh,
+        &file,
+        &["--token-dir", dir.to_str().expect("utf-8")],
+    )
+    .ok();
+    assert!(run.stdout.contains("+ mint token old-bot/key"), "{run}");
+    let token = std::fs::read_to_string(dir.join("old-bot/key")).expect("the token file");
+    // Minted, and rejected while its account is disabled.
+    assert_eq!(
+        crate::verify::rejected(&fresh, token.trim_end(), &[]),
+        "disabled"
+    );
+    let strip = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with("expires = "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&exported(&fresh)), strip(&text));
+}
+
+#[test]
+fn an_exported_token_that_has_since_expired_is_nothing_to_do() {
+    let env = populated();
+    let file = write(
+        &env,
+        "old.toml",
+        "[[accounts]]\nname = \"ci-bot\"\ndescription = \"CI\"\nroles = [\"deployer\"]\n[[accounts.tokens]]\nlabel = \"deploy\"\nscopes = [\"deploys:write\"]\n[[accounts.tokens]]\nlabel = \"gone\"\nexpires = \"2020-01-01T00:00:00Z\"\n",
+    );
+    let run = apply(&env, &file, &["--dry-run", "--exit-code"]).ok();
+    assert!(plan_lines(&run).is_empty(), "{run}");
+    // A past end where a token would be minted from a duration is the command line's usage
+    // error, at its line.
+    let file = write(
+        &env,
+        "bad.toml",
+        "[[accounts]]\nname = \"ci-bot\"\n[[accounts.tokens]]\nlabel = \"new\"\nexpires = \"400d\"\nrotate_before = \"1d\"\n",
+    );
+    apply(&env, &file, &["--dry-run"])
+        .code(1)
+        .error_contains("bad.toml:4: expiry");
+}
+
+#[test]
+fn a_label_too_long_for_a_file_name_is_refused_before_anything_is_minted() {
+    let env = populated();
+    let label = "ü".repeat(50);
+    let file = write(
+        &env,
+        "long.toml",
+        &format!("[[accounts]]\nname = \"app-bot\"\n[[accounts.tokens]]\nlabel = \"{label}\"\n"),
+    );
+    let dir = env.root().join("secrets");
+    apply(&env, &file, &["--token-dir", dir.to_str().expect("utf-8")])
+        .code(2)
+        .error_contains("longer than a file name may be (255)");
+    env.run(&["show", "app-bot"]).code(1);
+}
+
+#[test]
+fn disabling_a_declared_token_stops_its_predecessor_in_grace_too() {
+    let env = populated();
+    let old = env.add_token("ci-bot", &["--name", "api"]);
+    let rotated = env
+        .run(&["token", "rotate", &old[3..15], "--grace", "1h"])
+        .ok()
+        .stdout;
+    let file = write(
+        &env,
+        "stop.toml",
+        "[[roles]]\nname = \"deployer\"\ndescription = \"ships releases\"\npermissions = [\"deploys:write\"]\n[[accounts]]\nname = \"ci-bot\"\ndescription = \"CI\"\nroles = [\"deployer\"]\n[[accounts.tokens]]\nlabel = \"api\"\nstatus = \"disabled\"\n",
+    );
+    let run = apply(&env, &file, &[]).ok();
+    let lines = plan_lines(&run);
+    assert_eq!(lines.len(), 2, "{run}");
+    assert!(lines[1].ends_with("in its grace period"), "{run}");
+    crate::verify::rejected(&env, old.trim_end(), &[]);
+    crate::verify::rejected(&env, rotated.trim_end(), &[]);
+}
+
+#[test]
+fn export_of_an_unknown_organization_is_refused() {
+    let env = populated();
+    env.run(&["--org", "nosuch", "export"])
+        .code(1)
+        .error_contains("organization `nosuch` does not exist");
+}
+
+#[test]
+fn a_blank_description_is_none_and_a_toml_datetime_is_an_expiry() {
+    let env = populated();
+    let file = write(
+        &env,
+        "blank.toml",
+        "[[accounts]]\nname = \"blank-bot\"\ndescription = \"  \"\n[[accounts.tokens]]\nlabel = \"t\"\nexpires = 2099-01-01\n",
+    );
+    env.write_config("[tokens]\nmax_ttl = \"36500d\"\n");
+    let dir = env.root().join("secrets");
+    apply(&env, &file, &["--token-dir", dir.to_str().expect("utf-8")]).ok();
+    assert_eq!(env.json(&["show", "blank-bot"])["description"], Value::Null);
+    let tokens = env.json(&["token", "list", "blank-bot"]);
+    assert_eq!(tokens[0]["expires_at"], "2099-01-01T23:59:59Z");
 }

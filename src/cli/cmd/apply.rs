@@ -9,7 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::cli::args::{ApplyArgs, ExportArgs};
-use crate::cli::output::{ChangeView, ExportView, PlanView, plan_line};
+use crate::cli::output::{ChangeView, ExportView, PlanView, TokenFileView, plan_line};
 use crate::cli::token_file::{TokenFile, protected_by};
 use crate::cli::{Outcome, Session, prompt};
 use crate::domain::apply::{self, Options, Plan};
@@ -21,13 +21,22 @@ use crate::error::{Error, Result};
 pub fn export(session: &Session<'_>, args: &ExportArgs) -> Result<Outcome> {
     let printer = session.printer;
     let mut store = session.open_store()?;
+    let known = accounts::list_orgs(&mut store)?;
     let orgs = if args.all_orgs {
-        accounts::list_orgs(&mut store)?
-            .into_iter()
+        known
+            .iter()
             .map(|o| OrgName::parse(&o.name))
             .collect::<Result<Vec<_>>>()?
     } else {
-        vec![session.ctx.org.clone()]
+        // An empty export of a mistyped organization, applied with `--prune`, would empty
+        // the organization it is applied to.
+        let org = &session.ctx.org;
+        if *org != OrgName::default() && !known.iter().any(|o| o.name == org.as_str()) {
+            return Err(Error::Refused(format!(
+                "organization `{org}` does not exist in this database (`sa org list` lists them)"
+            )));
+        }
+        vec![org.clone()]
     };
     let toml = !printer.is_json();
     let mut views = BTreeMap::new();
@@ -117,6 +126,9 @@ fn file_name_of(label: &str) -> String {
     name
 }
 
+/// The longest file name Linux file systems take (`NAME_MAX`), in bytes.
+const NAME_MAX: usize = 255;
+
 /// Where a token is written: `DIR/ACCOUNT/LABEL`, under `ORG/` for a file of several
 /// organizations.
 fn token_path(dir: &Path, org: &OrgName, account: &str, label: &str, qualified: bool) -> PathBuf {
@@ -152,7 +164,7 @@ fn print_summary(
     plan: &Plan,
     dry_run: bool,
     source: &str,
-    token_files: &[PathBuf],
+    token_files: Vec<TokenFileView>,
 ) -> Result<()> {
     let printer = session.printer;
     let (add, change, delete) = plan.counts();
@@ -163,10 +175,7 @@ fn print_summary(
             add,
             change,
             delete,
-            token_files: token_files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
+            token_files,
         });
     }
     let line = if plan.is_empty() {
@@ -200,7 +209,7 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
     };
     print_plan(session, &plan, manifest.multi_org)?;
     if args.dry_run || plan.is_empty() {
-        print_summary(session, &plan, args.dry_run, &shown_source, &[])?;
+        print_summary(session, &plan, args.dry_run, &shown_source, Vec::new())?;
         return Ok(drift);
     }
 
@@ -229,6 +238,17 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
         )?;
     }
     // Every token file is checked, as `--output-file` is, before anything is minted.
+    for path in &paths {
+        let name = path.file_name().map_or(0, |n| n.len());
+        if name > NAME_MAX {
+            return Err(Error::invalid(format!(
+                "a token label makes the file name `{}…` of {name} bytes under `--token-dir`, longer than a file name may be ({NAME_MAX}); shorten the label; nothing was changed",
+                path.file_name()
+                    .map(|n| n.to_string_lossy().chars().take(24).collect::<String>())
+                    .unwrap_or_default()
+            )));
+        }
+    }
     let protected = protected_by(session.config);
     for path in &paths {
         if let Some(parent) = path.parent() {
@@ -252,7 +272,7 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
     )?;
 
     // Committed: each secret goes to its file now, and a failure still leaves the others.
-    let mut written = Vec::new();
+    let mut written: Vec<TokenFileView> = Vec::new();
     let mut failed = None;
     let dir = args.token_dir.as_deref().unwrap_or(Path::new("."));
     for token in &minted {
@@ -274,19 +294,23 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
                     token.label,
                     path.display()
                 ));
-                written.push(path);
+                written.push(TokenFileView {
+                    org: token.org.to_string(),
+                    account: token.account.clone(),
+                    label: token.label.clone(),
+                    token_id: token.minted.token.id.clone(),
+                    path: path.display().to_string(),
+                });
             }
-            Err(err) => {
-                printer.warn(&format!(
-                    "token `{}` was stored but not written to `{}`: {err}",
-                    token.minted.token.id,
-                    path.display()
-                ));
-                failed.get_or_insert(err);
-            }
+            // The error says which token was stored and where it was not written: the first
+            // is the command's error, any more are warnings above it.
+            Err(err) => match failed {
+                None => failed = Some(err),
+                Some(_) => printer.warn(&err.to_string()),
+            },
         }
     }
-    print_summary(session, &plan, false, &shown_source, &written)?;
+    print_summary(session, &plan, false, &shown_source, written)?;
     match failed {
         Some(err) => Err(err),
         None => Ok(drift),
