@@ -5,7 +5,7 @@
 //! and the token files are prepared, neither of which may hold the write lock), and again
 //! inside the write transaction, where it must come out the same or nothing is done.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -386,17 +386,20 @@ struct Labelled {
     unlabelled: u64,
 }
 
-fn labelled_tokens(tx: &Tx<'_>, ctx: &Context<'_>, account_id: i64) -> Result<Labelled> {
+/// Every account's [`Labelled`] tokens, by account id, in one read of the organization's
+/// tokens (one query per account cost 25 times as much for an export of 20,000 accounts).
+fn labelled_tokens(tx: &Tx<'_>, ctx: &Context<'_>) -> Result<HashMap<i64, Labelled>> {
     let selection = TokenSelection {
-        account_id: Some(account_id),
+        account_id: None,
         filter: TokenFilter::Live,
         expiring_before: None,
         unused_before: None,
         sort: Default::default(),
         limit: None,
     };
-    let mut labelled = Labelled::default();
+    let mut by_account: HashMap<i64, Labelled> = HashMap::new();
     tx.for_each_token(ctx.org.as_str(), &selection, ctx.now, &mut |token| {
+        let labelled = by_account.entry(token.account_id).or_default();
         let Some(label) = token.name.clone() else {
             if token.replaced_by.is_none() {
                 labelled.unlabelled += 1;
@@ -416,7 +419,7 @@ fn labelled_tokens(tx: &Tx<'_>, ctx: &Context<'_>, account_id: i64) -> Result<La
         }
         Ok(())
     })?;
-    Ok(labelled)
+    Ok(by_account)
 }
 
 fn error_at(source: &str, line: usize, message: String) -> Error {
@@ -528,6 +531,11 @@ fn plan_org(
 
     let mut accounts_spec = spec.accounts.clone();
     accounts_spec.sort_by(|a, b| a.name.cmp(&b.name));
+    let all_tokens = if spec.accounts.iter().any(|a| !a.tokens.is_empty()) {
+        labelled_tokens(tx, ctx)?
+    } else {
+        HashMap::new()
+    };
     // `limits.max_accounts` counts every account ever made and not purged (deleted ones too),
     // so the plan can tell which line would reach it.
     let mut room = match ctx.config.limits.max_accounts {
@@ -599,10 +607,11 @@ fn plan_org(
                 changes.push(change(Op::Create, Kind::Account, account.name.to_string(), details, action));
             }
         }
-        let held_tokens = match current_accounts.get(account.name.as_str()) {
-            Some(held) => labelled_tokens(tx, ctx, held.id)?,
-            None => Labelled::default(),
-        };
+        let none = Labelled::default();
+        let held_tokens = current_accounts
+            .get(account.name.as_str())
+            .and_then(|held| all_tokens.get(&held.id))
+            .unwrap_or(&none);
         for token in &account.tokens {
             let current = held_tokens.current.get(&token.label);
             let outgoing = held_tokens.outgoing.get(&token.label).map_or(&[][..], Vec::as_slice);
@@ -870,10 +879,11 @@ pub fn export(store: &mut Store, ctx: &Context<'_>) -> Result<Exported> {
             held.push(account);
             Ok(())
         })?;
+        let mut tokens = labelled_tokens(tx, ctx)?;
         let mut accounts = Vec::with_capacity(held.len());
         let mut unlabelled_tokens = 0;
         for account in held {
-            let labelled = labelled_tokens(tx, ctx, account.id)?;
+            let labelled = tokens.remove(&account.id).unwrap_or_default();
             unlabelled_tokens += labelled.unlabelled;
             accounts.push((account, labelled.current.into_values().collect()));
         }
