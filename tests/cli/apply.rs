@@ -531,6 +531,11 @@ fn several_organizations_export_and_apply_under_orgs() {
     );
     let fresh = TestEnv::new();
     let file = write(&fresh, "all.toml", &text);
+    // Tokens to mint and nowhere to put them: refused before the database is even made.
+    apply(&fresh, &file, &[])
+        .code(2)
+        .error_contains("--token-dir");
+    assert!(!fresh.db_path().exists());
     let dir = fresh.root().join("secrets");
     let run = apply(
         &fresh,

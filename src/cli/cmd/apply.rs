@@ -188,6 +188,12 @@ fn print_summary(
     printer.stdout_line(&line)
 }
 
+fn no_token_dir() -> Error {
+    Error::invalid(
+        "the plan mints tokens, whose secrets need somewhere to go: give `--token-dir DIR`; nothing was changed",
+    )
+}
+
 /// `sa apply -f FILE`
 pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
     let printer = session.printer;
@@ -199,6 +205,20 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
     } else {
         format!("`{source}`")
     };
+    // On a database yet to be created every declared token is a mint: refused before the
+    // database is made, as it would be after.
+    let declares_tokens = manifest
+        .orgs
+        .iter()
+        .flat_map(|o| &o.accounts)
+        .any(|a| !a.tokens.is_empty());
+    if declares_tokens
+        && args.token_dir.is_none()
+        && !args.dry_run
+        && !session.config.db_path.exists()
+    {
+        return Err(no_token_dir());
+    }
     let mut store = session.open_store()?;
     let options = Options { prune: args.prune };
     let plan = apply::plan(&mut store, ctx, &manifest, options)?;
@@ -222,12 +242,7 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
                 Some(token_path(dir, &c.org, account, label, manifest.multi_org))
             })
             .collect(),
-        None if plan.mints() > 0 => {
-            return Err(Error::invalid(format!(
-                "the plan mints {} token(s), whose secrets need somewhere to go: give `--token-dir DIR`; nothing was changed",
-                plan.mints()
-            )));
-        }
+        None if plan.mints() > 0 => return Err(no_token_dir()),
         None => Vec::new(),
     };
     let (_, _, delete) = plan.counts();
