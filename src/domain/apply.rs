@@ -422,6 +422,23 @@ fn labelled_tokens(tx: &Tx<'_>, ctx: &Context<'_>) -> Result<HashMap<i64, Labell
     Ok(by_account)
 }
 
+/// The organization's active and disabled accounts, by name: what a file declares.
+fn live_accounts(tx: &Tx<'_>, ctx: &Context<'_>) -> Result<Vec<Account>> {
+    let everyone = AccountFilter {
+        status: None,
+        include_deleted: false,
+        role: None,
+        search: None,
+        limit: None,
+    };
+    let mut accounts = Vec::new();
+    tx.for_each_account(ctx.org.as_str(), &everyone, ctx.now, &mut |account| {
+        accounts.push(account);
+        Ok(())
+    })?;
+    Ok(accounts)
+}
+
 fn error_at(source: &str, line: usize, message: String) -> Error {
     Error::Refused(format!("{source}:{line}: {message}"))
 }
@@ -517,17 +534,9 @@ fn plan_org(
     let declared_roles: BTreeSet<&str> = spec.roles.iter().map(|r| r.name.as_str()).collect();
 
     let mut current_accounts: BTreeMap<String, Account> = BTreeMap::new();
-    let everyone = AccountFilter {
-        status: None,
-        include_deleted: false,
-        role: None,
-        search: None,
-        limit: None,
-    };
-    tx.for_each_account(org, &everyone, ctx.now, &mut |account| {
+    for account in live_accounts(tx, ctx)? {
         current_accounts.insert(account.name.clone(), account);
-        Ok(())
-    })?;
+    }
 
     let mut accounts_spec = spec.accounts.clone();
     accounts_spec.sort_by(|a, b| a.name.cmp(&b.name));
@@ -867,18 +876,7 @@ pub fn export(store: &mut Store, ctx: &Context<'_>) -> Result<Exported> {
     store.read(|tx| {
         let org = ctx.org.as_str();
         let roles = tx.custom_roles(org)?;
-        let mut held = Vec::new();
-        let everyone = AccountFilter {
-            status: None,
-            include_deleted: false,
-            role: None,
-            search: None,
-            limit: None,
-        };
-        tx.for_each_account(org, &everyone, ctx.now, &mut |account| {
-            held.push(account);
-            Ok(())
-        })?;
+        let held = live_accounts(tx, ctx)?;
         let mut tokens = labelled_tokens(tx, ctx)?;
         let mut accounts = Vec::with_capacity(held.len());
         let mut unlabelled_tokens = 0;
