@@ -242,7 +242,7 @@ impl Error {
 
 /// `path` as it would be typed in a shell command to copy from a hint: quoted when it holds
 /// anything but plain path characters.
-fn shell_quoted(path: &std::path::Path) -> String {
+pub(crate) fn shell_quoted(path: &std::path::Path) -> String {
     let text = path.display().to_string();
     let plain = !text.is_empty()
         && text

@@ -154,6 +154,18 @@ pub struct Options {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub changes: Vec<Change>,
+    /// Declared tokens that exist and that the plan does not mint again: their secrets are
+    /// wherever an earlier apply (or a person) put them.
+    pub kept: Vec<KeptToken>,
+}
+
+/// A declared token the plan leaves as it is.
+#[derive(Debug, Clone)]
+pub struct KeptToken {
+    pub org: OrgName,
+    pub account: String,
+    pub label: String,
+    pub token_id: String,
 }
 
 impl Plan {
@@ -210,12 +222,15 @@ pub fn plan(
 }
 
 fn plan_in(tx: &Tx<'_>, ctx: &Context<'_>, manifest: &Manifest, options: Options) -> Result<Plan> {
-    let mut changes = Vec::new();
+    let mut plan = Plan {
+        changes: Vec::new(),
+        kept: Vec::new(),
+    };
     for spec in &manifest.orgs {
         let ctx = org_context(ctx, spec);
-        plan_org(tx, &ctx, &manifest.source, spec, options, &mut changes)?;
+        plan_org(tx, &ctx, &manifest.source, spec, options, &mut plan)?;
     }
-    Ok(Plan { changes })
+    Ok(plan)
 }
 
 /// Makes the changes of `planned`, all in one transaction: the plan is made again inside it
@@ -463,9 +478,10 @@ fn plan_org(
     source: &str,
     spec: &OrgSpec,
     options: Options,
-    changes: &mut Vec<Change>,
+    plan: &mut Plan,
 ) -> Result<()> {
     let org = ctx.org.as_str();
+    let changes = &mut plan.changes;
     let change = |op, kind, name: String, details, action| Change {
         org: ctx.org.clone(),
         op,
@@ -624,7 +640,18 @@ fn plan_org(
         for token in &account.tokens {
             let current = held_tokens.current.get(&token.label);
             let outgoing = held_tokens.outgoing.get(&token.label).map_or(&[][..], Vec::as_slice);
+            let before = changes.len();
             plan_token(ctx, source, account, token, current, outgoing, changes)?;
+            if let Some(held) = current
+                && !changes[before..].iter().any(Change::mints)
+            {
+                plan.kept.push(KeptToken {
+                    org: ctx.org.clone(),
+                    account: account.name.to_string(),
+                    label: token.label.clone(),
+                    token_id: held.id.clone(),
+                });
+            }
         }
     }
 

@@ -228,6 +228,30 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
         Outcome::Success
     };
     print_plan(session, &plan, manifest.multi_org)?;
+    if let Some(dir) = &args.token_dir {
+        // A token file gone (a tmpfs after a reboot, a clean-up) while its token lives: sa
+        // cannot write a secret it never kept, but a service is about to miss it.
+        for kept in &plan.kept {
+            let path = token_path(
+                dir,
+                &kept.org,
+                &kept.account,
+                &kept.label,
+                manifest.multi_org,
+            );
+            if !path.exists() {
+                printer.warn(&format!(
+                    "token `{}` ({}/{}) has no file at `{}`; `sa token rotate {} --output-file {}` makes a new secret there",
+                    kept.token_id,
+                    kept.account,
+                    kept.label,
+                    path.display(),
+                    kept.token_id,
+                    crate::error::shell_quoted(&path)
+                ));
+            }
+        }
+    }
     if args.dry_run || plan.is_empty() {
         print_summary(session, &plan, args.dry_run, &shown_source, Vec::new())?;
         return Ok(drift);
