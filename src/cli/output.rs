@@ -129,6 +129,11 @@ impl Printer {
         list.finish().map(drop)
     }
 
+    /// `--quiet`: no notes, no warnings, and no news that nothing happened.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub fn is_json(&self) -> bool {
         self.format == Format::Json
     }

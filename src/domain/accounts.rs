@@ -111,6 +111,10 @@ fn check_name_free(tx: &Tx<'_>, ctx: &Context<'_>, name: &AccountName) -> Result
 }
 
 pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateAccount) -> Result<Account> {
+    // Bad text is refused at once, not after waiting for another writer's lock.
+    if let Some(description) = &request.description {
+        check_free_text("the description", description)?;
+    }
     store.write(|tx| create_in(tx, ctx, request))
 }
 
@@ -225,6 +229,9 @@ pub fn update(
             "nothing to update: give `--name` or `--description`",
         ));
     }
+    if let Some(Some(description)) = &request.description {
+        check_free_text("the description", description)?;
+    }
     store.write(|tx| update_in(tx, ctx, reference, request))
 }
 
@@ -287,6 +294,9 @@ pub fn disable(
     reference: &AccountRef,
     reason: Option<&str>,
 ) -> Result<Outcome> {
+    if let Some(reason) = reason {
+        check_free_text("the reason", reason)?;
+    }
     store.write(|tx| disable_in(tx, ctx, reference, reason))
 }
 

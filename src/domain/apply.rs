@@ -464,7 +464,7 @@ fn at_line(source: &str, line: usize, err: Error) -> Error {
     match err {
         Error::InvalidInput(message) => Error::InvalidInput(format!("{source}:{line}: {message}")),
         Error::Refused(message) => error_at(source, line, message),
-        other => error_at(source, line, other.to_string()),
+        other => other,
     }
 }
 
@@ -633,15 +633,18 @@ fn plan_org(
             }
         }
         let none = Labelled::default();
-        let held_tokens = current_accounts
-            .get(account.name.as_str())
+        let held = current_accounts.get(account.name.as_str());
+        let held_tokens = held
             .and_then(|held| all_tokens.get(&held.id))
             .unwrap_or(&none);
+        let mut room = TokenRoom {
+            active: held.map_or(0, |h| h.active_tokens),
+            limit: ctx.config.limits.max_tokens_per_account,
+        };
         for token in &account.tokens {
             let current = held_tokens.current.get(&token.label);
-            let outgoing = held_tokens.outgoing.get(&token.label).map_or(&[][..], Vec::as_slice);
             let before = changes.len();
-            plan_token(ctx, source, account, token, current, outgoing, changes)?;
+            plan_token(ctx, source, account, token, held_tokens, &mut room, changes)?;
             if let Some(held) = current
                 && !changes[before..].iter().any(Change::mints)
             {
@@ -768,15 +771,41 @@ fn lifetime(ctx: &Context<'_>, source: &str, token: &TokenSpec) -> Result<Option
     Ok(at)
 }
 
+/// An account's active tokens as the plan goes, against `limits.max_tokens_per_account`, so
+/// that a plan the transaction would refuse is refused at its line (the checks mirror
+/// `tokens::mint_in`, `rotate_in` and `set_paused_in`).
+struct TokenRoom {
+    active: u64,
+    limit: u64,
+}
+
+impl TokenRoom {
+    /// One more active token, when `after` (those it counts besides the new one) allows.
+    fn take(&mut self, after: u64, source: &str, line: usize) -> Result<()> {
+        if after >= self.limit {
+            let limit = Error::LimitReached {
+                what: "active token",
+                limit: self.limit,
+                key: "limits.max_tokens_per_account",
+            };
+            return Err(error_at(source, line, limit.to_string()));
+        }
+        self.active += 1;
+        Ok(())
+    }
+}
+
 fn plan_token(
     ctx: &Context<'_>,
     source: &str,
     account: &AccountSpec,
     token: &TokenSpec,
-    held: Option<&Token>,
-    outgoing: &[Token],
+    labelled: &Labelled,
+    room: &mut TokenRoom,
     changes: &mut Vec<Change>,
 ) -> Result<()> {
+    let held = labelled.current.get(&token.label);
+    let outgoing = labelled.outgoing.get(&token.label).map_or(&[][..], Vec::as_slice);
     let name = format!("{}/{}", account.name, token.label);
     let change = |op, details, action| Change {
         org: ctx.org.clone(),
@@ -790,46 +819,62 @@ fn plan_token(
     let Some(held) = held else {
         // A fixed end already past (an exported token that has since expired): the token the
         // file names has lived its life, and there is nothing to mint.
-        let over = matches!(token.expires, Some(ExpiryRequest::At(at)) if at <= ctx.now);
-        if !over {
-            let at = lifetime(ctx, source, token)?;
-            let mut details = vec![expiry_detail(ctx, at)];
-            if !scopes_text.is_empty() {
-                details.push(format!("scopes {}", scopes_text.join(",")));
-            }
-            if token.disabled {
-                details.push("disabled".into());
-            }
-            let action = Action::Mint {
-                account: account.name.clone(),
-                label: token.label.clone(),
-                request: MintRequest {
-                    account: AccountRef::Name(account.name.clone()),
-                    name: Some(token.label.clone()),
-                    expires: token.expires,
-                    scopes: token.scopes.clone(),
-                },
-                disabled: token.disabled,
-            };
-            // Tokens of an account the file disables are minted too (its tokens are
-            // rejected until it is enabled): the file says they exist.
-            changes.push(change(Op::Mint, details, action));
+        if matches!(token.expires, Some(ExpiryRequest::At(at)) if at <= ctx.now) {
+            return Ok(());
         }
+        let at = lifetime(ctx, source, token)?;
+        room.take(room.active, source, token.line)?;
+        let disabled = token.disabled == Some(true);
+        if disabled {
+            room.active = room.active.saturating_sub(1);
+        }
+        let mut details = vec![expiry_detail(ctx, at)];
+        if !scopes_text.is_empty() {
+            details.push(format!("scopes {}", scopes_text.join(",")));
+        }
+        if disabled {
+            details.push("disabled".into());
+        }
+        // Tokens of an account the file disables are minted too (rejected until it is
+        // enabled): the file says they exist.
+        let action = Action::Mint {
+            account: account.name.clone(),
+            label: token.label.clone(),
+            request: MintRequest {
+                account: AccountRef::Name(account.name.clone()),
+                name: Some(token.label.clone()),
+                expires: token.expires,
+                scopes: token.scopes.clone(),
+            },
+            disabled,
+        };
+        changes.push(change(Op::Mint, details, action));
         return Ok(());
     };
     let id = TokenId::parse(&held.id)?;
-    if token.disabled {
-        // The one the entry names, and any predecessor still in its grace period: a token
-        // the file stops must stop now, whichever of its generations a service holds.
-        if held.status == StoredStatus::Active {
-            changes.push(change(Op::Disable, vec![held.id.clone()], Action::Pause(id, true)));
+    let paused = held.status == StoredStatus::Disabled;
+    match token.disabled {
+        Some(true) => {
+            // The one the entry names, and any predecessor still in its grace period: a token
+            // the file stops must stop now, whichever of its generations a service holds.
+            if !paused {
+                room.active = room.active.saturating_sub(1);
+                changes.push(change(Op::Disable, vec![held.id.clone()], Action::Pause(id, true)));
+            }
+            for old in outgoing.iter().filter(|t| t.status == StoredStatus::Active) {
+                room.active = room.active.saturating_sub(1);
+                let old_id = TokenId::parse(&old.id)?;
+                let details = vec![old.id.clone(), "in its grace period".into()];
+                changes.push(change(Op::Disable, details, Action::Pause(old_id, true)));
+            }
+            return Ok(());
         }
-        for old in outgoing.iter().filter(|t| t.status == StoredStatus::Active) {
-            let old_id = TokenId::parse(&old.id)?;
-            let details = vec![old.id.clone(), "in its grace period".into()];
-            changes.push(change(Op::Disable, details, Action::Pause(old_id, true)));
-        }
-        return Ok(());
+        // A paused token stays as it is unless the file says `active`; and one the stale-token
+        // policy paused stays paused even then: the config's policy is the administrator's
+        // too, and `sa token enable` (which restarts its clock) the way back.
+        None if paused => return Ok(()),
+        Some(false) if paused && held.paused_by.as_deref() == Some("sa:policy") => return Ok(()),
+        _ => {}
     }
     let mut held_scopes = held.scopes.clone();
     held_scopes.sort();
@@ -850,6 +895,12 @@ fn plan_token(
     match why {
         Some(why) => {
             let at = lifetime(ctx, source, token)?;
+            // An active token rotated without grace leaves as its successor comes.
+            match (paused, token.grace) {
+                (false, None) => {}
+                (false, Some(_)) => room.take(room.active.saturating_sub(1), source, token.line)?,
+                (true, _) => room.take(room.active, source, token.line)?,
+            }
             let mut details = vec![why, format!("replaces {}", held.id), expiry_detail(ctx, at)];
             if let Some(grace) = token.grace {
                 details.push(format!("grace {grace}"));
@@ -867,10 +918,11 @@ fn plan_token(
             };
             changes.push(change(Op::Rotate, details, action));
         }
-        _ if held.status == StoredStatus::Disabled => {
+        None if paused => {
+            room.take(room.active, source, token.line)?;
             changes.push(change(Op::Enable, vec![held.id.clone()], Action::Pause(id, false)));
         }
-        _ => {}
+        None => {}
     }
     Ok(())
 }
@@ -919,4 +971,86 @@ pub fn export(store: &mut Store, ctx: &Context<'_>) -> Result<Exported> {
             unlabelled_tokens,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Argon2Cost, Config};
+    use crate::domain::manifest;
+
+    fn config() -> Config {
+        let mut config = Config::with_db_path(":memory:");
+        config.argon2 = Argon2Cost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        config
+    }
+
+    fn context(config: &Config) -> Context<'_> {
+        Context {
+            org: OrgName::default(),
+            actor: "t".into(),
+            now: crate::time::now(),
+            config,
+            acting: None,
+        }
+    }
+
+    fn names(store: &mut Store, ctx: &Context<'_>) -> Vec<String> {
+        let mut names = Vec::new();
+        accounts::names(store, ctx, false, &mut |name, _| {
+            names.push(name);
+            Ok(())
+        })
+        .unwrap();
+        names
+    }
+
+    const FILE: &str = "[[accounts]]\nname = \"a-bot\"\n[[accounts]]\nname = \"b-bot\"\n[[accounts.tokens]]\nlabel = \"api\"\n";
+
+    #[test]
+    fn a_plan_the_database_has_moved_away_from_is_refused_and_nothing_changes() {
+        let config = config();
+        let ctx = context(&config);
+        let mut store = Store::open_in_memory().unwrap();
+        let manifest = manifest::parse("f.toml", FILE).unwrap();
+        let plan = plan(&mut store, &ctx, &manifest, Options::default()).unwrap();
+        assert_eq!(plan.changes.len(), 3);
+        // Another process creates `a-bot` between the plan and the apply.
+        let request = accounts::CreateAccount {
+            name: AccountName::parse("a-bot").unwrap(),
+            description: Some("by hand".into()),
+            roles: Vec::new(),
+        };
+        accounts::create(&mut store, &ctx, &request).unwrap();
+        let prepared = tokens::prepare(&mut store, &ctx, plan.mints()).unwrap();
+        let err = apply(&mut store, &ctx, &manifest, Options::default(), &plan, prepared, "x")
+            .unwrap_err();
+        assert!(err.to_string().contains("the database changed"), "{err}");
+        assert_eq!(names(&mut store, &ctx), ["a-bot"]);
+    }
+
+    #[test]
+    fn a_failure_after_some_changes_were_made_takes_them_all_back() {
+        let config = config();
+        let ctx = context(&config);
+        let mut store = Store::open_in_memory().unwrap();
+        let manifest = manifest::parse("f.toml", FILE).unwrap();
+        let plan = plan(&mut store, &ctx, &manifest, Options::default()).unwrap();
+        // The token for `b-bot/api` is missing: both accounts are created before it is needed.
+        let err = apply(&mut store, &ctx, &manifest, Options::default(), &plan, Vec::new(), "x")
+            .unwrap_err();
+        assert!(err.to_string().contains("nothing was changed"), "{err}");
+        assert!(names(&mut store, &ctx).is_empty());
+        let mut events = 0;
+        audit::list(&mut store, &ctx, &Default::default(), &mut |_| {
+            events += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(events, 0);
+    }
 }

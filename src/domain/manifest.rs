@@ -33,6 +33,9 @@ pub struct OrgSpec {
     pub org: Option<OrgName>,
     pub roles: Vec<RoleSpec>,
     pub accounts: Vec<AccountSpec>,
+    /// Whether it says anything at all (a `roles` or `accounts` key, even `accounts = []`): an
+    /// empty file applied with `--prune` would delete everything, and must mean to.
+    pub declared: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +71,9 @@ pub struct TokenSpec {
     pub rotate_before: Option<Duration>,
     /// How long a rotated token keeps working beside its successor.
     pub grace: Option<Duration>,
-    pub disabled: bool,
+    /// `status`: `Some(true)` disabled, `Some(false)` active, `None` (no `status`) as it is, so
+    /// a file that does not say leaves a pause (a person's, or the stale-token policy's) alone.
+    pub disabled: Option<bool>,
 }
 
 /// Parses `text`, which messages call `source`.
@@ -90,6 +95,7 @@ pub fn parse(source: &str, text: &str) -> Result<Manifest> {
         org: None,
         roles: Vec::new(),
         accounts: Vec::new(),
+        declared: false,
     };
     let mut multi_org = false;
     let mut has_single = false;
@@ -124,6 +130,7 @@ pub fn parse(source: &str, text: &str) -> Result<Manifest> {
         ));
     }
     if !multi_org {
+        single.declared = has_single;
         orgs.push(single);
     }
     Ok(Manifest {
@@ -174,8 +181,10 @@ impl File<'_> {
             org,
             roles: Vec::new(),
             accounts: Vec::new(),
+            declared: false,
         };
         for (key, value) in table {
+            spec.declared = true;
             match key.get_ref().as_ref() {
                 "roles" => spec.roles = self.roles(value)?,
                 "accounts" => spec.accounts = self.accounts(value)?,
@@ -386,7 +395,7 @@ impl File<'_> {
                 expires: None,
                 rotate_before: None,
                 grace: None,
-                disabled: false,
+                disabled: None,
             };
             let (mut label, mut rotate_at) = (None, 0);
             for (key, value) in table {
@@ -414,8 +423,8 @@ impl File<'_> {
                     "grace" => spec.grace = Some(self.parsed(value, "grace", Duration::parse)?),
                     "status" => {
                         spec.disabled = match self.string(value, "status")?.as_str() {
-                            "active" => false,
-                            "disabled" => true,
+                            "active" => Some(false),
+                            "disabled" => Some(true),
                             other => {
                                 return Err(self.error(
                                     value.span().start,

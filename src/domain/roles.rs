@@ -173,20 +173,27 @@ pub struct CreateRole {
 }
 
 pub fn create(store: &mut Store, ctx: &Context<'_>, request: &CreateRole) -> Result<Role> {
+    // Refused at once, not after waiting for another writer's lock.
+    check_create(ctx, request)?;
     store.write(|tx| create_in(tx, ctx, request))
 }
 
-/// [`create`] inside the caller's transaction (`sa apply` makes many changes in one).
-pub(crate) fn create_in(tx: &Tx<'_>, ctx: &Context<'_>, request: &CreateRole) -> Result<Role> {
-    let name = request.name.as_str();
-    refuse_builtin(name, "created")?;
+/// What [`create`] refuses whatever the database holds.
+fn check_create(ctx: &Context<'_>, request: &CreateRole) -> Result<()> {
+    refuse_builtin(request.name.as_str(), "created")?;
     if request.permissions.is_empty() {
         return Err(Error::invalid("a role needs at least one `--permission`"));
     }
     if let Some(description) = &request.description {
         check_free_text("the description", description)?;
     }
-    ctx.refuse_escalation("create this role", &request.permissions)?;
+    ctx.refuse_escalation("create this role", &request.permissions)
+}
+
+/// [`create`] inside the caller's transaction (`sa apply` makes many changes in one).
+pub(crate) fn create_in(tx: &Tx<'_>, ctx: &Context<'_>, request: &CreateRole) -> Result<Role> {
+    check_create(ctx, request)?;
+    let name = request.name.as_str();
     let org = ctx.org.as_str();
     if tx.custom_role(org, name)?.is_some() {
         return Err(Error::Refused(format!(
@@ -232,16 +239,12 @@ pub fn update(
     name: &RoleName,
     request: &UpdateRole,
 ) -> Result<Updated> {
+    check_update(ctx, request)?;
     store.write(|tx| update_in(tx, ctx, name, request))
 }
 
-/// [`update`] inside the caller's transaction.
-pub(crate) fn update_in(
-    tx: &Tx<'_>,
-    ctx: &Context<'_>,
-    name: &RoleName,
-    request: &UpdateRole,
-) -> Result<Updated> {
+/// What [`update`] refuses whatever the database holds.
+fn check_update(ctx: &Context<'_>, request: &UpdateRole) -> Result<()> {
     if request.add.is_empty()
         && request.remove.is_empty()
         && request.description.is_none()
@@ -259,7 +262,17 @@ pub(crate) fn update_in(
     if let Some(Some(description)) = &request.description {
         check_free_text("the description", description)?;
     }
-    ctx.refuse_escalation("add these permissions", &request.add)?;
+    ctx.refuse_escalation("add these permissions", &request.add)
+}
+
+/// [`update`] inside the caller's transaction.
+pub(crate) fn update_in(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    name: &RoleName,
+    request: &UpdateRole,
+) -> Result<Updated> {
+    check_update(ctx, request)?;
     let org = ctx.org.as_str();
     let current = role(tx, ctx, name.as_str())?;
     refuse_builtin(name.as_str(), "changed")?;
@@ -369,6 +382,7 @@ pub fn of_token(
 
 /// Deletes a custom role and its grants; returns it as it was, and how many grants went.
 pub fn delete(store: &mut Store, ctx: &Context<'_>, name: &RoleName) -> Result<(Role, u64)> {
+    refuse_builtin(name.as_str(), "deleted")?;
     store.write(|tx| delete_in(tx, ctx, name))
 }
 

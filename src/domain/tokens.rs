@@ -650,7 +650,7 @@ pub(crate) fn rotate_in(
         ),
     ];
     if scopes != old.scopes {
-        // Narrowed to the acting token's permissions.
+        // New scopes (`sa apply`), or narrowed to the acting token's permissions.
         details.push(("scopes", scopes.join(",")));
     }
     audit::record(

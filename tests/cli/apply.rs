@@ -125,11 +125,15 @@ fn the_export_plans_nothing_and_applying_it_twice_changes_nothing() {
         .ok();
     assert!(plan_lines(&run).is_empty(), "{run}");
     apply(&env, &file, &["--exit-code"]).ok();
+    apply(&env, &file, &["--exit-code"]).ok();
     assert_eq!(
         events(&env, &[]).len(),
         before,
         "no audit event for nothing"
     );
+    // From cron, with `--quiet`, nothing to do is nothing printed.
+    let run = apply(&env, &file, &["--quiet"]).ok();
+    assert_eq!(run.stdout, "", "{run}");
 }
 
 #[test]
@@ -286,8 +290,9 @@ fn prune_deletes_only_after_confirmation() {
         "one.toml",
         &exported(&env).replace("old-bot", "older-bot"),
     );
-    let run = apply(&env, &file, &["--prune"]);
-    run.code(2);
+    apply(&env, &file, &["--prune"])
+        .code(2)
+        .error_contains("delete account `old-bot` needs confirmation");
     assert_eq!(
         env.json(&["show", "old-bot"])["status"],
         "disabled",
@@ -504,6 +509,10 @@ fn changed_scopes_replace_the_token_and_the_account_narrows_at_once() {
     let token = std::fs::read_to_string(dir.join("ci-bot/deploy")).expect("the token file");
     let answer = valid(&env, token.trim_end(), &[]);
     assert_eq!(answer["permissions"], serde_json::json!([]));
+    // No `grace` in the file: the replaced token was revoked at once.
+    let old = env.json(&["token", "list", "ci-bot", "--status", "revoked"]);
+    assert_eq!(old.as_array().map(Vec::len), Some(1), "{old}");
+    assert_eq!(old[0]["replaced_by"], answer["token_id"]);
     // The file keeps an `expires` in the past of the new token: not compared, nothing to do.
     let again = apply(&env, &file, &["--dry-run", "--exit-code"]).ok();
     assert!(plan_lines(&again).is_empty(), "{again}");
@@ -649,8 +658,8 @@ fn an_exported_token_that_has_since_expired_is_nothing_to_do() {
     );
     let run = apply(&env, &file, &["--dry-run", "--exit-code"]).ok();
     assert!(plan_lines(&run).is_empty(), "{run}");
-    // A past end where a token would be minted from a duration is the command line's usage
-    // error, at its line.
+    // A token to mint past `tokens.max_ttl` is refused (exit 1, as `token add` refuses it), at
+    // its line.
     let file = write(
         &env,
         "bad.toml",
@@ -720,4 +729,88 @@ fn a_blank_description_is_none_and_a_toml_datetime_is_an_expiry() {
     assert_eq!(env.json(&["show", "blank-bot"])["description"], Value::Null);
     let tokens = env.json(&["token", "list", "blank-bot"]);
     assert_eq!(tokens[0]["expires_at"], "2099-01-01T23:59:59Z");
+}
+
+#[test]
+fn prune_keeps_a_role_the_file_uses_only_if_the_file_declares_it() {
+    let env = populated();
+    let file = write(
+        &env,
+        "uses.toml",
+        "[[accounts]]\nname = \"ci-bot\"\ndescription = \"CI\"\nroles = [\"deployer\"]\n",
+    );
+    apply(&env, &file, &["--dry-run"]).ok();
+    apply(&env, &file, &["--dry-run", "--prune"])
+        .code(1)
+        .error_contains("uses.toml:4: the role `deployer` is not declared in the file, so `--prune` would delete it");
+}
+
+#[test]
+fn an_empty_file_never_prunes_by_accident() {
+    let env = populated();
+    let empty = write(&env, "empty.toml", "# nothing yet\n");
+    apply(&env, &empty, &["--dry-run", "--prune"])
+        .code(2)
+        .error_contains("declares nothing for organization `default`");
+    env.run_with_stdin(&["apply", "-f", "-", "--prune", "--yes"], "")
+        .code(2)
+        .error_contains("declares nothing");
+    assert_eq!(env.json(&["list"]).as_array().map(Vec::len), Some(2));
+    // Said on purpose, it is what it says.
+    let none = write(&env, "none.toml", "roles = []\naccounts = []\n");
+    let run = apply(&env, &none, &["--dry-run", "--prune"]).ok();
+    assert_eq!(plan_lines(&run).len(), 3, "{run}");
+}
+
+#[test]
+fn a_token_declared_disabled_is_minted_paused_and_a_pause_the_file_does_not_mention_stays() {
+    let env = populated();
+    let dir = env.root().join("secrets");
+    let dir_arg = dir.to_str().expect("utf-8");
+    let text = "[[accounts]]\nname = \"ci-bot\"\ndescription = \"CI\"\nroles = [\"deployer\"]\n[[accounts.tokens]]\nlabel = \"spare\"\nstatus = \"disabled\"\n[[accounts.tokens]]\nlabel = \"deploy\"\nscopes = [\"deploys:write\"]\n";
+    let file = write(&env, "paused.toml", text);
+    let run = apply(&env, &file, &["--token-dir", dir_arg]).ok();
+    assert_eq!(
+        plan_lines(&run),
+        ["+ mint token ci-bot/spare: expires in 30d, disabled"],
+        "{run}"
+    );
+    let spare = std::fs::read_to_string(dir.join("ci-bot/spare")).expect("the token file");
+    assert_eq!(
+        crate::verify::rejected(&env, spare.trim_end(), &[]),
+        "disabled"
+    );
+    assert_eq!(events(&env, &["--action", "token.add"]).len(), 2);
+    // `deploy` paused by hand: the file does not say `status`, so it stays paused...
+    let active = env.json(&["token", "list", "ci-bot", "--status", "active"]);
+    let deploy = active[0]["id"].as_str().expect("an id").to_string();
+    env.run(&["token", "disable", &deploy]).ok();
+    let run = apply(&env, &file, &["--dry-run", "--exit-code"]).ok();
+    assert!(plan_lines(&run).is_empty(), "{run}");
+    // ...and `status = "active"` enables it.
+    let said = text.replace(
+        "scopes = [\"deploys:write\"]\n",
+        "scopes = [\"deploys:write\"]\nstatus = \"active\"\n",
+    );
+    let file = write(&env, "active.toml", &said);
+    let run = apply(&env, &file, &[]).ok();
+    assert_eq!(
+        plan_lines(&run),
+        [format!("~ enable token ci-bot/deploy: {deploy}")],
+        "{run}"
+    );
+}
+
+#[test]
+fn the_token_limit_is_found_by_the_plan_at_its_line() {
+    let env = populated();
+    env.write_config("[limits]\nmax_tokens_per_account = 2\n");
+    let file = write(
+        &env,
+        "two.toml",
+        "[[accounts]]\nname = \"ci-bot\"\ndescription = \"CI\"\nroles = [\"deployer\"]\n[[accounts.tokens]]\nlabel = \"one\"\n[[accounts.tokens]]\nlabel = \"two\"\n",
+    );
+    apply(&env, &file, &["--dry-run"])
+        .code(1)
+        .error_contains("two.toml:8: active token limit reached: 2");
 }

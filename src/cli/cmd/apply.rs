@@ -178,6 +178,10 @@ fn print_summary(
             token_files,
         });
     }
+    // `--quiet` from cron: an apply with nothing to do says nothing.
+    if plan.is_empty() && printer.is_quiet() {
+        return Ok(());
+    }
     let line = if plan.is_empty() {
         format!("No changes: the database matches {source}.")
     } else if dry_run {
@@ -205,6 +209,15 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
     } else {
         format!("`{source}`")
     };
+    // An empty file applied with `--prune` deletes everything: it must say so.
+    if args.prune
+        && let Some(spec) = manifest.orgs.iter().find(|o| !o.declared)
+    {
+        let org = spec.org.as_ref().unwrap_or(&ctx.org);
+        return Err(Error::invalid(format!(
+            "{source} declares nothing for organization `{org}`, so `--prune` would delete all its accounts and roles; write `accounts = []` and `roles = []` to mean that"
+        )));
+    }
     // On a database yet to be created every declared token is a mint: refused before the
     // database is made, as it would be after.
     let declares_tokens = manifest
@@ -269,14 +282,6 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
         None if plan.mints() > 0 => return Err(no_token_dir()),
         None => Vec::new(),
     };
-    let (_, _, delete) = plan.counts();
-    if delete > 0 {
-        prompt::confirm(
-            &format!("delete the {delete} account(s) and role(s) marked `-` above"),
-            args.yes,
-        )?;
-    }
-    // Every token file is checked, as `--output-file` is, before anything is minted.
     for path in &paths {
         let name = path.file_name().map_or(0, |n| n.len());
         if name > NAME_MAX {
@@ -288,6 +293,25 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
             )));
         }
     }
+    let deletions: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.op.sign() == '-')
+        .map(|c| format!("{} `{}`", c.kind.as_str(), c.name))
+        .collect();
+    if !deletions.is_empty() {
+        let shown = if deletions.len() > 3 {
+            format!(
+                "{} and {} more",
+                deletions[..3].join(", "),
+                deletions.len() - 3
+            )
+        } else {
+            deletions.join(", ")
+        };
+        prompt::confirm(&format!("delete {shown}"), args.yes)?;
+    }
+    // Every token file is checked, as `--output-file` is, before anything is minted.
     let protected = protected_by(session.config);
     for path in &paths {
         if let Some(parent) = path.parent() {
@@ -309,26 +333,39 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
         prepared,
         &sha256_hex(&text),
     )?;
+    let (written, failed) = match &args.token_dir {
+        Some(dir) => write_token_files(session, dir, &minted, manifest.multi_org),
+        None => (Vec::new(), None),
+    };
+    print_summary(session, &plan, false, &shown_source, written)?;
+    match failed {
+        Some(err) => Err(err),
+        None => Ok(drift),
+    }
+}
 
-    // Committed: each secret goes to its file now, and a failure still leaves the others.
-    let mut written: Vec<TokenFileView> = Vec::new();
+/// After the commit: each secret to its file. A failure leaves the others written; the first
+/// is returned (the command's error), any more are warnings. Each names the stored token and
+/// the rotation that gives it a file, since its secret is gone with this process.
+fn write_token_files(
+    session: &Session<'_>,
+    dir: &Path,
+    minted: &[apply::MintedToken],
+    qualified: bool,
+) -> (Vec<TokenFileView>, Option<Error>) {
+    let printer = session.printer;
+    let protected = protected_by(session.config);
+    let mut written = Vec::new();
     let mut failed = None;
-    let dir = args.token_dir.as_deref().unwrap_or(Path::new("."));
-    for token in &minted {
-        let path = token_path(
-            dir,
-            &token.org,
-            &token.account,
-            &token.label,
-            manifest.multi_org,
-        );
+    for token in minted {
+        let id = &token.minted.token.id;
+        let path = token_path(dir, &token.org, &token.account, &token.label, qualified);
         let result = TokenFile::prepare(&path, &protected)
-            .and_then(|file| file.commit(token.minted.secret.expose(), &token.minted.token.id));
+            .and_then(|file| file.commit(token.minted.secret.expose(), id));
         match result {
             Ok(path) => {
                 printer.note(&format!(
-                    "token `{}` for `{}` ({}) written to `{}`",
-                    token.minted.token.id,
+                    "token `{id}` for `{}` ({}) written to `{}`",
                     token.account,
                     token.label,
                     path.display()
@@ -337,23 +374,33 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
                     org: token.org.to_string(),
                     account: token.account.clone(),
                     label: token.label.clone(),
-                    token_id: token.minted.token.id.clone(),
+                    token_id: id.clone(),
                     path: path.display().to_string(),
                 });
             }
-            // The error says which token was stored and where it was not written: the first
-            // is the command's error, any more are warnings above it.
-            Err(err) => match failed {
-                None => failed = Some(err),
-                Some(_) => printer.warn(&err.to_string()),
-            },
+            Err(err) => {
+                let cause = match &err {
+                    Error::Io { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                };
+                let err = Error::Io {
+                    context: format!(
+                        "token `{id}` ({}/{}) was stored but its file `{}` could not be written; once it can, `sa token rotate {id} --output-file {}` gives it one",
+                        token.account,
+                        token.label,
+                        path.display(),
+                        crate::error::shell_quoted(&path)
+                    ),
+                    source: std::io::Error::other(cause),
+                };
+                match failed {
+                    None => failed = Some(err),
+                    Some(_) => printer.warn(&err.to_string()),
+                }
+            }
         }
     }
-    print_summary(session, &plan, false, &shown_source, written)?;
-    match failed {
-        Some(err) => Err(err),
-        None => Ok(drift),
-    }
+    (written, failed)
 }
 
 #[cfg(test)]
