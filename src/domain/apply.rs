@@ -389,16 +389,30 @@ fn execute(
     Ok(None)
 }
 
-/// An account's live tokens as a file names them.
+/// An account's live tokens as a file names them. Vectors, not maps: an account holds a
+/// few tokens (`limits.max_tokens_per_account`), and a map per account cost an export of
+/// 100,000 accounts half a gigabyte.
 #[derive(Debug, Default)]
 struct Labelled {
     /// Per label, the newest that could still verify and is not on its way out after a
     /// rotation: the token the file's entry is about.
-    current: BTreeMap<String, Token>,
-    /// Per label, rotated tokens still working out their grace period.
-    outgoing: BTreeMap<String, Vec<Token>>,
+    current: Vec<Token>,
+    /// Rotated tokens still working out their grace period.
+    outgoing: Vec<Token>,
     /// Live tokens without a label, which a file cannot name.
     unlabelled: u64,
+}
+
+impl Labelled {
+    fn current(&self, label: &str) -> Option<&Token> {
+        self.current.iter().find(|t| t.name.as_deref() == Some(label))
+    }
+
+    fn outgoing(&self, label: &str) -> impl Iterator<Item = &Token> {
+        self.outgoing
+            .iter()
+            .filter(move |t| t.name.as_deref() == Some(label))
+    }
 }
 
 /// Every account's [`Labelled`] tokens, by account id, in one read of the organization's
@@ -415,22 +429,22 @@ fn labelled_tokens(tx: &Tx<'_>, ctx: &Context<'_>) -> Result<HashMap<i64, Labell
     let mut by_account: HashMap<i64, Labelled> = HashMap::new();
     tx.for_each_token(ctx.org.as_str(), &selection, ctx.now, &mut |token| {
         let labelled = by_account.entry(token.account_id).or_default();
-        let Some(label) = token.name.clone() else {
+        if token.name.is_none() {
             if token.replaced_by.is_none() {
                 labelled.unlabelled += 1;
             }
             return Ok(());
-        };
+        }
         if token.replaced_by.is_some() {
-            labelled.outgoing.entry(label).or_default().push(token);
+            labelled.outgoing.push(token);
             return Ok(());
         }
-        let newer = labelled
-            .current
-            .get(&label)
-            .is_none_or(|held| (token.created_at, &token.id) > (held.created_at, &held.id));
-        if newer {
-            labelled.current.insert(label, token);
+        match labelled.current.iter_mut().find(|held| held.name == token.name) {
+            Some(held) if (token.created_at, &token.id) > (held.created_at, &held.id) => {
+                *held = token;
+            }
+            Some(_) => {}
+            None => labelled.current.push(token),
         }
         Ok(())
     })?;
@@ -642,7 +656,7 @@ fn plan_org(
             limit: ctx.config.limits.max_tokens_per_account,
         };
         for token in &account.tokens {
-            let current = held_tokens.current.get(&token.label);
+            let current = held_tokens.current(&token.label);
             let before = changes.len();
             plan_token(ctx, source, account, token, held_tokens, &mut room, changes)?;
             if let Some(held) = current
@@ -804,8 +818,7 @@ fn plan_token(
     room: &mut TokenRoom,
     changes: &mut Vec<Change>,
 ) -> Result<()> {
-    let held = labelled.current.get(&token.label);
-    let outgoing = labelled.outgoing.get(&token.label).map_or(&[][..], Vec::as_slice);
+    let held = labelled.current(&token.label);
     let name = format!("{}/{}", account.name, token.label);
     let change = |op, details, action| Change {
         org: ctx.org.clone(),
@@ -861,7 +874,10 @@ fn plan_token(
                 room.active = room.active.saturating_sub(1);
                 changes.push(change(Op::Disable, vec![held.id.clone()], Action::Pause(id, true)));
             }
-            for old in outgoing.iter().filter(|t| t.status == StoredStatus::Active) {
+            for old in labelled
+                .outgoing(&token.label)
+                .filter(|t| t.status == StoredStatus::Active)
+            {
                 room.active = room.active.saturating_sub(1);
                 let old_id = TokenId::parse(&old.id)?;
                 let details = vec![old.id.clone(), "in its grace period".into()];
@@ -962,7 +978,9 @@ pub fn export(store: &mut Store, ctx: &Context<'_>) -> Result<Exported> {
         for account in held {
             let labelled = tokens.remove(&account.id).unwrap_or_default();
             unlabelled_tokens += labelled.unlabelled;
-            accounts.push((account, labelled.current.into_values().collect()));
+            let mut current = labelled.current;
+            current.sort_by(|a, b| a.name.cmp(&b.name));
+            accounts.push((account, current));
         }
         Ok(Exported {
             org: org.to_string(),
