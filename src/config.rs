@@ -218,6 +218,18 @@ const KEYS: &[(&str, &[&str])] = &[
 
 impl Config {
     /// Defaults only, with the database at `db_path`: for tests and embedding.
+    /// Defaults over `path`, with an argon2 cost that hashes in microseconds: for unit tests.
+    #[cfg(test)]
+    pub(crate) fn cheap_for_tests(path: impl Into<std::path::PathBuf>) -> Self {
+        let mut config = Config::with_db_path(path);
+        config.argon2 = Argon2Cost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        config
+    }
+
     pub fn with_db_path(db_path: impl Into<PathBuf>) -> Self {
         Config {
             file: PathBuf::new(),

@@ -357,20 +357,25 @@ pub(crate) fn enable_in(tx: &Tx<'_>, ctx: &Context<'_>, reference: &AccountRef) 
         });
     }
     let what = format!("enable account `{}`", account.name);
-    roles::refuse_wider(tx, ctx, &what, &account.roles, &Scopes::UNSCOPED)?;
-    tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
-    audit::record(
-        tx,
-        ctx,
-        "account.enable",
-        &account.name,
-        Some(account.id),
-        &[],
-    )?;
     Ok(Outcome {
-        account: reload(tx, ctx, account.id)?,
+        account: activate(tx, ctx, &account, &what, "account.enable")?,
         changed: true,
     })
+}
+
+/// Makes `account` active (enable, undelete), which puts its roles in effect again: no
+/// wider than a service account acting may hand out; audited as `action`.
+fn activate(
+    tx: &Tx<'_>,
+    ctx: &Context<'_>,
+    account: &Account,
+    what: &str,
+    action: &str,
+) -> Result<Account> {
+    roles::refuse_wider(tx, ctx, what, &account.roles, &Scopes::UNSCOPED)?;
+    tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
+    audit::record(tx, ctx, action, &account.name, Some(account.id), &[])?;
+    reload(tx, ctx, account.id)
 }
 
 /// Deletes an account: its tokens are revoked at once; the record stays restorable for
@@ -452,17 +457,7 @@ pub fn undelete(store: &mut Store, ctx: &Context<'_>, reference: &AccountRef) ->
             )));
         }
         let what = format!("restore account `{}`", account.name);
-        roles::refuse_wider(tx, ctx, &what, &account.roles, &Scopes::UNSCOPED)?;
-        tx.set_account_status(account.id, AccountStatus::Active, None, ctx.now)?;
-        audit::record(
-            tx,
-            ctx,
-            "account.undelete",
-            &account.name,
-            Some(account.id),
-            &[],
-        )?;
-        reload(tx, ctx, account.id)
+        activate(tx, ctx, &account, &what, "account.undelete")
     })
 }
 

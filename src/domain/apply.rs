@@ -994,17 +994,11 @@ pub fn export(store: &mut Store, ctx: &Context<'_>) -> Result<Exported> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Argon2Cost, Config};
+    use crate::config::Config;
     use crate::domain::manifest;
 
     fn config() -> Config {
-        let mut config = Config::with_db_path(":memory:");
-        config.argon2 = Argon2Cost {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        };
-        config
+        Config::cheap_for_tests(":memory:")
     }
 
     fn context(config: &Config) -> Context<'_> {

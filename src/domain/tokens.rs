@@ -1001,19 +1001,13 @@ pub fn disable_unused(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Argon2Cost, Config};
+    use crate::config::Config;
     use crate::domain::accounts::{CreateAccount, create};
     use crate::domain::names::{AccountName, OrgName, RoleName};
     use crate::time::now;
 
     fn config() -> Config {
-        let mut config = Config::with_db_path(":memory:");
-        config.argon2 = Argon2Cost {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        };
-        config
+        Config::cheap_for_tests(":memory:")
     }
 
     fn setup(config: &Config) -> (Store, Context<'_>) {
