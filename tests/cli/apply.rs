@@ -456,15 +456,16 @@ fn a_token_is_rotated_once_its_life_left_drops_under_rotate_before() {
     let file = write(
         &env,
         "rotate.toml",
-        "[[accounts]]\nname = \"bot-x\"\n[[accounts.tokens]]\nlabel = \"api\"\nexpires = \"1h\"\nrotate_before = \"59m54s\"\ngrace = \"5m\"\n",
+        "[[accounts]]\nname = \"bot-x\"\n[[accounts.tokens]]\nlabel = \"api\"\nexpires = \"1h\"\nrotate_before = \"59m40s\"\ngrace = \"5m\"\n",
     );
     apply(&env, &file, &["--token-dir", dir_arg]).ok();
     let path = dir.join("bot-x").join("api");
     let first = std::fs::read_to_string(&path).expect("the token file");
-    // A fresh token has its whole hour: more than rotate_before.
+    // A fresh token has its whole hour: more than rotate_before (20 s of room for a slow
+    // machine between the two applies).
     let run = apply(&env, &file, &["--token-dir", dir_arg, "--exit-code"]).ok();
     assert!(plan_lines(&run).is_empty(), "{run}");
-    std::thread::sleep(std::time::Duration::from_secs(7));
+    std::thread::sleep(std::time::Duration::from_secs(21));
     let run = apply(&env, &file, &["--token-dir", dir_arg]).ok();
     let lines = plan_lines(&run);
     assert_eq!(lines.len(), 1, "{run}");
@@ -473,7 +474,7 @@ fn a_token_is_rotated_once_its_life_left_drops_under_rotate_before() {
         "{run}"
     );
     assert!(
-        lines[0].contains("under rotate_before 59m 54s") && lines[0].ends_with("grace 5m"),
+        lines[0].contains("under rotate_before 59m 40s") && lines[0].ends_with("grace 5m"),
         "{run}"
     );
     let second = std::fs::read_to_string(&path).expect("the token file");
