@@ -226,9 +226,14 @@ impl Printer {
     }
 
     pub fn warn(&self, text: &str) {
-        if self.quiet {
-            return;
+        if !self.quiet {
+            self.alert(text);
         }
+    }
+
+    /// A warning `--quiet` does not hide: something is already broken for someone (a token
+    /// file gone), and a quiet cron job is exactly who must say so.
+    pub fn alert(&self, text: &str) {
         let label = if self.color_stderr {
             "\x1b[33mwarning\x1b[0m"
         } else {
@@ -1704,7 +1709,10 @@ pub struct ExportTokenView {
     pub scopes: Option<Vec<String>>,
     /// RFC 3339, or `never`: what `expires` takes, so the file applies as it is.
     pub expires: String,
-    pub status: &'static str,
+    /// In TOML only when `disabled`: a file that does not say leaves a pause alone, so an
+    /// export applied from cron does not undo an administrator's `sa token disable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
 }
 
 impl ExportView {
@@ -1742,7 +1750,11 @@ impl ExportView {
                             expires: token
                                 .expires_at
                                 .map_or_else(|| "never".into(), format_timestamp),
-                            status: token.status.as_str(),
+                            status: kept(
+                                token.status.as_str(),
+                                token.status == crate::store::StoredStatus::Active,
+                                toml,
+                            ),
                         })
                         .collect(),
                     tokens.is_empty(),

@@ -14,7 +14,7 @@ use crate::domain::names::{AccountName, AccountRef, OrgName, RoleName, check_fre
 use crate::domain::permissions::{Permission, builtin_role};
 use crate::domain::roles::{CreateRole, UpdateRole};
 use crate::domain::token_format::TokenId;
-use crate::domain::tokens::{MintRequest, Minted, Prepared, Rotation};
+use crate::domain::tokens::{MintRequest, Minted, Prepared, Rotation, TokenStatus};
 use crate::domain::{Context, accounts, audit, roles, tokens};
 use crate::error::{Error, Result};
 use crate::store::{
@@ -157,6 +157,9 @@ pub struct Plan {
     /// Declared tokens that exist and that the plan does not mint again: their secrets are
     /// wherever an earlier apply (or a person) put them.
     pub kept: Vec<KeptToken>,
+    /// What the plan leaves alone on purpose but an administrator should know: a paused token
+    /// whose scopes differ from the file's, one the stale-token policy paused.
+    pub warnings: Vec<String>,
 }
 
 /// A declared token the plan leaves as it is.
@@ -225,6 +228,7 @@ fn plan_in(tx: &Tx<'_>, ctx: &Context<'_>, manifest: &Manifest, options: Options
     let mut plan = Plan {
         changes: Vec::new(),
         kept: Vec::new(),
+        warnings: Vec::new(),
     };
     for spec in &manifest.orgs {
         let ctx = org_context(ctx, spec);
@@ -682,6 +686,7 @@ fn plan_org(
         let mut room = TokenRoom {
             active: held.map_or(0, |h| h.active_tokens),
             limit: ctx.config.limits.max_tokens_per_account,
+            warnings: Vec::new(),
         };
         for token in &account.tokens {
             let current = held_tokens.current(&token.label);
@@ -698,6 +703,7 @@ fn plan_org(
                 });
             }
         }
+        plan.warnings.append(&mut room.warnings);
     }
 
     if options.prune {
@@ -819,6 +825,8 @@ fn lifetime(ctx: &Context<'_>, source: &str, token: &TokenSpec) -> Result<Option
 struct TokenRoom {
     active: u64,
     limit: u64,
+    /// For [`Plan::warnings`].
+    warnings: Vec<String>,
 }
 
 impl TokenRoom {
@@ -857,6 +865,20 @@ fn plan_token(
         action,
     };
     let scopes_text: Vec<String> = token.scopes.iter().map(Permission::to_string).collect();
+    if token.disabled == Some(true) {
+        // Any predecessor still in its grace period stops too, whether or not the token the
+        // entry names is still there: a token the file stops must stop now, whichever of its
+        // generations a service holds.
+        for old in labelled
+            .outgoing(&token.label)
+            .filter(|t| t.status == StoredStatus::Active)
+        {
+            room.active = room.active.saturating_sub(1);
+            let old_id = TokenId::parse(&old.id)?;
+            let details = vec![old.id.clone(), "in its grace period".into()];
+            changes.push(change(Op::Disable, details, Action::Pause(old_id, true)));
+        }
+    }
     let Some(held) = held else {
         // A fixed end already past (an exported token that has since expired): the token the
         // file names has lived its life, and there is nothing to mint.
@@ -894,36 +916,37 @@ fn plan_token(
     };
     let id = TokenId::parse(&held.id)?;
     let paused = held.status == StoredStatus::Disabled;
-    match token.disabled {
-        Some(true) => {
-            // The one the entry names, and any predecessor still in its grace period: a token
-            // the file stops must stop now, whichever of its generations a service holds.
-            if !paused {
-                room.active = room.active.saturating_sub(1);
-                changes.push(change(Op::Disable, vec![held.id.clone()], Action::Pause(id, true)));
-            }
-            for old in labelled
-                .outgoing(&token.label)
-                .filter(|t| t.status == StoredStatus::Active)
-            {
-                room.active = room.active.saturating_sub(1);
-                let old_id = TokenId::parse(&old.id)?;
-                let details = vec![old.id.clone(), "in its grace period".into()];
-                changes.push(change(Op::Disable, details, Action::Pause(old_id, true)));
-            }
-            return Ok(());
+    if token.disabled == Some(true) {
+        if !paused {
+            room.active = room.active.saturating_sub(1);
+            changes.push(change(Op::Disable, vec![held.id.clone()], Action::Pause(id, true)));
         }
-        // A paused token stays as it is unless the file says `active`; and one the stale-token
-        // policy paused stays paused even then: the config's policy is the administrator's
-        // too, and `sa token enable` (which restarts its clock) the way back.
-        None if paused => return Ok(()),
-        Some(false) if paused && held.paused_by.as_deref() == Some("sa:policy") => return Ok(()),
-        _ => {}
+        return Ok(());
     }
     let mut held_scopes = held.scopes.clone();
     held_scopes.sort();
     let mut wanted_scopes = scopes_text.clone();
     wanted_scopes.sort();
+    // A paused token stays as it is unless the file says `active`; and one the stale-token
+    // policy paused stays paused even then: the config's policy is the administrator's too,
+    // and `sa token enable` (which restarts its clock) the way back. Either is said, not
+    // hidden, when the file would change it.
+    let policy = held.paused_by.as_deref() == Some("sa:policy");
+    if paused && (token.disabled.is_none() || policy) {
+        let differs = held_scopes != wanted_scopes;
+        let shown = format!("token `{}` ({name})", held.id);
+        if policy && token.disabled == Some(false) {
+            room.warnings.push(format!(
+                "{shown} was paused by the stale-token policy and stays paused; `sa token enable {}` resumes it",
+                held.id
+            ));
+        } else if differs {
+            room.warnings.push(format!(
+                "{shown} is paused, and its scopes differ from the file's; it is left as it is until the file says `status = \"active\"`"
+            ));
+        }
+        return Ok(());
+    }
     let why = if held_scopes != wanted_scopes {
         let shown = |s: &[String]| if s.is_empty() { "(none)".to_string() } else { s.join(",") };
         Some(format!("scopes {} → {}", shown(&held_scopes), shown(&wanted_scopes)))
@@ -939,11 +962,20 @@ fn plan_token(
     match why {
         Some(why) => {
             let at = lifetime(ctx, source, token)?;
-            // An active token rotated without grace leaves as its successor comes.
-            match (paused, token.grace) {
-                (false, None) => {}
-                (false, Some(_)) => room.take(room.active.saturating_sub(1), source, token.line)?,
-                (true, _) => room.take(room.active, source, token.line)?,
+            // As `tokens::rotate_in` counts: an active token (of an active account) rotated
+            // without grace leaves as its successor comes; otherwise the limit is checked
+            // without the old token, and a grace-less rotation then revokes it.
+            // The account's status is the file's by then: its update runs before its tokens.
+            let frees_its_place = token.grace.is_none()
+                && account.disabled.is_none()
+                && tokens::status_of(held, ctx.now) != TokenStatus::Expired
+                && held.status == StoredStatus::Active;
+            if !frees_its_place {
+                let counted = u64::from(held.status == StoredStatus::Active);
+                room.take(room.active.saturating_sub(counted), source, token.line)?;
+                if token.grace.is_none() {
+                    room.active = room.active.saturating_sub(counted);
+                }
             }
             let mut details = vec![why, format!("replaces {}", held.id), expiry_detail(ctx, at)];
             if let Some(grace) = token.grace {

@@ -443,9 +443,27 @@ fn a_declared_token_is_minted_into_the_token_dir_and_verifies() {
     assert!(
         warnings.iter().any(|w| w.starts_with("warning: token `")
             && w.contains("(ci-bot/release notes) has no file at")
-            && w.contains("--output-file")),
+            && w.contains("`sa token revoke ")),
         "{run}"
     );
+    // Even `--quiet` says it: a cron job's silence would hide a broken service.
+    let quiet = apply(
+        &env,
+        &file,
+        &["--token-dir", dir.to_str().expect("utf-8"), "-q"],
+    )
+    .ok();
+    assert_eq!(quiet.stderr.lines().count(), 2, "{quiet}");
+    // The advice works: revoked, the token is missing, and the next apply mints it anew.
+    let lost = minted["id"].as_str().expect("an id");
+    env.run(&["token", "revoke", lost]).ok();
+    let run = apply(&env, &file, &["--token-dir", dir.to_str().expect("utf-8")]).ok();
+    assert_eq!(
+        plan_lines(&run),
+        ["+ mint token ci-bot/release notes: expires in 2d"],
+        "{run}"
+    );
+    assert!(path.exists());
 }
 
 #[test]
@@ -533,11 +551,15 @@ fn exit_code_reports_drift_and_dry_run_needs_the_database() {
     apply(&env, &file, &["--exit-code"]).code(1);
     apply(&env, &file, &["--dry-run", "--exit-code"]).ok();
 
+    // Before the first apply, the dry run plans against an empty database and makes none.
     let empty = TestEnv::new();
     let file = write(&empty, "org.toml", "[[accounts]]\nname = \"ci-bot\"\n");
-    apply(&empty, &file, &["--dry-run"])
-        .code(3)
-        .error_contains("there is no sa database");
+    let run = apply(&empty, &file, &["--dry-run", "--exit-code"]).code(1);
+    assert_eq!(plan_lines(&run), ["+ create account ci-bot"], "{run}");
+    assert!(
+        run.stderr.contains("the plan is against an empty one"),
+        "{run}"
+    );
     assert!(!empty.db_path().exists());
 }
 
@@ -681,6 +703,10 @@ fn a_label_too_long_for_a_file_name_is_refused_before_anything_is_minted() {
         &format!("[[accounts]]\nname = \"app-bot\"\n[[accounts.tokens]]\nlabel = \"{label}\"\n"),
     );
     let dir = env.root().join("secrets");
+    // The dry run, which CI runs, refuses it as the apply would.
+    apply(&env, &file, &["--dry-run"])
+        .code(2)
+        .error_contains("longer than a file name may be (255)");
     apply(&env, &file, &["--token-dir", dir.to_str().expect("utf-8")])
         .code(2)
         .error_contains("longer than a file name may be (255)");
@@ -703,7 +729,7 @@ fn disabling_a_declared_token_stops_its_predecessor_in_grace_too() {
     let run = apply(&env, &file, &[]).ok();
     let lines = plan_lines(&run);
     assert_eq!(lines.len(), 2, "{run}");
-    assert!(lines[1].ends_with("in its grace period"), "{run}");
+    assert!(lines[0].ends_with("in its grace period"), "{run}");
     crate::verify::rejected(&env, old.trim_end(), &[]);
     crate::verify::rejected(&env, rotated.trim_end(), &[]);
 }
@@ -814,4 +840,57 @@ fn the_token_limit_is_found_by_the_plan_at_its_line() {
     apply(&env, &file, &["--dry-run"])
         .code(1)
         .error_contains("two.toml:8: active token limit reached: 2");
+}
+
+#[test]
+fn the_plan_counts_a_rotation_on_a_disabled_account_as_the_transaction_does() {
+    let env = TestEnv::new();
+    env.write_config("[limits]\nmax_tokens_per_account = 2\n");
+    let dir = env.root().join("secrets");
+    let dir_arg = dir.to_str().expect("utf-8");
+    let base = "[[accounts]]\nname = \"bot-y\"\n";
+    let tokens = |a: &str, b: &str| {
+        format!("[[accounts.tokens]]\nlabel = \"a\"\n{a}[[accounts.tokens]]\nlabel = \"b\"\n{b}")
+    };
+    let file = write(&env, "f.toml", &format!("{base}{}", tokens("", "")));
+    apply(&env, &file, &["--token-dir", dir_arg]).ok();
+    // A rotation with grace at the limit is allowed, and leaves three active tokens.
+    let grace = tokens("scopes = [\"x:read\"]\ngrace = \"1h\"\n", "");
+    let file = write(&env, "f.toml", &format!("{base}{grace}"));
+    apply(&env, &file, &["--token-dir", dir_arg]).ok();
+    // Disabled, the account's tokens are not active, so a grace-less rotation no longer
+    // frees its own place: the plan refuses it at its line, as the transaction would.
+    let over = tokens("scopes = [\"x:read\"]\n", "scopes = [\"y:read\"]\n");
+    let text = format!("{base}status = \"disabled\"\n{over}");
+    let file = write(&env, "f.toml", &text);
+    apply(&env, &file, &["--dry-run"])
+        .code(1)
+        .error_contains("f.toml:8: active token limit reached: 2");
+}
+
+#[test]
+fn a_disabled_label_stops_its_predecessor_in_grace_even_when_the_current_token_is_gone() {
+    let env = TestEnv::new();
+    let dir = env.root().join("secrets");
+    let dir_arg = dir.to_str().expect("utf-8");
+    let head = "[[accounts]]\nname = \"bot-z\"\n[[accounts.tokens]]\nlabel = \"api\"\n";
+    let file = write(&env, "f.toml", head);
+    apply(&env, &file, &["--token-dir", dir_arg]).ok();
+    let old = std::fs::read_to_string(dir.join("bot-z/api")).expect("the token file");
+    let rotated = env
+        .run(&["token", "rotate", &old[3..15], "--grace", "1h"])
+        .ok()
+        .stdout;
+    env.run(&["token", "revoke", &rotated[3..15]]).ok();
+    let file = write(&env, "f.toml", &format!("{head}status = \"disabled\"\n"));
+    let run = apply(&env, &file, &["--token-dir", dir_arg]).ok();
+    let lines = plan_lines(&run);
+    assert_eq!(lines.len(), 2, "{run}");
+    assert!(lines[0].ends_with("in its grace period"), "{run}");
+    assert_eq!(
+        crate::verify::rejected(&env, old.trim_end(), &[]),
+        "disabled"
+    );
+    let again = apply(&env, &file, &["--dry-run", "--exit-code"]).ok();
+    assert!(plan_lines(&again).is_empty(), "{again}");
 }

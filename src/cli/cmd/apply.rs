@@ -192,6 +192,18 @@ fn print_summary(
     printer.stdout_line(&line)
 }
 
+/// How a declared token whose secret is lost gets a new one into its file: revoked, it is
+/// missing, and the next apply mints it (also for a disabled account, where `sa token rotate`
+/// refuses).
+fn remint_advice(org: &OrgName, id: &str) -> String {
+    let org_flag = if *org == OrgName::default() {
+        String::new()
+    } else {
+        format!("--org {org} ")
+    };
+    format!("`sa {org_flag}token revoke {id}`, then `sa apply` again, mints a new one into it")
+}
+
 fn no_token_dir() -> Error {
     Error::invalid(
         "the plan mints tokens, whose secrets need somewhere to go: give `--token-dir DIR`; nothing was changed",
@@ -215,7 +227,7 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
     {
         let org = spec.org.as_ref().unwrap_or(&ctx.org);
         return Err(Error::invalid(format!(
-            "{source} declares nothing for organization `{org}`, so `--prune` would delete all its accounts and roles; write `accounts = []` and `roles = []` to mean that"
+            "{source} declares nothing for organization `{org}`, so `--prune` would delete all its accounts and roles; write `accounts = []` to mean that"
         )));
     }
     // On a database yet to be created every declared token is a mint: refused before the
@@ -232,7 +244,17 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
     {
         return Err(no_token_dir());
     }
-    let mut store = session.open_store()?;
+    let db = &session.config.db_path;
+    let mut store = if args.dry_run && !db.exists() {
+        // What a first apply would do, without making the database a dry run must not make.
+        printer.note(&format!(
+            "there is no sa database at `{}` yet: the plan is against an empty one",
+            db.display()
+        ));
+        crate::store::Store::open_in_memory()?
+    } else {
+        session.open_store()?
+    };
     let options = Options { prune: args.prune };
     let plan = apply::plan(&mut store, ctx, &manifest, options)?;
     let drift = if args.exit_code && !plan.is_empty() {
@@ -241,6 +263,21 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
         Outcome::Success
     };
     print_plan(session, &plan, manifest.multi_org)?;
+    for warning in &plan.warnings {
+        printer.warn(warning);
+    }
+    // A label no file may be named after fails the apply: the dry run says so too.
+    for change in &plan.changes {
+        if let Some((_, label)) = change.token() {
+            let name = file_name_of(label).len();
+            if name > NAME_MAX {
+                return Err(Error::invalid(format!(
+                    "the label of token `{}` makes a file name of {name} bytes under `--token-dir`, longer than a file name may be ({NAME_MAX}); shorten the label; nothing was changed",
+                    change.name.chars().take(40).collect::<String>()
+                )));
+            }
+        }
+    }
     if let Some(dir) = &args.token_dir {
         // A token file gone (a tmpfs after a reboot, a clean-up) while its token lives: sa
         // cannot write a secret it never kept, but a service is about to miss it.
@@ -253,14 +290,13 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
                 manifest.multi_org,
             );
             if !path.exists() {
-                printer.warn(&format!(
-                    "token `{}` ({}/{}) has no file at `{}`; `sa token rotate {} --output-file {}` makes a new secret there",
+                printer.alert(&format!(
+                    "token `{}` ({}/{}) has no file at `{}`, and sa keeps no secret to write again; {}",
                     kept.token_id,
                     kept.account,
                     kept.label,
                     path.display(),
-                    kept.token_id,
-                    crate::error::shell_quoted(&path)
+                    remint_advice(&kept.org, &kept.token_id)
                 ));
             }
         }
@@ -282,17 +318,6 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
         None if plan.mints() > 0 => return Err(no_token_dir()),
         None => Vec::new(),
     };
-    for path in &paths {
-        let name = path.file_name().map_or(0, |n| n.len());
-        if name > NAME_MAX {
-            return Err(Error::invalid(format!(
-                "a token label makes the file name `{}…` of {name} bytes under `--token-dir`, longer than a file name may be ({NAME_MAX}); shorten the label; nothing was changed",
-                path.file_name()
-                    .map(|n| n.to_string_lossy().chars().take(24).collect::<String>())
-                    .unwrap_or_default()
-            )));
-        }
-    }
     let deletions: Vec<String> = plan
         .changes
         .iter()
@@ -385,11 +410,11 @@ fn write_token_files(
                 };
                 let err = Error::Io {
                     context: format!(
-                        "token `{id}` ({}/{}) was stored but its file `{}` could not be written; once it can, `sa token rotate {id} --output-file {}` gives it one",
+                        "token `{id}` ({}/{}) was stored but its file `{}` could not be written; {}",
                         token.account,
                         token.label,
                         path.display(),
-                        crate::error::shell_quoted(&path)
+                        remint_advice(&token.org, id)
                     ),
                     source: std::io::Error::other(cause),
                 };
