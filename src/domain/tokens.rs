@@ -270,17 +270,16 @@ pub struct Prepared {
 /// Generates `count` tokens and hashes them with the database's argon2 cost.
 pub fn prepare(store: &mut Store, ctx: &Context<'_>, count: usize) -> Result<Vec<Prepared>> {
     let cost = store.read(|tx| argon2_cost(tx, ctx))?;
-    (0..count)
-        .map(|_| {
-            let new = token_format::generate(&ctx.config.tokens.prefix)?;
-            let hash = hashing::hash(cost, new.secret.expose())?;
-            Ok(Prepared { new, hash })
-        })
-        .collect()
+    (0..count).map(|_| prepare_at(ctx, cost)).collect()
 }
 
 fn prepare_one(store: &mut Store, ctx: &Context<'_>) -> Result<Prepared> {
     let cost = store.read(|tx| argon2_cost(tx, ctx))?;
+    prepare_at(ctx, cost)
+}
+
+/// One token generated and hashed at `cost`.
+fn prepare_at(ctx: &Context<'_>, cost: crate::config::Argon2Cost) -> Result<Prepared> {
     let new = token_format::generate(&ctx.config.tokens.prefix)?;
     let hash = hashing::hash(cost, new.secret.expose())?;
     Ok(Prepared { new, hash })
