@@ -1,9 +1,8 @@
 //! Rows of `accounts`, `account_roles`, `orgs` and custom `roles`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::Tx;
+use super::sql::{Row, params};
 use crate::error::{Error, Result};
 use crate::time::{format_timestamp, parse_timestamp};
 
@@ -96,12 +95,12 @@ pub struct OrgSummary {
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.org, a.name, a.description, a.email, a.status, \
      a.disabled_reason, a.created_at, a.created_by, a.updated_at, a.deleted_at, \
-     (SELECT group_concat(role, char(31)) FROM (SELECT role FROM account_roles r \
-        WHERE r.account_id = a.id ORDER BY role)), \
+     (SELECT string_agg(role, '\u{1f}' ORDER BY role) FROM account_roles r \
+        WHERE r.account_id = a.id), \
      (SELECT count(*) FROM tokens t WHERE t.account_id = a.id AND t.status = 'active' \
         AND (t.expires_at IS NULL OR t.expires_at > ?1))";
 
-fn account_from_row(row: &Row<'_>) -> rusqlite::Result<RawAccount> {
+fn account_from_row(row: &Row<'_>) -> Result<RawAccount> {
     Ok(RawAccount {
         id: row.get(0)?,
         org: row.get(1)?,
@@ -174,25 +173,25 @@ impl Tx<'_> {
     }
 
     pub fn list_orgs(&self) -> Result<Vec<OrgSummary>> {
-        let mut stmt = self.tx.prepare(
+        let rows = self.tx.query_all(
             "SELECT /* report: organizations */ o.name, o.created_at,
                 (SELECT count(*) FROM accounts a WHERE a.org = o.name AND a.status = 'active'),
                 (SELECT count(*) FROM accounts a WHERE a.org = o.name AND a.status = 'disabled'),
                 (SELECT count(*) FROM accounts a WHERE a.org = o.name AND a.status = 'deleted')
              FROM orgs o ORDER BY o.name",
+            params![],
+            |row| {
+                Ok((
+                    row.get::<String>(0)?,
+                    row.get::<String>(1)?,
+                    row.get::<i64>(2)?,
+                    row.get::<i64>(3)?,
+                    row.get::<i64>(4)?,
+                ))
+            },
         )?;
-        let rows = stmt.query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, i64>(2)?,
-                row.get::<_, i64>(3)?,
-                row.get::<_, i64>(4)?,
-            ))
-        })?;
         let mut orgs = Vec::new();
-        for row in rows {
-            let (name, created_at, active, disabled, deleted) = row?;
+        for (name, created_at, active, disabled, deleted) in rows {
             let count = |n: i64| u64::try_from(n).unwrap_or(0);
             orgs.push(OrgSummary {
                 name,
@@ -207,12 +206,12 @@ impl Tx<'_> {
 
     pub fn insert_account(&self, new: &NewAccount<'_>) -> Result<i64> {
         let at = format_timestamp(new.at);
-        self.tx.execute(
+        self.tx.query_row(
             "INSERT INTO accounts (org, name, description, email, status, created_at, created_by, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?5)",
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?5) RETURNING id",
             params![new.org, new.name, new.description, new.email, at, new.by],
-        )?;
-        Ok(self.tx.last_insert_rowid())
+            |row| row.get(0),
+        )
     }
 
     /// Any account of `org` by id or name, whatever its status. One statement per key, so
@@ -226,20 +225,19 @@ impl Tx<'_> {
     ) -> Result<Option<Account>> {
         let now = format_timestamp(now);
         let raw = match key {
-            AccountKey::Id(id) => self
-                .tx
-                .prepare_cached(&format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ?2 AND a.org = ?3"
-                ))?
-                .query_row(params![now, id, org], account_from_row),
-            AccountKey::Name(name) => self
-                .tx
-                .prepare_cached(&format!(
+            AccountKey::Id(id) => self.tx.query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = ?2 AND a.org = ?3"),
+                params![now, id, org],
+                account_from_row,
+            ),
+            AccountKey::Name(name) => self.tx.query_opt(
+                &format!(
                     "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.org = ?2 AND a.name = ?3"
-                ))?
-                .query_row(params![now, org, name], account_from_row),
-        }
-        .optional()?;
+                ),
+                params![now, org, name],
+                account_from_row,
+            ),
+        }?;
         raw.map(RawAccount::into_account).transpose()
     }
 
@@ -257,28 +255,28 @@ impl Tx<'_> {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} /* report: accounts */ FROM accounts a
              WHERE a.org = ?2
-               AND (CASE WHEN ?3 IS NOT NULL THEN a.status = ?3 WHEN ?6 THEN 1
+               AND (CASE WHEN CAST(?3 AS TEXT) IS NOT NULL THEN a.status = ?3 WHEN ?6 THEN TRUE
                          ELSE a.status != 'deleted' END)
-               AND (?4 IS NULL OR EXISTS (SELECT 1 FROM account_roles r WHERE r.account_id = a.id AND r.role = ?4))
-               AND (?5 IS NULL OR instr(lower(a.name), ?5) > 0
+               AND (CAST(?4 AS TEXT) IS NULL
+                    OR EXISTS (SELECT 1 FROM account_roles r WHERE r.account_id = a.id AND r.role = ?4))
+               AND (CAST(?5 AS TEXT) IS NULL OR instr(lower(a.name), ?5) > 0
                     OR instr(lower(coalesce(a.description, '')), ?5) > 0
                     OR instr(lower(a.email), ?5) > 0)
              ORDER BY a.org, a.name LIMIT ?7"
         );
-        let mut stmt = self.tx.prepare(&sql)?;
-        let mut rows = stmt.query(params![
-            format_timestamp(now),
-            org,
-            status,
-            filter.role,
-            search,
-            filter.include_deleted,
-            super::sql_limit(filter.limit)
-        ])?;
-        while let Some(row) = rows.next()? {
-            each(account_from_row(row)?.into_account()?)?;
-        }
-        Ok(())
+        self.tx.for_each(
+            &sql,
+            params![
+                format_timestamp(now),
+                org,
+                status,
+                filter.role,
+                search,
+                filter.include_deleted,
+                super::sql_limit(filter.limit)
+            ],
+            |row| each(account_from_row(row)?.into_account()?),
+        )
     }
 
     /// The names and descriptions of `org`'s deleted accounts, or else of its active and
@@ -291,15 +289,12 @@ impl Tx<'_> {
         deleted: bool,
         each: &mut dyn FnMut(String, Option<String>) -> Result<()>,
     ) -> Result<()> {
-        let mut stmt = self.tx.prepare_cached(
+        self.tx.for_each(
             "SELECT /* report: account names */ name, description FROM accounts
              WHERE org = ?1 AND (status = 'deleted') = ?2 ORDER BY name",
-        )?;
-        let mut rows = stmt.query(params![org, deleted])?;
-        while let Some(row) = rows.next()? {
-            each(row.get(0)?, row.get(1)?)?;
-        }
-        Ok(())
+            params![org, deleted],
+            |row| each(row.get(0)?, row.get(1)?),
+        )
     }
 
     /// The accounts of `org` that pass `filter`, by name (for tests and small lists).
@@ -320,11 +315,11 @@ impl Tx<'_> {
     /// Accounts in `org` that count against `limits.max_accounts` (deleted ones hold their
     /// name, so they count until purged): a counter the schema's triggers keep.
     pub fn count_accounts(&self, org: &str) -> Result<u64> {
-        let n: Option<i64> = self
-            .tx
-            .prepare_cached("SELECT account_count FROM orgs WHERE name = ?1")?
-            .query_row([org], |r| r.get(0))
-            .optional()?;
+        let n: Option<i64> = self.tx.query_opt(
+            "SELECT account_count FROM orgs WHERE name = ?1",
+            params![org],
+            |r| r.get(0),
+        )?;
         Ok(n.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 
@@ -370,19 +365,17 @@ impl Tx<'_> {
     /// Removes the account for good, with its role grants, tokens and usage counters.
     pub fn purge_account(&self, id: i64) -> Result<()> {
         self.tx
-            .execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+            .execute("DELETE FROM accounts WHERE id = ?1", params![id])?;
         Ok(())
     }
 
     /// Whether any deleted account's retention ended at or before `cutoff`: the check that
     /// runs before every command, a search of the partial index `accounts_deleted`.
     pub fn any_deleted_before(&self, cutoff: DateTime<Utc>) -> Result<bool> {
-        Ok(self
-            .tx
-            .prepare_cached(
-                "SELECT 1 FROM accounts WHERE status = 'deleted' AND deleted_at <= ?1 LIMIT 1",
-            )?
-            .exists([format_timestamp(cutoff)])?)
+        self.tx.exists(
+            "SELECT 1 FROM accounts WHERE status = 'deleted' AND deleted_at <= ?1 LIMIT 1",
+            params![format_timestamp(cutoff)],
+        )
     }
 
     /// Deleted accounts (of every organization) whose retention ended at or before `cutoff`,
@@ -396,27 +389,25 @@ impl Tx<'_> {
             "SELECT {ACCOUNT_COLUMNS} /* report: expired deletions */ FROM accounts a
              WHERE a.status = 'deleted' AND a.deleted_at <= ?2 ORDER BY a.deleted_at, a.id"
         );
-        let mut stmt = self.tx.prepare(&sql)?;
-        let rows = stmt.query_map(
+        self.tx.query_all(
+            &sql,
             params![format_timestamp(now), format_timestamp(cutoff)],
-            account_from_row,
-        )?;
-        let mut accounts = Vec::new();
-        for row in rows {
-            accounts.push(row?.into_account()?);
-        }
-        Ok(accounts)
+            |row| account_from_row(row)?.into_account(),
+        )
     }
 
     /// The email a new account gets: `LOCAL@DOMAIN`, or, when an account (even a renamed or
     /// purged one) ever had that, the first free `LOCAL-N@DOMAIN` for N = 2, 3, …
     pub fn free_email(&self, org: &str, local: &str, domain: &str) -> Result<String> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT 1 FROM account_emails WHERE org = ?1 AND email = ?2")?;
+        let taken = |email: &str| {
+            self.tx.exists(
+                "SELECT 1 FROM account_emails WHERE org = ?1 AND email = ?2",
+                params![org, email],
+            )
+        };
         let mut candidate = format!("{local}@{domain}");
         let mut n = 1u64;
-        while stmt.exists(params![org, candidate])? {
+        while taken(&candidate)? {
             n += 1;
             candidate = format!("{local}-{n}@{domain}");
         }
@@ -449,7 +440,7 @@ pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
         "INSERT INTO account_emails (org, email, account_id)
          SELECT org, email, id FROM accounts ORDER BY id
          ON CONFLICT DO NOTHING",
-        [],
+        params![],
     )?;
     tx.tx.execute(
         "INSERT INTO account_emails (org, email, account_id)
@@ -458,19 +449,15 @@ pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
          WHERE e.action = 'account.create' AND e.account_id IS NOT NULL
          ORDER BY e.id
          ON CONFLICT DO NOTHING",
-        [],
+        params![],
     )?;
-    let sharing: Vec<(i64, String, String, String, i64)> = {
-        let mut stmt = tx.tx.prepare(
-            "SELECT a.id, a.org, a.name, a.email, r.account_id FROM accounts a
-             JOIN account_emails r ON r.org = a.org AND r.email = a.email
-             WHERE r.account_id != a.id ORDER BY a.id",
-        )?;
-        stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?
-    };
+    let sharing: Vec<(i64, String, String, String, i64)> = tx.tx.query_all(
+        "SELECT a.id, a.org, a.name, a.email, r.account_id FROM accounts a
+         JOIN account_emails r ON r.org = a.org AND r.email = a.email
+         WHERE r.account_id != a.id ORDER BY a.id",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
     let now = crate::time::now();
     for (id, org, name, email, holder) in sharing {
         let Some((local, domain)) = email.rsplit_once('@') else {
@@ -501,7 +488,7 @@ pub(super) fn reserve_existing_emails(tx: &Tx<'_>) -> Result<()> {
     }
     tx.tx.execute(
         "CREATE UNIQUE INDEX accounts_email ON accounts (org, email)",
-        [],
+        params![],
     )?;
     Ok(())
 }

@@ -8,10 +8,10 @@
 //! stored trail, like an id. The encoding is in [`event_hash`] and docs/audit-chain.md.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::Tx;
+use super::sql::{Db, Owned, Param, Row, bind_names, params};
 use crate::error::Result;
 use crate::time::{format_timestamp, parse_timestamp};
 
@@ -215,22 +215,21 @@ impl Tx<'_> {
                 .collect(),
         };
         let hash = event_hash(&prev_hash, &stored);
-        self.tx
-            .prepare_cached("UPDATE audit_events SET prev_hash = ?2, hash = ?3 WHERE id = ?1")?
-            .execute(params![id, prev_hash, hash])?;
+        self.tx.execute(
+            "UPDATE audit_events SET prev_hash = ?2, hash = ?3 WHERE id = ?1",
+            params![id, prev_hash, hash],
+        )?;
         Ok(id)
     }
 
     /// The hash the organization's next event links to: its last event's, else the
     /// checkpoint's of its last prune, else empty.
     pub fn chain_head(&self, org: &str) -> Result<String> {
-        let last: Option<Option<String>> = self
-            .tx
-            .prepare_cached(
-                "SELECT hash FROM audit_events WHERE org = ?1 ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row([org], |r| r.get(0))
-            .optional()?;
+        let last: Option<Option<String>> = self.tx.query_opt(
+            "SELECT hash FROM audit_events WHERE org = ?1 ORDER BY id DESC LIMIT 1",
+            params![org],
+            |r| r.get(0),
+        )?;
         if let Some(hash) = last {
             return Ok(hash.unwrap_or_default());
         }
@@ -242,33 +241,28 @@ impl Tx<'_> {
 
     /// The organizations with audit events, by name.
     pub fn audit_orgs(&self) -> Result<Vec<String>> {
-        let orgs = self
-            .tx
-            .prepare_cached(
-                "SELECT /* report: audit chain */ DISTINCT org FROM audit_events ORDER BY org",
-            )?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(orgs)
+        self.tx.query_all(
+            "SELECT /* report: audit chain */ DISTINCT org FROM audit_events ORDER BY org",
+            params![],
+            |r| r.get(0),
+        )
     }
 
     pub fn audit_checkpoint(&self, org: &str) -> Result<Option<AuditCheckpoint>> {
-        let row = self
-            .tx
-            .prepare_cached(
-                "SELECT last_removed_id, last_removed_hash, removed, at, by
-                 FROM audit_checkpoints WHERE org = ?1",
-            )?
-            .query_row([org], |r| {
+        let row = self.tx.query_opt(
+            "SELECT last_removed_id, last_removed_hash, removed, at, \"by\"
+             FROM audit_checkpoints WHERE org = ?1",
+            params![org],
+            |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
+                    r.get::<i64>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<i64>(2)?,
+                    r.get::<String>(3)?,
+                    r.get::<String>(4)?,
                 ))
-            })
-            .optional()?;
+            },
+        )?;
         row.map(|(id, hash, removed, at, by)| {
             Ok(AuditCheckpoint {
                 last_removed_id: id,
@@ -295,29 +289,26 @@ impl Tx<'_> {
         // The whole chain is one walk down the organization's index, details joined in order:
         // rows stream out as read. A batch needs its LIMIT in a subquery, whose rows SQLite
         // then sorts: fine for a batch, not for a million events.
-        let mut stmt = match limit {
-            None => self.tx.prepare_cached(&format!(
+        let sql = match limit {
+            None => format!(
                 "SELECT /* report: audit chain */ {COLUMNS}
                  FROM audit_events e LEFT JOIN audit_details d ON d.event_id = e.id
                  WHERE e.org = ?1 AND e.id > ?2 ORDER BY e.id, d.position"
-            ))?,
-            Some(_) => self.tx.prepare_cached(&format!(
+            ),
+            Some(_) => format!(
                 "SELECT /* report: audit chain */ {COLUMNS}
                  FROM (SELECT * FROM audit_events WHERE org = ?1 AND id > ?2 ORDER BY id LIMIT ?3) e
                  LEFT JOIN audit_details d ON d.event_id = e.id
                  ORDER BY e.id, d.position"
-            ))?,
+            ),
         };
-        let mut rows = match limit {
-            None => stmt.query(params![org, after])?,
-            Some(limit) => stmt.query(params![
-                org,
-                after,
-                i64::try_from(limit).unwrap_or(i64::MAX)
-            ])?,
-        };
+        let limit = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+        let all = params![org, after, limit];
+        let params = if limit.is_some() { all } else { &all[..2] };
         group_event_rows(
-            &mut rows,
+            &self.tx,
+            &sql,
+            params,
             9,
             |row, id| {
                 Ok(ChainedEvent {
@@ -343,26 +334,23 @@ impl Tx<'_> {
     /// to the checkpoint).
     pub fn count_prunable_audit_events(&self, org: &str, before: DateTime<Utc>) -> Result<u64> {
         let cut = self.audit_cut(org, before)?;
-        let n: i64 = self
-            .tx
-            .prepare_cached(
-                "SELECT /* report: audit prune */ count(*) FROM audit_events
-                 WHERE org = ?1 AND id < ?2",
-            )?
-            .query_row(params![org, cut], |r| r.get(0))?;
+        let n: i64 = self.tx.query_row(
+            "SELECT /* report: audit prune */ count(*) FROM audit_events
+             WHERE org = ?1 AND id < ?2",
+            params![org, cut],
+            |r| r.get(0),
+        )?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The id of `org`'s first event at or after `before` (`i64::MAX` when none is).
     fn audit_cut(&self, org: &str, before: DateTime<Utc>) -> Result<i64> {
-        let first_kept: Option<i64> = self
-            .tx
-            .prepare_cached(
-                "SELECT /* report: audit prune */ id FROM audit_events
-                 WHERE org = ?1 AND +at >= ?2 ORDER BY id LIMIT 1",
-            )?
-            .query_row(params![org, format_timestamp(before)], |r| r.get(0))
-            .optional()?;
+        let first_kept: Option<i64> = self.tx.query_opt(
+            "SELECT /* report: audit prune */ id FROM audit_events
+             WHERE org = ?1 AND +at >= ?2 ORDER BY id LIMIT 1",
+            params![org, format_timestamp(before)],
+            |r| r.get(0),
+        )?;
         Ok(first_kept.unwrap_or(i64::MAX))
     }
 
@@ -377,14 +365,12 @@ impl Tx<'_> {
         by: &str,
     ) -> Result<u64> {
         let cut = self.audit_cut(org, before)?;
-        let last: Option<(i64, Option<String>)> = self
-            .tx
-            .prepare_cached(
-                "SELECT id, hash FROM audit_events WHERE org = ?1 AND id < ?2
-                 ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row(params![org, cut], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+        let last: Option<(i64, Option<String>)> = self.tx.query_opt(
+            "SELECT id, hash FROM audit_events WHERE org = ?1 AND id < ?2
+             ORDER BY id DESC LIMIT 1",
+            params![org, cut],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let Some((last_id, last_hash)) = last else {
             return Ok(0);
         };
@@ -399,11 +385,12 @@ impl Tx<'_> {
         )?;
         let removed = u64::try_from(removed).unwrap_or(0);
         self.tx.execute(
-            "INSERT INTO audit_checkpoints (org, last_removed_id, last_removed_hash, removed, at, by)
+            "INSERT INTO audit_checkpoints (org, last_removed_id, last_removed_hash, removed, at, \"by\")
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (org) DO UPDATE SET last_removed_id = excluded.last_removed_id,
                  last_removed_hash = excluded.last_removed_hash,
-                 removed = removed + excluded.removed, at = excluded.at, by = excluded.by",
+                 removed = audit_checkpoints.removed + excluded.removed, at = excluded.at,
+                 \"by\" = excluded.\"by\"",
             params![
                 org,
                 last_id,
@@ -419,9 +406,9 @@ impl Tx<'_> {
     /// Appends an event without chaining it: only for migrations that run before the chain
     /// exists (schema 2), whose events migration 5 then chains with the rest.
     pub(super) fn insert_unchained_audit_event(&self, event: &NewAuditEvent<'_>) -> Result<i64> {
-        self.tx.execute(
+        let id: i64 = self.tx.query_row(
             "INSERT INTO audit_events (at, actor, action, org, target, account_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
             params![
                 format_timestamp(event.at),
                 event.actor,
@@ -430,13 +417,13 @@ impl Tx<'_> {
                 event.target,
                 event.account_id
             ],
-        )?;
-        let id = self.tx.last_insert_rowid();
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO audit_details (event_id, position, key, value) VALUES (?1, ?2, ?3, ?4)",
+            |r| r.get(0),
         )?;
         for (position, (key, value)) in event.details.iter().enumerate() {
-            stmt.execute(params![id, position as i64, key, value])?;
+            self.tx.execute(
+                "INSERT INTO audit_details (event_id, position, key, value) VALUES (?1, ?2, ?3, ?4)",
+                params![id, position as i64, key, value],
+            )?;
         }
         Ok(id)
     }
@@ -452,11 +439,10 @@ impl Tx<'_> {
         each: &mut dyn FnMut(AuditEvent) -> Result<()>,
     ) -> Result<()> {
         let mut conditions = vec!["e.org = :org"];
-        let mut values: Vec<(&str, rusqlite::types::Value)> =
-            vec![(":org", filter.org.to_string().into())];
+        let mut values: Vec<(&str, Owned)> = vec![(":org", Owned::Text(filter.org.to_string()))];
         if let Some(id) = filter.account_id {
             conditions.push("e.account_id = :account");
-            values.push((":account", id.into()));
+            values.push((":account", Owned::Int(id)));
         }
         if let Some(target) = filter.target {
             // An account purged for good: the events naming it, and every event of the
@@ -469,7 +455,7 @@ impl Tx<'_> {
                   FROM audit_events WHERE org = :org AND target = :target \
                   AND account_id IS NOT NULL))",
             );
-            values.push((":target", target.to_string().into()));
+            values.push((":target", Owned::Text(target.to_string())));
         }
         // Which index serves the page: an account's (or a purged account's ids) when one is
         // named, else the organization's walked newest first when a limit stops the walk early,
@@ -486,8 +472,8 @@ impl Tx<'_> {
                     "e.action >= :action AND e.action < :action_end"
                 });
                 let end = format!("{}/", &family[..family.len() - 1]);
-                values.push((":action", family.to_string().into()));
-                values.push((":action_end", end.into()));
+                values.push((":action", Owned::Text(family.to_string())));
+                values.push((":action_end", Owned::Text(end)));
             }
             // One action: `(org, action)` is in id order, so it serves a limit too.
             Some(action) => {
@@ -496,7 +482,7 @@ impl Tx<'_> {
                 } else {
                     "e.action = :action"
                 });
-                values.push((":action", action.to_string().into()));
+                values.push((":action", Owned::Text(action.to_string())));
             }
             None => {}
         }
@@ -506,7 +492,7 @@ impl Tx<'_> {
             } else {
                 "e.at >= :since"
             });
-            values.push((":since", format_timestamp(since).into()));
+            values.push((":since", Owned::Text(format_timestamp(since))));
         }
         // The whole trail of the organization, or a time or action slice of it: read in
         // full by design (`sa audit` without `--account` or `--limit`).
@@ -528,7 +514,7 @@ impl Tx<'_> {
             // The newest `limit` events (a walk down an index that stops early), then put
             // back in order with their details.
             Some(limit) => {
-                values.push((":limit", i64::try_from(limit).unwrap_or(i64::MAX).into()));
+                values.push((":limit", Owned::Int(i64::try_from(limit).unwrap_or(i64::MAX))));
                 format!(
                     "SELECT {} FROM (SELECT * FROM audit_events e WHERE {conditions}
                         ORDER BY e.id DESC LIMIT :limit) page
@@ -546,19 +532,20 @@ impl Tx<'_> {
                 columns("e")
             ),
         };
-        let mut stmt = self.tx.prepare_cached(&sql)?;
-        let params: Vec<(&str, &dyn rusqlite::ToSql)> = values
+        let named: Vec<(&str, &dyn Param)> = values
             .iter()
-            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+            .map(|(name, value)| (*name, value as &dyn Param))
             .collect();
-        let mut rows = stmt.query(params.as_slice())?;
+        let (sql, params) = bind_names(&sql, &named)?;
         group_event_rows(
-            &mut rows,
+            &self.tx,
+            &sql,
+            &params,
             7,
             |row, id| {
                 Ok(AuditEvent {
                     id,
-                    at: parse_timestamp(&row.get::<_, String>(1)?)?,
+                    at: parse_timestamp(&row.get::<String>(1)?)?,
                     actor: row.get(2)?,
                     action: row.get(3)?,
                     org: row.get(4)?,
@@ -578,14 +565,16 @@ impl Tx<'_> {
 /// soon as the next event's first row shows: no list is held. Column 0 is the event id;
 /// `key_column` and the one after it are the detail's key and value.
 fn group_event_rows<E>(
-    rows: &mut rusqlite::Rows<'_>,
+    db: &Db<'_>,
+    sql: &str,
+    params: &[&dyn Param],
     key_column: usize,
-    start: impl Fn(&rusqlite::Row<'_>, i64) -> Result<E>,
+    start: impl Fn(&Row<'_>, i64) -> Result<E>,
     parts: impl Fn(&mut E) -> (i64, &mut Vec<(String, String)>),
     each: &mut dyn FnMut(E) -> Result<()>,
 ) -> Result<()> {
     let mut current: Option<E> = None;
-    while let Some(row) = rows.next()? {
+    db.for_each(sql, params, |row| {
         let id: i64 = row.get(0)?;
         if let Some(mut event) = current.take() {
             if parts(&mut event).0 == id {
@@ -598,10 +587,11 @@ fn group_event_rows<E>(
             Some(event) => event,
             None => current.insert(start(row, id)?),
         };
-        if let Some(key) = row.get::<_, Option<String>>(key_column)? {
+        if let Some(key) = row.get::<Option<String>>(key_column)? {
             parts(event).1.push((key, row.get(key_column + 1)?));
         }
-    }
+        Ok(())
+    })?;
     if let Some(done) = current {
         each(done)?;
     }
@@ -610,14 +600,11 @@ fn group_event_rows<E>(
 
 /// Migration 5: chains the events already stored, each organization's in id order.
 pub(super) fn chain_existing_events(tx: &Tx<'_>) -> Result<()> {
-    let orgs: Vec<String> = tx
-        .tx
-        .prepare("SELECT DISTINCT org FROM audit_events ORDER BY org")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut update = tx
-        .tx
-        .prepare("UPDATE audit_events SET prev_hash = ?2, hash = ?3 WHERE id = ?1")?;
+    let orgs: Vec<String> = tx.tx.query_all(
+        "SELECT DISTINCT org FROM audit_events ORDER BY org",
+        params![],
+        |r| r.get(0),
+    )?;
     // In batches, each read to its end before its hashes are written: a statement must not
     // read rows the same connection is changing.
     const BATCH: u64 = 10_000;
@@ -635,7 +622,10 @@ pub(super) fn chain_existing_events(tx: &Tx<'_>) -> Result<()> {
                 break;
             };
             for (id, prev_hash, hash) in &batch {
-                update.execute(params![id, prev_hash, hash])?;
+                tx.tx.execute(
+                    "UPDATE audit_events SET prev_hash = ?2, hash = ?3 WHERE id = ?1",
+                    params![id, prev_hash, hash],
+                )?;
             }
             after = last;
         }

@@ -6,6 +6,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 use super::header::{self, FileState, RefusalKind};
+use super::sql::params;
 use super::{Store, Tx, connect, refuse_newer};
 use crate::error::{Error, Result};
 
@@ -154,80 +155,73 @@ impl Store {
 impl Tx<'_> {
     /// `PRAGMA integrity_check`: SQLite's own problems with the file, at most `limit`.
     pub fn integrity_problems(&self, limit: u32) -> Result<Vec<String>> {
-        let mut stmt = self
-            .tx
-            .prepare(&format!("PRAGMA integrity_check({limit})"))?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = self.tx.query_all(
+            &format!("PRAGMA integrity_check({limit})"),
+            params![],
+            |r| r.get::<String>(0),
+        )?;
         Ok(rows.into_iter().filter(|row| row != "ok").collect())
     }
 
     /// `PRAGMA foreign_key_check`: rows that point at a row that does not exist.
     pub fn foreign_key_problems(&self) -> Result<Vec<String>> {
-        let mut stmt = self.tx.prepare("PRAGMA foreign_key_check")?;
-        let rows = stmt
-            .query_map([], |r| {
+        self.tx
+            .query_all("PRAGMA foreign_key_check", params![], |r| {
                 Ok(format!(
                     "{} row {} refers to a missing row of {}",
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?
+                    r.get::<String>(0)?,
+                    r.get::<Option<i64>>(1)?
                         .map_or_else(|| "?".into(), |id| id.to_string()),
-                    r.get::<_, String>(2)?
+                    r.get::<String>(2)?
                 ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
     }
 
     /// Tokens whose account row does not exist: (token id, account id).
     pub fn tokens_without_account(&self) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self.tx.prepare(
+        self.tx.query_all(
             "SELECT /* report: token invariants */ t.id, t.account_id FROM tokens t
              WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.account_id)",
-        )?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Tokens whose dates contradict themselves: expiring before they were made, or revoked
     /// with no time of revocation. (id, what is wrong)
     pub fn tokens_with_bad_dates(&self) -> Result<Vec<(String, &'static str)>> {
-        let mut stmt = self.tx.prepare(
+        self.tx.query_all(
             "SELECT /* report: token invariants */ id,
                     expires_at IS NOT NULL AND expires_at <= created_at
              FROM tokens
              WHERE (expires_at IS NOT NULL AND expires_at <= created_at)
                 OR (status = 'revoked' AND revoked_at IS NULL)",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                let why = if r.get::<_, bool>(1)? {
+            params![],
+            |r| {
+                let why = if r.get::<bool>(1)? {
                     "expires before it was created"
                 } else {
                     "is revoked without a time of revocation"
                 };
                 Ok((r.get(0)?, why))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     /// Calls `each` with every token's id and stored hash, streaming; returns how many.
     pub fn for_each_token_hash(&self, mut each: impl FnMut(&str, &str)) -> Result<u64> {
-        let mut stmt = self
-            .tx
-            .prepare("SELECT /* report: token invariants */ id, hash FROM tokens")?;
-        let mut rows = stmt.query([])?;
         let mut count = 0;
-        while let Some(row) = rows.next()? {
-            let id = row.get_ref(0)?.as_str().unwrap_or("?");
-            let hash = row.get_ref(1)?.as_str().unwrap_or("");
-            each(id, hash);
-            count += 1;
-        }
+        self.tx.for_each(
+            "SELECT /* report: token invariants */ id, hash FROM tokens",
+            params![],
+            |row| {
+                let id: Option<String> = row.get(0).ok();
+                let hash: Option<String> = row.get(1).ok();
+                each(id.as_deref().unwrap_or("?"), hash.as_deref().unwrap_or(""));
+                count += 1;
+                Ok(())
+            },
+        )?;
         Ok(count)
     }
 }

@@ -15,6 +15,7 @@ mod pool;
 mod query_plans;
 mod roles;
 mod settings;
+pub(crate) mod sql;
 mod tokens;
 mod usage;
 
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use accounts::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount, OrgSummary};
 /// For benches/scale.rs, which chains a million events as the store would.
@@ -164,7 +165,7 @@ impl Transactions for Store {
 
 /// A transaction: the only handle through which the domain reads and writes.
 pub struct Tx<'conn> {
-    tx: Transaction<'conn>,
+    tx: sql::Db<'conn>,
 }
 
 impl Store {
@@ -308,13 +309,14 @@ impl Store {
     ) -> Result<T> {
         let result = (|| {
             let tx = Tx {
-                tx: self.conn.transaction_with_behavior(behavior)?,
+                tx: sql::Db::Sqlite(self.conn.transaction_with_behavior(behavior)?),
             };
             let value = work(&tx)?;
+            let sql::Db::Sqlite(tx) = tx.tx;
             if commit {
-                tx.tx.commit()?;
+                tx.commit()?;
             } else {
-                tx.tx.rollback()?;
+                tx.rollback()?;
             }
             Ok(value)
         })();
@@ -330,11 +332,13 @@ impl Store {
             return Ok(None);
         }
         let tx = Tx {
-            tx: self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?,
+            tx: sql::Db::Sqlite(
+                self.conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?,
+            ),
         };
-        let version = schema_version(&tx.tx, &self.path)?;
+        let sql::Db::Sqlite(conn) = &tx.tx;
+        let version = schema_version(conn, &self.path)?;
         if version == SCHEMA_VERSION {
             return Ok(None);
         }
@@ -351,17 +355,15 @@ impl Store {
                 ),
                 source: Some(Box::new(err)),
             };
-            tx.tx
-                .execute_batch(migration.sql)
-                .map_err(|e| failed(e.into()))?;
+            tx.tx.execute_batch(migration.sql).map_err(failed)?;
             if let Some(step) = migration.then {
                 step(&tx).map_err(failed)?;
             }
         }
-        tx.tx
-            .pragma_update(None, "application_id", APPLICATION_ID)?;
-        tx.tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        tx.tx.commit()?;
+        let sql::Db::Sqlite(conn) = tx.tx;
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        conn.commit()?;
         Ok(Some(version))
     }
 }
@@ -544,9 +546,10 @@ fn create_file(path: &Path) -> Result<()> {
         .map_err(|err| Error::io(format!("cannot create `{}`", path.display()), err))
 }
 
-/// `LIMIT ?`'s value: SQLite reads a negative limit as none.
+/// `LIMIT ?`'s value: no limit is the largest one, which both SQLite and PostgreSQL read
+/// (SQLite's `-1` is an error to PostgreSQL, and `NULL` one to SQLite).
 pub(crate) fn sql_limit(limit: Option<u64>) -> i64 {
-    limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
+    limit.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -7,9 +7,8 @@
 //! SQLite from reading all of the organization's accounts first.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
-
 use super::Tx;
+use super::sql::params;
 use crate::error::Result;
 use crate::time::{format_timestamp, parse_timestamp};
 
@@ -26,23 +25,21 @@ pub struct RoleRow {
 impl Tx<'_> {
     /// The custom roles of `org`, by name.
     pub fn custom_roles(&self, org: &str) -> Result<Vec<RoleRow>> {
-        let mut stmt = self.tx.prepare(
+        let rows = self.tx.query_all(
             "SELECT /* report: roles */ r.name, r.description, r.created_at,
-                (SELECT group_concat(permission, char(31)) FROM (SELECT permission
-                   FROM role_permissions p WHERE p.org = r.org AND p.role = r.name
-                   ORDER BY permission))
+                (SELECT string_agg(permission, '\u{1f}' ORDER BY permission)
+                   FROM role_permissions p WHERE p.org = r.org AND p.role = r.name)
              FROM roles r WHERE r.org = ?1 ORDER BY r.name",
-        )?;
-        let rows = stmt
-            .query_map([org], |r| {
+            params![org],
+            |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
+                    r.get::<String>(0)?,
+                    r.get::<Option<String>>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<Option<String>>(3)?,
                 ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         rows.into_iter()
             .map(|(name, description, created_at, permissions)| {
                 Ok(RoleRow {
@@ -59,14 +56,11 @@ impl Tx<'_> {
 
     /// One custom role of `org`.
     pub fn custom_role(&self, org: &str, name: &str) -> Result<Option<RoleRow>> {
-        let row = self
-            .tx
-            .query_row(
-                "SELECT description, created_at FROM roles WHERE org = ?1 AND name = ?2",
-                params![org, name],
-                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?)),
-            )
-            .optional()?;
+        let row = self.tx.query_opt(
+            "SELECT description, created_at FROM roles WHERE org = ?1 AND name = ?2",
+            params![org, name],
+            |r| Ok((r.get::<Option<String>>(0)?, r.get::<String>(1)?)),
+        )?;
         let Some((description, created_at)) = row else {
             return Ok(None);
         };
@@ -165,26 +159,22 @@ impl Tx<'_> {
     /// The names of the accounts of `org` (deleted ones aside) that hold `role`, by name; the
     /// first `limit` of them when given.
     pub fn role_holders(&self, org: &str, role: &str, limit: Option<u64>) -> Result<Vec<String>> {
-        let mut stmt = self.tx.prepare_cached(
+        self.tx.query_all(
             "SELECT a.name FROM account_roles r CROSS JOIN accounts a ON a.id = r.account_id
              WHERE r.role = ?2 AND a.org = ?1 AND a.status != 'deleted' ORDER BY a.name LIMIT ?3",
-        )?;
-        let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-        let names = stmt
-            .query_map(params![org, role, limit], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(names)
+            params![org, role, super::sql_limit(limit)],
+            |r| r.get(0),
+        )
     }
 
     /// How many accounts of `org` hold `role`: deleted (still restorable) ones too, or not.
     pub fn count_role_holders(&self, org: &str, role: &str, with_deleted: bool) -> Result<u64> {
-        let n: i64 = self
-            .tx
-            .prepare_cached(
-                "SELECT count(*) FROM account_roles r CROSS JOIN accounts a ON a.id = r.account_id
-                 WHERE r.role = ?2 AND a.org = ?1 AND (?3 OR a.status != 'deleted')",
-            )?
-            .query_row(params![org, role, with_deleted], |r| r.get(0))?;
+        let n: i64 = self.tx.query_row(
+            "SELECT count(*) FROM account_roles r CROSS JOIN accounts a ON a.id = r.account_id
+             WHERE r.role = ?2 AND a.org = ?1 AND (?3 OR a.status != 'deleted')",
+            params![org, role, with_deleted],
+            |r| r.get(0),
+        )?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -198,23 +188,17 @@ impl Tx<'_> {
 
     /// The permissions of a custom role, or `None` when `org` has no such role.
     pub fn custom_role_permissions(&self, org: &str, role: &str) -> Result<Option<Vec<String>>> {
-        let exists: Option<i64> = self
-            .tx
-            .query_row(
-                "SELECT 1 FROM roles WHERE org = ?1 AND name = ?2",
-                params![org, role],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if exists.is_none() {
+        if !self.tx.exists(
+            "SELECT 1 FROM roles WHERE org = ?1 AND name = ?2",
+            params![org, role],
+        )? {
             return Ok(None);
         }
-        let mut stmt = self.tx.prepare(
+        let permissions = self.tx.query_all(
             "SELECT permission FROM role_permissions WHERE org = ?1 AND role = ?2 ORDER BY permission",
+            params![org, role],
+            |r| r.get(0),
         )?;
-        let permissions = stmt
-            .query_map(params![org, role], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(Some(permissions))
     }
 

@@ -1,9 +1,8 @@
 //! The row of `argon2_cost`: the cost this database's token hashes are made and verified at.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
-
 use super::Tx;
+use super::sql::params;
 use crate::config::Argon2Cost;
 use crate::error::{Error, Result};
 use crate::time::format_timestamp;
@@ -12,20 +11,11 @@ impl Tx<'_> {
     /// The argon2 cost recorded for this database; `None` until an administrator's write
     /// command records one.
     pub fn argon2_cost(&self) -> Result<Option<Argon2Cost>> {
-        let row = self
-            .tx
-            .query_row(
-                "SELECT memory_kib, iterations, parallelism FROM argon2_cost WHERE id = 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                },
-            )
-            .optional()?;
+        let row = self.tx.query_opt(
+            "SELECT memory_kib, iterations, parallelism FROM argon2_cost WHERE id = 1",
+            params![],
+            |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<i64>(2)?)),
+        )?;
         let Some((memory, iterations, parallelism)) = row else {
             return Ok(None);
         };

@@ -1,9 +1,8 @@
 //! Rows of `tokens`, `token_scopes` and `token_usage_daily`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::Tx;
+use super::sql::{Owned, Param, Row, bind_names, params};
 use crate::error::{Error, Result};
 use crate::store::AccountStatus;
 use crate::time::{format_timestamp, parse_timestamp};
@@ -144,8 +143,8 @@ pub struct UsageDay {
 }
 
 const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, a.org, a.status, t.name, \
-    (SELECT group_concat(permission, char(31)) FROM (SELECT permission FROM token_scopes s \
-       WHERE s.token_id = t.id ORDER BY permission)), \
+    (SELECT string_agg(permission, '\u{1f}' ORDER BY permission) FROM token_scopes s \
+       WHERE s.token_id = t.id), \
     t.status, t.created_at, t.created_by, t.expires_at, t.revoked_at, t.revoked_by, \
     t.replaces, t.replaced_by, t.last_used_at, t.last_used_source, t.use_count, \
     t.paused_at, t.paused_by";
@@ -174,7 +173,7 @@ struct RawToken {
     paused_by: Option<String>,
 }
 
-fn raw_token(row: &Row<'_>) -> rusqlite::Result<RawToken> {
+fn raw_token(row: &Row<'_>) -> Result<RawToken> {
     Ok(RawToken {
         id: row.get(0)?,
         account_id: row.get(1)?,
@@ -251,11 +250,11 @@ impl Tx<'_> {
                 new.replaces
             ],
         )?;
-        let mut stmt = self
-            .tx
-            .prepare_cached("INSERT INTO token_scopes (token_id, permission) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
         for scope in new.scopes {
-            stmt.execute(params![new.id, scope])?;
+            self.tx.execute(
+                "INSERT INTO token_scopes (token_id, permission) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![new.id, scope],
+            )?;
         }
         Ok(())
     }
@@ -266,10 +265,7 @@ impl Tx<'_> {
             "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
              WHERE t.id = ?1 AND a.org = ?2"
         );
-        let raw = self
-            .tx
-            .query_row(&sql, params![id, org], raw_token)
-            .optional()?;
+        let raw = self.tx.query_opt(&sql, params![id, org], raw_token)?;
         raw.map(RawToken::into_token).transpose()
     }
 
@@ -293,8 +289,8 @@ impl Tx<'_> {
                 LIVE,
             ),
             TokenFilter::Expired => ("t.status != 'revoked'", "t.expires_at <= :now"),
-            TokenFilter::Revoked => ("t.status = 'revoked'", "1"),
-            TokenFilter::All => ("1", "1"),
+            TokenFilter::Revoked => ("t.status = 'revoked'", "TRUE"),
+            TokenFilter::All => ("TRUE", "TRUE"),
         };
         // About to lapse: live now and gone by :before, not already replaced. One closed range
         // on `expires_at` (an `IS NULL OR` beside it made SQLite read every future expiry).
@@ -336,66 +332,55 @@ impl Tx<'_> {
              WHERE {scope} AND a.status != 'deleted' AND {decided} AND {clock} {idle}
              ORDER BY {order} LIMIT :limit"
         );
-        let mut stmt = self.tx.prepare_cached(&sql)?;
-        let key: rusqlite::types::Value = match selection.account_id {
-            Some(id) => id.into(),
-            None => org.to_string().into(),
+        let key = match selection.account_id {
+            Some(id) => Owned::Int(id),
+            None => Owned::Text(org.to_string()),
         };
-        let mut values: Vec<(&str, rusqlite::types::Value)> = vec![
-            (":key", key),
-            (":now", format_timestamp(now).into()),
-            (":limit", super::sql_limit(selection.limit).into()),
-        ];
-        if selection.account_id.is_some() {
-            values.push((":org", org.to_string().into()));
-        }
-        if let Some(before) = selection.expiring_before {
-            values.push((":before", format_timestamp(before).into()));
-        }
-        if let Some(unused) = selection.unused_before {
-            values.push((":unused", format_timestamp(unused).into()));
-        }
-        // Only the parameters the statement names.
-        values.retain(|(name, _)| sql.contains(name));
-        let params: Vec<(&str, &dyn rusqlite::ToSql)> = values
-            .iter()
-            .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
-            .collect();
-        let mut rows = stmt.query(params.as_slice())?;
-        while let Some(row) = rows.next()? {
-            each(raw_token(row)?.into_token()?)?;
-        }
-        Ok(())
+        let now = format_timestamp(now);
+        let limit = super::sql_limit(selection.limit);
+        let before = selection.expiring_before.map(format_timestamp);
+        let unused = selection.unused_before.map(format_timestamp);
+        // Only the parameters the statement names are bound.
+        let (sql, params) = bind_names(
+            &sql,
+            &[
+                (":key", &key as &dyn Param),
+                (":now", &now),
+                (":limit", &limit),
+                (":org", &org),
+                (":before", &before),
+                (":unused", &unused),
+            ],
+        )?;
+        self.tx.for_each(&sql, &params, |row| {
+            each(raw_token(row)?.into_token()?)
+        })
     }
 
     /// Whether any active, unexpired token has been idle (not used, enabled or created) since
     /// before `cutoff`: the stale-token policy's cheap check after every write command.
     pub fn any_idle_token(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
-        Ok(self
-            .tx
-            .prepare_cached(
-                "SELECT 1 FROM tokens WHERE status = 'active' AND idle_since < ?1
-                    AND (expires_at IS NULL OR expires_at > ?2) LIMIT 1",
-            )?
-            .exists(params![format_timestamp(cutoff), format_timestamp(now)])?)
+        self.tx.exists(
+            "SELECT 1 FROM tokens WHERE status = 'active' AND idle_since < ?1
+                AND (expires_at IS NULL OR expires_at > ?2) LIMIT 1",
+            params![format_timestamp(cutoff), format_timestamp(now)],
+        )
     }
 
     /// The active, unexpired tokens of every organization idle since before `cutoff` (see
     /// [`Tx::any_idle_token`]), with their accounts.
     pub fn idle_tokens(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Token>> {
-        let mut stmt = self.tx.prepare_cached(&format!(
-            "SELECT {TOKEN_COLUMNS} /* report: stale tokens */
-             FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE t.status = 'active' AND t.idle_since < ?1
-               AND (t.expires_at IS NULL OR t.expires_at > ?2)
-             ORDER BY t.idle_since"
-        ))?;
-        let raw = stmt
-            .query_map(
-                params![format_timestamp(cutoff), format_timestamp(now)],
-                raw_token,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let raw = self.tx.query_all(
+            &format!(
+                "SELECT {TOKEN_COLUMNS} /* report: stale tokens */
+                 FROM tokens t JOIN accounts a ON a.id = t.account_id
+                 WHERE t.status = 'active' AND t.idle_since < ?1
+                   AND (t.expires_at IS NULL OR t.expires_at > ?2)
+                 ORDER BY t.idle_since"
+            ),
+            params![format_timestamp(cutoff), format_timestamp(now)],
+            raw_token,
+        )?;
         raw.into_iter().map(RawToken::into_token).collect()
     }
 
@@ -407,41 +392,39 @@ impl Tx<'_> {
         cutoff: DateTime<Utc>,
         each: &mut dyn FnMut(Token) -> Result<()>,
     ) -> Result<()> {
-        let mut stmt = self.tx.prepare_cached(&format!(
-            "SELECT {TOKEN_COLUMNS} /* report: token prune */
-             FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE t.status = 'revoked' AND t.revoked_at < ?2 AND +a.org = ?1
-             UNION ALL
-             SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE t.expires_at < ?2 AND +t.status != 'revoked' AND +a.org = ?1"
-        ))?;
-        let mut rows = stmt.query(params![org, format_timestamp(cutoff)])?;
-        while let Some(row) = rows.next()? {
-            each(raw_token(row)?.into_token()?)?;
-        }
-        Ok(())
+        self.tx.for_each(
+            &format!(
+                "SELECT {TOKEN_COLUMNS} /* report: token prune */
+                 FROM tokens t JOIN accounts a ON a.id = t.account_id
+                 WHERE t.status = 'revoked' AND t.revoked_at < ?2 AND +a.org = ?1
+                 UNION ALL
+                 SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
+                 WHERE t.expires_at < ?2 AND +t.status != 'revoked' AND +a.org = ?1"
+            ),
+            params![org, format_timestamp(cutoff)],
+            |row| each(raw_token(row)?.into_token()?),
+        )
     }
 
     /// Removes a token for good, with its scopes and per-day counters.
     pub fn delete_token(&self, id: &str) -> Result<()> {
         self.tx
-            .prepare_cached("DELETE FROM tokens WHERE id = ?1")?
-            .execute([id])?;
+            .execute("DELETE FROM tokens WHERE id = ?1", params![id])?;
         Ok(())
     }
 
     /// Whether any per-day counter is older than `day`, and removing them.
     pub fn any_usage_before(&self, day: &str) -> Result<bool> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT 1 FROM token_usage_daily WHERE day < ?1 LIMIT 1")?
-            .exists([day])?)
+        self.tx.exists(
+            "SELECT 1 FROM token_usage_daily WHERE day < ?1 LIMIT 1",
+            params![day],
+        )
     }
 
     pub fn delete_usage_before(&self, day: &str) -> Result<u64> {
         let n = self.tx.execute(
             "DELETE /* report: expired deletions */ FROM token_usage_daily WHERE day < ?1",
-            [day],
+            params![day],
         )?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -455,7 +438,8 @@ impl Tx<'_> {
     ) -> Result<u64> {
         let n: i64 = self.tx.query_row(
             "SELECT count(*) FROM tokens WHERE account_id = ?1 AND status = 'active'
-               AND (expires_at IS NULL OR expires_at > ?2) AND (?3 IS NULL OR id != ?3)",
+               AND (expires_at IS NULL OR expires_at > ?2)
+               AND (CAST(?3 AS TEXT) IS NULL OR id != ?3)",
             params![account_id, format_timestamp(now), except],
             |r| r.get(0),
         )?;
@@ -491,7 +475,7 @@ impl Tx<'_> {
             // token again at the next command.
             self.tx.execute(
                 "UPDATE tokens SET status = 'active', paused_at = NULL, paused_by = NULL,
-                    idle_since = max(coalesce(idle_since, ''), ?2)
+                    idle_since = CASE WHEN idle_since > ?2 THEN idle_since ELSE ?2 END
                  WHERE id = ?1 AND status != 'revoked'",
                 params![id, format_timestamp(at)],
             )?;
@@ -506,13 +490,12 @@ impl Tx<'_> {
         at: DateTime<Utc>,
         by: &str,
     ) -> Result<Vec<String>> {
-        let mut stmt = self.tx.prepare(
+        let mut ids: Vec<String> = self.tx.query_all(
             "UPDATE tokens SET status = 'revoked', revoked_at = ?2, revoked_by = ?3
              WHERE account_id = ?1 AND status != 'revoked' RETURNING id",
+            params![account_id, format_timestamp(at), by],
+            |r| r.get(0),
         )?;
-        let mut ids = stmt
-            .query_map(params![account_id, format_timestamp(at), by], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
         ids.sort();
         Ok(ids)
     }
@@ -535,34 +518,31 @@ impl Tx<'_> {
 
     /// The one indexed lookup of a verification.
     pub fn token_for_verify(&self, id: &str) -> Result<Option<TokenForVerify>> {
-        let row = self
-            .tx
-            .query_row(
-                "SELECT t.id, t.hash, t.status, t.expires_at,
-                    (SELECT group_concat(permission, char(31)) FROM token_scopes s WHERE s.token_id = t.id),
-                    a.id, a.name, a.status, a.org,
-                    (SELECT group_concat(role, char(31)) FROM account_roles r WHERE r.account_id = a.id),
-                    t.replaced_by, t.created_at
-                 FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, String>(8)?,
-                        r.get::<_, Option<String>>(9)?,
-                        r.get::<_, Option<String>>(10)?,
-                        r.get::<_, String>(11)?,
-                    ))
-                },
-            )
-            .optional()?;
+        let row = self.tx.query_opt(
+            "SELECT t.id, t.hash, t.status, t.expires_at,
+                (SELECT string_agg(permission, '\u{1f}') FROM token_scopes s WHERE s.token_id = t.id),
+                a.id, a.name, a.status, a.org,
+                (SELECT string_agg(role, '\u{1f}') FROM account_roles r WHERE r.account_id = a.id),
+                t.replaced_by, t.created_at
+             FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?1",
+            params![id],
+            |r| {
+                Ok((
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<Option<String>>(3)?,
+                    r.get::<Option<String>>(4)?,
+                    r.get::<i64>(5)?,
+                    r.get::<String>(6)?,
+                    r.get::<String>(7)?,
+                    r.get::<String>(8)?,
+                    r.get::<Option<String>>(9)?,
+                    r.get::<Option<String>>(10)?,
+                    r.get::<String>(11)?,
+                ))
+            },
+        )?;
         let Some((
             id,
             hash,
@@ -609,8 +589,8 @@ impl Tx<'_> {
         let stamp = format_timestamp(at);
         let counted = self.tx.execute(
             "UPDATE tokens SET use_count = use_count + 1,
-                last_used_at = max(coalesce(last_used_at, ''), ?2),
-                idle_since = max(coalesce(idle_since, ''), ?2),
+                last_used_at = CASE WHEN last_used_at > ?2 THEN last_used_at ELSE ?2 END,
+                idle_since = CASE WHEN idle_since > ?2 THEN idle_since ELSE ?2 END,
                 last_used_source = CASE WHEN ?2 >= coalesce(last_used_at, '') THEN ?3
                                         ELSE last_used_source END
              WHERE id = ?1 AND status = 'active' AND (expires_at IS NULL OR expires_at > ?2)
@@ -622,7 +602,7 @@ impl Tx<'_> {
         }
         self.tx.execute(
             "INSERT INTO token_usage_daily (token_id, day, count) VALUES (?1, ?2, 1)
-             ON CONFLICT (token_id, day) DO UPDATE SET count = count + 1",
+             ON CONFLICT (token_id, day) DO UPDATE SET count = token_usage_daily.count + 1",
             params![id, at.format("%Y-%m-%d").to_string()],
         )?;
         Ok(true)
@@ -643,8 +623,8 @@ impl Tx<'_> {
         let stamp = format_timestamp(at);
         let counted = self.tx.execute(
             "UPDATE tokens SET use_count = use_count + ?4,
-                last_used_at = max(coalesce(last_used_at, ''), ?2),
-                idle_since = max(coalesce(idle_since, ''), ?2),
+                last_used_at = CASE WHEN last_used_at > ?2 THEN last_used_at ELSE ?2 END,
+                idle_since = CASE WHEN idle_since > ?2 THEN idle_since ELSE ?2 END,
                 last_used_source = CASE WHEN ?2 >= coalesce(last_used_at, '') THEN ?3
                                         ELSE last_used_source END
              WHERE id = ?1",
@@ -655,7 +635,7 @@ impl Tx<'_> {
         }
         self.tx.execute(
             "INSERT INTO token_usage_daily (token_id, day, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (token_id, day) DO UPDATE SET count = count + ?3",
+             ON CONFLICT (token_id, day) DO UPDATE SET count = token_usage_daily.count + ?3",
             params![id, at.format("%Y-%m-%d").to_string(), count],
         )?;
         Ok(true)
@@ -672,18 +652,16 @@ impl Tx<'_> {
 
     /// Per-day successful verifications of a token since `from_day` (`YYYY-MM-DD`).
     pub fn token_usage_days(&self, id: &str, from_day: &str) -> Result<Vec<UsageDay>> {
-        let mut stmt = self.tx.prepare(
+        self.tx.query_all(
             "SELECT day, count FROM token_usage_daily WHERE token_id = ?1 AND day >= ?2 ORDER BY day",
-        )?;
-        let days = stmt
-            .query_map(params![id, from_day], |r| {
+            params![id, from_day],
+            |r| {
                 Ok(UsageDay {
                     day: r.get(0)?,
-                    count: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                    count: u64::try_from(r.get::<i64>(1)?).unwrap_or(0),
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(days)
+            },
+        )
     }
 }
 
