@@ -317,6 +317,11 @@ impl Config {
         ))
     }
 
+    /// The database as messages print it: the path, or the URL with its password masked.
+    pub fn database_display(&self) -> String {
+        crate::store::display_location(&self.db_path)
+    }
+
     /// Where a key's value came from.
     pub fn source(&self, key: &str) -> Source {
         self.sources.get(key).cloned().unwrap_or(Source::Default)
@@ -327,7 +332,7 @@ impl Config {
         let text = |s: &str| Value::Text(s.to_string());
         let duration = |d: Duration| Value::Text(d.to_string().replace(' ', ""));
         let values: Vec<(&'static str, Value)> = vec![
-            ("db_path", text(&self.db_path.display().to_string())),
+            ("db_path", text(&self.database_display())),
             ("email_domain", text(&self.email_domain)),
             (
                 "limits.max_accounts",

@@ -113,6 +113,7 @@ pub fn requirement(command: &Command) -> Use {
         Command::Apply(_) => Use::Refused("sa apply", WHOLE_ORGANIZATION),
         Command::Db(DbCommand::Check) => Use::Refused("sa db check", WHOLE_DATABASE),
         Command::Db(DbCommand::Backup(_)) => Use::Refused("sa db backup", WHOLE_DATABASE),
+        Command::Db(DbCommand::Copy(_)) => Use::Refused("sa db copy", WHOLE_DATABASE),
         Command::Config(ConfigCommand::Show | ConfigCommand::Path) | Command::Completions(_) => {
             Use::Ignored
         }
@@ -183,10 +184,7 @@ pub fn authenticate(
         other => other,
     })?;
     // No database, no token that could verify: say that, rather than create an empty one.
-    if !config.db_path.exists() {
-        return Err(Error::NoDatabase(config.db_path.clone()));
-    }
-    let mut store = Store::open(&config.db_path)?;
+    let mut store = Store::open_existing(&config.db_path)?;
     let ctx = Context {
         org: org.cloned().unwrap_or_default(),
         actor: String::new(),

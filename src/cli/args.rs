@@ -208,6 +208,17 @@ pub enum DbCommand {
     /// Copy the database into a new file (mode 0600) with SQLite's online backup: a
     /// consistent snapshot, safe while other sa processes write. Never replaces a file
     Backup(DbBackupArgs),
+    /// Copy every row (ids, hashes, usage counters, the audit chain) into another, empty sa
+    /// database: a PostgreSQL URL, or a new file. One snapshot read, one transaction written
+    Copy(DbCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbCopyArgs {
+    /// The target: `postgresql://...` (its schema `sa` missing or empty), or a file path that
+    /// does not exist yet
+    #[arg(long, value_name = "URL|PATH")]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Args)]

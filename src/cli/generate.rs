@@ -340,6 +340,19 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         )],
     ),
     (
+        "db copy",
+        &[
+            (
+                "Move the SQLite file onto a PostgreSQL server",
+                "sa db copy --to 'postgresql://sa@db.internal/sa?sslmode=verify-full'",
+            ),
+            (
+                "A PostgreSQL store back into an SQLite file",
+                "sa --db postgresql:///sa?host=/run/postgresql db copy --to sa.db",
+            ),
+        ],
+    ),
+    (
         "export",
         &[
             (

@@ -75,7 +75,7 @@ impl Session<'_> {
             // A mistyped --db or $SA_DB otherwise looks like an empty database.
             self.printer.note(&format!(
                 "created a new sa database at `{}`",
-                self.config.db_path.display()
+                self.config.database_display()
             ));
         }
         crate::domain::accounts::purge_expired(&mut store, &self.ctx)?;

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use crate::domain::hashing;
 use crate::error::{Error, Result};
-use crate::store::{SCHEMA_VERSION, Store};
+use crate::domain::Context;
+use crate::store::{CopyCounts, NewAuditEvent, SCHEMA_VERSION, Store};
 
 /// The most problems one check lists; the rest are counted.
 const LISTED: usize = 20;
@@ -70,6 +71,9 @@ pub fn check(path: &Path) -> Result<CheckReport> {
         });
     }
     let mut checks = Vec::new();
+    if file.postgres {
+        return Ok(check_postgres(&mut store, file.version));
+    }
     let version_note = match file.version {
         Some(v) if v < SCHEMA_VERSION => format!(
             "schema version {v}; the next command that opens it upgrades it to {SCHEMA_VERSION}"
@@ -105,6 +109,49 @@ pub fn check(path: &Path) -> Result<CheckReport> {
         "every reference leads to a row".into(),
         problems_or_error(foreign_keys),
     ));
+    checks.push(token_invariants(&mut store));
+    if file.version.is_some_and(|v| v >= CHAINED_SINCE) {
+        checks.push(audit_chains(&mut store));
+    }
+    Ok(CheckReport {
+        schema_version: file.version,
+        checks,
+    })
+}
+
+/// `check` of a PostgreSQL database: the same five checks, of which the server itself keeps
+/// two (its pages are its own, and it enforces foreign keys always).
+fn check_postgres(store: &mut Store, version: Option<i64>) -> CheckReport {
+    let summary = match version {
+        Some(0) => "sa's schema `sa` on PostgreSQL, blank: the next command sets it up".into(),
+        Some(v) => format!("sa's schema `sa` on PostgreSQL, schema version {v}"),
+        None => "sa's schema `sa` on PostgreSQL".into(),
+    };
+    let mut checks = vec![
+        Check::new("file", summary, vec![]),
+        Check::new(
+            "integrity",
+            "kept by the PostgreSQL server (its own checksums and WAL)".into(),
+            vec![],
+        ),
+        Check::new(
+            "foreign keys",
+            "enforced by PostgreSQL on every write".into(),
+            vec![],
+        ),
+    ];
+    if version.is_some_and(|v| v > 0) {
+        checks.push(token_invariants(store));
+        checks.push(audit_chains(store));
+    }
+    CheckReport {
+        schema_version: version,
+        checks,
+    }
+}
+
+/// Every token has an account, an argon2id hash and dates that agree.
+fn token_invariants(store: &mut Store) -> Check {
     let mut problems = Vec::new();
     let tokens = store.read(|tx| {
         for (token, account) in tx.tokens_without_account()? {
@@ -130,14 +177,7 @@ pub fn check(path: &Path) -> Result<CheckReport> {
     if let Err(err) = tokens {
         problems.push(err.to_string());
     }
-    checks.push(Check::new("tokens", summary, problems));
-    if file.version.is_some_and(|v| v >= CHAINED_SINCE) {
-        checks.push(audit_chains(&mut store));
-    }
-    Ok(CheckReport {
-        schema_version: file.version,
-        checks,
-    })
+    Check::new("tokens", summary, problems)
 }
 
 /// The schema version from which audit events are hash-chained.
@@ -171,14 +211,50 @@ fn audit_chains(store: &mut Store) -> Check {
 /// Copies the database at `path` into `copy` (an empty file the caller made and will put in
 /// place); returns the copy's size in bytes. The database is opened as `check` opens it — not
 /// migrated, so a backup taken before an upgrade is of the old schema — and a damaged one is
-/// refused rather than copied.
+/// refused rather than copied. A PostgreSQL database is copied row by row into `copy` as an
+/// SQLite database (what `sa db copy --to PATH` makes), in one snapshot.
 pub fn backup(path: &Path, copy: &Path) -> Result<u64> {
-    let (store, file) = Store::open_for_check(path)?;
+    let (mut store, file) = Store::open_for_check(path)?;
     if let Some(why) = file.damage {
         return Err(Error::Damaged {
             path: path.to_path_buf(),
             why,
         });
     }
+    if file.postgres {
+        let mut target = Store::open(copy)?;
+        store.copy_into(&mut target, |_, _| Ok(()))?;
+        drop(target);
+        return std::fs::metadata(copy)
+            .map(|m| m.len())
+            .map_err(|e| Error::io(format!("cannot read `{}`", copy.display()), e));
+    }
     store.backup_into(copy)
+}
+
+/// `sa db copy --to TARGET`: every row of `source` into the empty database at `target` (a
+/// file or a URL), in one transaction there, with one `db.copy` event appended to each
+/// organization's audit chain in the copy. The source is only read.
+pub fn copy(source: &mut Store, ctx: &Context<'_>, target: &Path) -> Result<CopyCounts> {
+    let from = ctx.config.database_display();
+    let mut into = Store::open(target)?;
+    source.copy_into(&mut into, |tx, counts| {
+        for org in tx.audit_orgs()? {
+            tx.insert_audit_event(&NewAuditEvent {
+                at: ctx.now,
+                actor: &ctx.actor,
+                action: "db.copy",
+                org: &org,
+                target: "database",
+                account_id: None,
+                details: &[
+                    ("from", from.clone()),
+                    ("accounts", counts.of("accounts").to_string()),
+                    ("tokens", counts.of("tokens").to_string()),
+                    ("audit_events", counts.of("audit_events").to_string()),
+                ],
+            })?;
+        }
+        Ok(())
+    })
 }

@@ -19,6 +19,9 @@ pub struct FileReport {
     pub damage: Option<String>,
     /// A `-wal` file was there but could not be read with it (the file was read as it stands).
     pub wal_unread: bool,
+    /// A PostgreSQL database (its own schema versions; no file, pages or foreign keys for sa
+    /// to check).
+    pub postgres: bool,
 }
 
 /// Percent-encodes a path for an SQLite `file:` URI.
@@ -40,7 +43,23 @@ impl Store {
     /// Opens an existing sa database for reading only, without migrating it and without
     /// applying the retention: for `sa db check`. A damaged file is opened as immutable, so
     /// that not even a `-shm` file is made beside it.
+    ///
+    /// A PostgreSQL database has no file to look at: its schema is checked as every open
+    /// checks it (never created or migrated here), and the rest is the server's business.
     pub fn open_for_check(path: &Path) -> Result<(Self, FileReport)> {
+        #[cfg(feature = "postgres")]
+        if super::is_url(path) {
+            let (store, version) = Self::open_postgres_as(path, false, false)?;
+            return Ok((
+                store,
+                FileReport {
+                    version: Some(version),
+                    damage: None,
+                    wal_unread: false,
+                    postgres: true,
+                },
+            ));
+        }
         let report = match header::inspect(path)? {
             FileState::Missing => return Err(Error::NoDatabase(path.to_path_buf())),
             FileState::Refused(RefusalKind::Foreign(why)) => {
@@ -53,11 +72,13 @@ impl Store {
                 version: None,
                 damage: Some(why),
                 wal_unread: false,
+                postgres: false,
             },
             FileState::Blank => FileReport {
                 version: Some(0),
                 damage: None,
                 wal_unread: false,
+                postgres: false,
             },
             FileState::Ours { version } => {
                 refuse_newer(path, version)?;
@@ -65,6 +86,7 @@ impl Store {
                     version: Some(version),
                     damage: None,
                     wal_unread: false,
+                    postgres: false,
                 }
             }
         };
@@ -97,7 +119,7 @@ impl Store {
         };
         Ok((
             Store {
-                conn,
+                backend: super::Backend::Sqlite(conn),
                 path: path.to_path_buf(),
                 created: false,
                 light: false,
@@ -112,6 +134,12 @@ impl Store {
     /// runs SQLite's quick check on the copy, so a damaged database is not backed up as if it
     /// were sound. Returns the copy's size in bytes.
     pub fn backup_into(&self, copy: &Path) -> Result<u64> {
+        if self.is_postgres() {
+            return Err(Error::Refused(format!(
+                "`{}` is a PostgreSQL database: back it up with pg_dump, or copy it into an SQLite file with `sa db copy --to PATH`",
+                self.path.display()
+            )));
+        }
         let in_copy = |e: rusqlite::Error| Error::Database {
             message: format!("`{}`: {e}", copy.display()),
             source: Some(Box::new(e)),
@@ -122,7 +150,7 @@ impl Store {
             let _: String = dest
                 .query_row("PRAGMA journal_mode = OFF", [], |r| r.get(0))
                 .map_err(in_copy)?;
-            let backup = rusqlite::backup::Backup::new(&self.conn, &mut dest)
+            let backup = rusqlite::backup::Backup::new(self.sqlite()?, &mut dest)
                 .map_err(|e| super::at_path(&self.path, e.into()))?;
             backup
                 .step(-1)
@@ -154,7 +182,12 @@ impl Store {
 
 impl Tx<'_> {
     /// `PRAGMA integrity_check`: SQLite's own problems with the file, at most `limit`.
+    ///
+    /// PostgreSQL checks its own pages (and has no such pragma): nothing to report there.
     pub fn integrity_problems(&self, limit: u32) -> Result<Vec<String>> {
+        if self.tx.is_postgres() {
+            return Ok(Vec::new());
+        }
         let rows = self.tx.query_all(
             &format!("PRAGMA integrity_check({limit})"),
             params![],
@@ -164,7 +197,12 @@ impl Tx<'_> {
     }
 
     /// `PRAGMA foreign_key_check`: rows that point at a row that does not exist.
+    ///
+    /// PostgreSQL enforces foreign keys always: nothing can point at a missing row there.
     pub fn foreign_key_problems(&self) -> Result<Vec<String>> {
+        if self.tx.is_postgres() {
+            return Ok(Vec::new());
+        }
         self.tx
             .query_all("PRAGMA foreign_key_check", params![], |r| {
                 Ok(format!(

@@ -7,8 +7,11 @@
 
 mod accounts;
 mod audit;
+mod copy;
 mod header;
 mod maintenance;
+#[cfg(feature = "postgres")]
+pub(crate) mod pg;
 mod pool;
 
 #[cfg(test)]
@@ -32,6 +35,7 @@ pub use accounts::{Account, AccountFilter, AccountKey, AccountStatus, NewAccount
 #[cfg(feature = "internals")]
 pub use audit::event_hash;
 pub use audit::{AuditCheckpoint, AuditEvent, AuditFilter, ChainedEvent, NewAuditEvent};
+pub use copy::CopyCounts;
 pub use pool::Pool;
 pub use roles::RoleRow;
 pub use tokens::{
@@ -84,8 +88,12 @@ const MIGRATIONS: &[Migration] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The schema version this build writes to PostgreSQL (its own migrations).
+#[cfg(all(feature = "postgres", feature = "internals"))]
+pub const POSTGRES_SCHEMA_VERSION: i64 = pg::PG_SCHEMA_VERSION;
+
 /// How long a process waits for another one's write lock before giving up.
-const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
+pub(crate) const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
@@ -111,12 +119,65 @@ impl From<rusqlite::Error> for Error {
 
 /// An open sa database.
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
+    /// The file, or the URL with its password masked: what errors name.
     path: PathBuf,
     created: bool,
     /// Set by [`Store::count_uses_lightly`]: closes without a checkpoint, bounding the WAL
     /// itself (see `Drop`).
     light: bool,
+}
+
+/// The connection behind a [`Store`].
+enum Backend {
+    Sqlite(Connection),
+    // Boxed: a PostgreSQL client with its statement cache is three times an SQLite handle.
+    #[cfg(feature = "postgres")]
+    Pg(Box<pg::Conn>),
+}
+
+impl Backend {
+    fn sqlite(&self) -> Option<&Connection> {
+        match self {
+            Backend::Sqlite(conn) => Some(conn),
+            #[cfg(feature = "postgres")]
+            Backend::Pg(_) => None,
+        }
+    }
+
+    fn sqlite_mut(&mut self) -> Option<&mut Connection> {
+        match self {
+            Backend::Sqlite(conn) => Some(conn),
+            #[cfg(feature = "postgres")]
+            Backend::Pg(_) => None,
+        }
+    }
+}
+
+/// Whether `location` (`--db`, `$SA_DB`, `db_path`) names a PostgreSQL database by URL
+/// rather than a file.
+pub fn is_url(location: &Path) -> bool {
+    location
+        .to_str()
+        .is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
+/// Whether there is an sa database at `location` (a file, or a schema `sa` on a server; a
+/// server that cannot be reached counts as one, so that opening it says why).
+pub fn database_exists(location: &Path) -> bool {
+    if !is_url(location) {
+        return location.exists();
+    }
+    !matches!(Store::open_existing(location), Err(Error::NoDatabase(_)))
+}
+
+/// `location` as errors and `sa config show` print it: a URL's password masked.
+pub fn display_location(location: &Path) -> String {
+    match location.to_str() {
+        #[cfg(feature = "postgres")]
+        Some(url) if is_url(location) => pg::mask(url),
+        _ => location.display().to_string(),
+    }
 }
 
 /// A WAL larger than this is checkpointed and truncated when a light connection closes.
@@ -130,15 +191,16 @@ impl Drop for Store {
     /// connection checkpoints it and truncates it to nothing — without waiting: if another
     /// process is reading, the next close tries again.
     fn drop(&mut self) {
+        let Some(conn) = self.backend.sqlite() else {
+            return;
+        };
         if !self.light {
             return;
         }
         let wal = sidecar(&self.path, "-wal");
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > LIGHT_WAL_LIMIT) {
-            let _ = self.conn.busy_timeout(StdDuration::ZERO);
-            let _ = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = conn.busy_timeout(StdDuration::ZERO);
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
     }
 }
@@ -175,6 +237,9 @@ impl Store {
     /// database, or was written by a newer sa is refused before SQLite opens it, so nothing
     /// (not even a `-wal` or `-shm` file beside it) is written.
     pub fn open(path: &Path) -> Result<Self> {
+        if is_url(path) {
+            return Self::open_postgres(path, true);
+        }
         match header::inspect(path)? {
             FileState::Ours { version } => {
                 refuse_newer(path, version)?;
@@ -193,6 +258,9 @@ impl Store {
     /// [`Error::NoDatabase`], not a new empty database, so that a mistyped path is not
     /// answered with an empty list that looks like an all-clear.
     pub fn open_existing(path: &Path) -> Result<Self> {
+        if is_url(path) {
+            return Self::open_postgres(path, false);
+        }
         match header::inspect(path)? {
             // A blank file is a first use killed before it began (or `touch`): adopted, as
             // by any command, so that a kill never leaves a file reads cannot open.
@@ -208,11 +276,14 @@ impl Store {
     /// too — which let another process write under them (SQLite's "How To Corrupt Your
     /// Database Files", §2.2).
     pub fn open_another(path: &Path) -> Result<Self> {
+        if is_url(path) {
+            return Self::open_postgres(path, false);
+        }
         let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(|e| open_error(path, e))?;
         Ok(Store {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
             created: false,
             light: false,
@@ -237,17 +308,88 @@ impl Store {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(|e| open_error(path, e))?;
         let mut store = Store {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
             created: false,
             light: false,
         };
         store.created = store.migrate().map_err(|err| at_path(path, err))? == Some(0);
         store
-            .conn
+            .sqlite()?
             .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
             .map_err(|e| open_error(path, e))?;
         Ok(store)
+    }
+
+    /// Connects to the PostgreSQL database at `url`, and sets up or upgrades its schema
+    /// `sa`. Without `create`, a database with no schema `sa` is [`Error::NoDatabase`].
+    #[cfg(feature = "postgres")]
+    fn open_postgres(url: &Path, create: bool) -> Result<Self> {
+        Self::open_postgres_as(url, create, true).map(|(store, _)| store)
+    }
+
+    /// [`Store::open_postgres`], migrating only when `migrate` (else the schema is left as it
+    /// is, for `sa db check`); also returns the schema version found.
+    #[cfg(feature = "postgres")]
+    fn open_postgres_as(url: &Path, create: bool, migrate: bool) -> Result<(Self, i64)> {
+        let masked = PathBuf::from(display_location(url));
+        let Some(url) = url.to_str() else {
+            return Err(Error::database("a database URL must be UTF-8"));
+        };
+        let mut client = pg::connect(url)?;
+        let found = pg::inspect(&mut client, url)?;
+        let version = match found {
+            pg::Found::Missing if !create => return Err(Error::NoDatabase(masked)),
+            pg::Found::Ours { version } => version,
+            _ => 0,
+        };
+        let created = migrate && pg::migrate(&mut client, url)? == Some(0);
+        Ok(Store {
+            backend: Backend::Pg(Box::new(pg::Conn {
+                client,
+                statements: Default::default(),
+                url: url.into(),
+            })),
+            path: masked,
+            created,
+            light: false,
+        })
+        .map(|store| (store, version))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn open_postgres(url: &Path, _create: bool) -> Result<Self> {
+        Err(Error::database(format!(
+            "`{}`: this sa was built without PostgreSQL support (cargo feature `postgres`)",
+            display_location(url)
+        )))
+    }
+
+    /// The SQLite connection, for what only SQLite has (its file, pragmas, backup API).
+    fn sqlite(&self) -> Result<&Connection> {
+        match &self.backend {
+            Backend::Sqlite(conn) => Ok(conn),
+            #[cfg(feature = "postgres")]
+            Backend::Pg(_) => Err(Error::database(format!(
+                "`{}`: not possible on PostgreSQL",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// The SQLite connection itself, for the query-plan test's trace hook.
+    #[cfg(test)]
+    fn sqlite_mut(&mut self) -> &mut Connection {
+        match &mut self.backend {
+            Backend::Sqlite(conn) => conn,
+            #[cfg(feature = "postgres")]
+            Backend::Pg(_) => panic!("a test of SQLite's plans opened PostgreSQL"),
+        }
+    }
+
+    /// Whether this store is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        !matches!(self.backend, Backend::Sqlite(_))
     }
 
     /// Opens a private in-memory database: for unit tests and embedding.
@@ -255,7 +397,7 @@ impl Store {
         let conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", true)?;
         let mut store = Store {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: PathBuf::from(":memory:"),
             created: true,
             light: false,
@@ -271,14 +413,25 @@ impl Store {
     /// less per verification. In WAL mode the database stays consistent; a power failure can
     /// lose at most the last uses counted. Every other command's commits stay fully durable —
     /// they sync the whole WAL, these frames too — so a revocation is never undone by a crash.
+    ///
+    /// On PostgreSQL the same trade-off is `synchronous_commit = off` for the session, and a
+    /// light connection's writes (which only count uses) do not take the writers' lock.
     pub fn count_uses_lightly(&mut self) -> Result<()> {
-        let light = || -> rusqlite::Result<()> {
-            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-            self.conn
-                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-            Ok(())
-        };
-        light().map_err(|e| at_path(&self.path, e.into()))?;
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let light = || -> rusqlite::Result<()> {
+                    conn.pragma_update(None, "synchronous", "NORMAL")?;
+                    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+                    Ok(())
+                };
+                light().map_err(|e| at_path(&self.path, e.into()))?;
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Pg(pg) => pg
+                .client
+                .batch_execute("SET synchronous_commit = off")
+                .map_err(|e| pg::at(&pg.url, e))?,
+        }
         self.light = true;
         Ok(())
     }
@@ -289,35 +442,43 @@ impl Store {
         self.created
     }
 
-    /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only if it returns `Ok`.
-    /// A storage error names the database file.
+    /// Runs `work` in one write transaction, committed only if it returns `Ok`: on SQLite
+    /// `BEGIN IMMEDIATE`, the file's one writer; on PostgreSQL a transaction that first
+    /// takes the writers' advisory lock (see [`pg`]), unless this connection only counts
+    /// uses. A storage error names the database.
     pub fn write<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        self.transaction(TransactionBehavior::Immediate, true, work)
+        self.transaction(true, work)
     }
 
     /// Runs `work` against one consistent snapshot; never writes.
     pub fn read<T>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         // Nothing was written; ending the read transaction cannot lose anything.
-        self.transaction(TransactionBehavior::Deferred, false, work)
+        self.transaction(false, work)
     }
 
     fn transaction<T>(
         &mut self,
-        behavior: TransactionBehavior,
-        commit: bool,
+        write: bool,
         work: impl FnOnce(&Tx<'_>) -> Result<T>,
     ) -> Result<T> {
+        #[cfg(feature = "postgres")]
+        let light = self.light;
         let result = (|| {
             let tx = Tx {
-                tx: sql::Db::Sqlite(self.conn.transaction_with_behavior(behavior)?),
+                tx: match &mut self.backend {
+                    Backend::Sqlite(conn) => sql::Db::Sqlite(conn.transaction_with_behavior(
+                        if write {
+                            TransactionBehavior::Immediate
+                        } else {
+                            TransactionBehavior::Deferred
+                        },
+                    )?),
+                    #[cfg(feature = "postgres")]
+                    Backend::Pg(pg) => sql::Db::Pg(pg::begin(pg, write, light)?),
+                },
             };
             let value = work(&tx)?;
-            let sql::Db::Sqlite(tx) = tx.tx;
-            if commit {
-                tx.commit()?;
-            } else {
-                tx.rollback()?;
-            }
+            tx.tx.finish(write)?;
             Ok(value)
         })();
         result.map_err(|err| at_path(&self.path, err))
@@ -328,20 +489,22 @@ impl Store {
     /// again under the lock, so concurrent first uses migrate once.
     /// Returns the version migrated from, or `None` when the schema was current.
     fn migrate(&mut self) -> Result<Option<i64>> {
-        if schema_version(&self.conn, &self.path)? == SCHEMA_VERSION {
+        let path = self.path.clone();
+        // PostgreSQL was migrated by `pg::migrate` when it was opened.
+        let Some(conn) = self.backend.sqlite_mut() else {
+            return Ok(None);
+        };
+        if schema_version(conn, &path)? == SCHEMA_VERSION {
             return Ok(None);
         }
-        let tx = Tx {
-            tx: sql::Db::Sqlite(
-                self.conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?,
-            ),
-        };
-        let sql::Db::Sqlite(conn) = &tx.tx;
-        let version = schema_version(conn, &self.path)?;
+        let txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = schema_version(&txn, &path)?;
         if version == SCHEMA_VERSION {
             return Ok(None);
         }
+        let tx = Tx {
+            tx: sql::Db::Sqlite(txn),
+        };
         for (applied, migration) in MIGRATIONS
             .iter()
             .enumerate()
@@ -360,10 +523,10 @@ impl Store {
                 step(&tx).map_err(failed)?;
             }
         }
-        let sql::Db::Sqlite(conn) = tx.tx;
-        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        conn.commit()?;
+        tx.tx.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+        ))?;
+        tx.tx.finish(true)?;
         Ok(Some(version))
     }
 }
@@ -624,7 +787,7 @@ mod tests {
         drop(Store::open(&path).unwrap());
         // A read-only handle, as on a read-only mount: the write fails, naming the file.
         let mut store = Store {
-            conn: connect(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap(),
+            backend: Backend::Sqlite(connect(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()),
             path: path.clone(),
             created: false,
             light: false,

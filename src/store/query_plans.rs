@@ -490,7 +490,7 @@ fn no_statement_scans_a_growing_table_outside_the_reports() {
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = Arc::clone(&seen);
     store
-        .conn
+        .sqlite_mut()
         .trace_v2(
             TraceEventCodes::SQLITE_TRACE_STMT,
             Some(move |event: TraceEvent<'_>| {
@@ -504,7 +504,7 @@ fn no_statement_scans_a_growing_table_outside_the_reports() {
         .unwrap();
     workload(&mut store, &config);
     store
-        .conn
+        .sqlite_mut()
         .trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>)
         .unwrap();
     crate::domain::database::check(&config.db_path).unwrap();
@@ -529,7 +529,8 @@ fn no_statement_scans_a_growing_table_outside_the_reports() {
             continue;
         }
         let mut stmt = store
-            .conn
+            .sqlite()
+            .unwrap()
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap_or_else(|e| panic!("{e}: {sql}"));
         let plan: Vec<PlanLine> = stmt

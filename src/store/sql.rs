@@ -111,7 +111,7 @@ impl rusqlite::ToSql for Value<'_> {
 pub(crate) enum Cell<'r> {
     Null,
     Int(i64),
-    #[allow(dead_code)] // PostgreSQL's booleans, read once its backend lands.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // Only PostgreSQL has booleans.
     Bool(bool),
     Text(&'r str),
     /// A value of a type `sa` never stores (a float, a blob): named in the error.
@@ -176,6 +176,8 @@ impl Cell<'_> {
 /// One row of a result, from either backend.
 pub(crate) enum Row<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    #[cfg(feature = "postgres")]
+    Pg(&'r postgres::Row),
 }
 
 impl Row<'_> {
@@ -196,6 +198,8 @@ impl Row<'_> {
                 };
                 T::from_cell(cell).map_err(wrong)
             }
+            #[cfg(feature = "postgres")]
+            Row::Pg(row) => super::pg::get(row, index),
         }
     }
 }
@@ -203,6 +207,8 @@ impl Row<'_> {
 /// The statement runner of one open transaction.
 pub(crate) enum Db<'conn> {
     Sqlite(rusqlite::Transaction<'conn>),
+    #[cfg(feature = "postgres")]
+    Pg(super::pg::PgTx<'conn>),
 }
 
 fn sqlite_params<'a>(params: &'a [&'a dyn Param]) -> impl Iterator<Item = Value<'a>> + 'a {
@@ -216,6 +222,8 @@ impl Db<'_> {
             Db::Sqlite(tx) => Ok(tx
                 .prepare_cached(sql)?
                 .execute(rusqlite::params_from_iter(sqlite_params(params)))?),
+            #[cfg(feature = "postgres")]
+            Db::Pg(tx) => Ok(usize::try_from(tx.run(sql, params, |_| Ok(()))?).unwrap_or(usize::MAX)),
         }
     }
 
@@ -235,6 +243,8 @@ impl Db<'_> {
                 }
                 Ok(())
             }
+            #[cfg(feature = "postgres")]
+            Db::Pg(tx) => tx.run(sql, params, |row| each(&Row::Pg(row))).map(drop),
         }
     }
 
@@ -291,7 +301,26 @@ impl Db<'_> {
     pub(crate) fn execute_batch(&self, sql: &str) -> Result<()> {
         match self {
             Db::Sqlite(tx) => Ok(tx.execute_batch(sql)?),
+            #[cfg(feature = "postgres")]
+            Db::Pg(tx) => tx.batch(sql),
         }
+    }
+
+    /// Ends the transaction: commits it, or rolls it back (a read's, which wrote nothing).
+    pub(crate) fn finish(self, commit: bool) -> Result<()> {
+        match self {
+            Db::Sqlite(tx) if commit => Ok(tx.commit()?),
+            Db::Sqlite(tx) => Ok(tx.rollback()?),
+            #[cfg(feature = "postgres")]
+            Db::Pg(tx) if commit => Ok(tx.tx.into_inner().commit()?),
+            #[cfg(feature = "postgres")]
+            Db::Pg(tx) => Ok(tx.tx.into_inner().rollback()?),
+        }
+    }
+
+    /// Whether this is a PostgreSQL transaction.
+    pub(crate) fn is_postgres(&self) -> bool {
+        !matches!(self, Db::Sqlite(_))
     }
 }
 

@@ -30,13 +30,10 @@ pub(crate) fn only(env: &TestEnv, action: &str) -> Value {
 
 /// Rewrites when an event happened, straight in the database (there is no clock to fake).
 fn backdate(env: &TestEnv, event_id: i64, at: &str) {
-    let conn = rusqlite::Connection::open(env.db_path()).expect("open db");
-    let changed = conn
-        .execute(
-            "UPDATE audit_events SET at = ?1 WHERE id = ?2",
-            rusqlite::params![at, event_id],
-        )
-        .expect("backdate");
+    let changed = env.sql().execute(
+        "UPDATE audit_events SET at = ?1 WHERE id = ?2",
+        &[at.into(), event_id.into()],
+    );
     assert_eq!(changed, 1);
 }
 
@@ -521,10 +518,7 @@ pub(crate) fn create_as_of(env: &TestEnv, at: &str, names: &[&str]) {
 }
 
 fn sql(env: &TestEnv, statement: &str) {
-    rusqlite::Connection::open(env.db_path())
-        .expect("open db")
-        .execute_batch(&format!("PRAGMA foreign_keys = OFF; {statement}"))
-        .expect("tamper");
+    env.sql().tamper(statement);
 }
 
 /// Five events in `default`: three creates, an update and a disable.

@@ -387,14 +387,12 @@ fn kills_during_verify_keep_every_count_consistent() {
         assert_sound(&env, &env.db_path(), &format!("verify {n}"));
     }
     // Every counted use is in both counters: they are updated in one transaction.
-    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
-    let (uses, daily): (i64, i64) = conn
-        .query_row(
-            "SELECT (SELECT sum(use_count) FROM tokens), (SELECT sum(count) FROM token_usage_daily)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("counts");
+    let mut sql = env.sql();
+    let uses = sql.int("SELECT CAST(sum(use_count) AS BIGINT) FROM tokens", &[]);
+    let daily = sql.int(
+        "SELECT CAST(sum(count) AS BIGINT) FROM token_usage_daily",
+        &[],
+    );
     assert_eq!(uses, daily);
     assert!(usize::try_from(uses).expect("count") >= tally.finished_first);
     tally.report("verify");

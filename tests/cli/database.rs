@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::support::{TestEnv, arg, file_mode, sidecar};
+use crate::support::{TestEnv, arg, file_mode, on_postgres, sidecar};
 
 fn sidecars(path: &Path) -> Vec<String> {
     ["-wal", "-shm", "-journal"]
@@ -21,7 +21,12 @@ fn check_passes_a_sound_database() {
     env.add_token("ci-bot", &[]);
     let report = env.json(&["db", "check"]);
     assert_eq!(report["ok"], true, "{report}");
-    assert_eq!(report["schema_version"], sa::store::SCHEMA_VERSION);
+    let version = if on_postgres() {
+        sa::store::POSTGRES_SCHEMA_VERSION
+    } else {
+        sa::store::SCHEMA_VERSION
+    };
+    assert_eq!(report["schema_version"], version);
     let names: Vec<_> = report["checks"]
         .as_array()
         .expect("checks")
@@ -44,22 +49,18 @@ fn check_reports_a_token_without_an_account_and_a_hash_that_is_not_argon2id() {
     let env = TestEnv::new();
     env.create("ci-bot");
     let token = env.add_token("ci-bot", &[]);
-    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
-    conn.execute("UPDATE tokens SET hash = 'plain-md5'", [])
-        .expect("break a hash");
+    let mut sql = env.sql();
+    sql.execute("UPDATE tokens SET hash = 'plain-md5'", &[]);
     env.add_token("ci-bot", &[]);
-    conn.execute(
+    sql.execute(
         "UPDATE tokens SET expires_at = '2000-01-01T00:00:00Z' WHERE hash != 'plain-md5'",
-        [],
-    )
-    .expect("an impossible expiry");
-    conn.execute_batch(
-        "PRAGMA foreign_keys = OFF;
-         INSERT INTO tokens (id, account_id, hash, status, created_at, created_by)
-         VALUES ('AAAAAAAAAAAA', 99, '$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', 'active', '2026-01-01T00:00:00Z', 't');",
-    )
-    .expect("an orphan token");
-    drop(conn);
+        &[],
+    );
+    sql.tamper(
+        "INSERT INTO tokens (id, account_id, hash, status, created_at, created_by)
+         VALUES ('AAAAAAAAAAAA', 99, '$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', 'active', '2026-01-01T00:00:00Z', 't')",
+    );
+    drop(sql);
     let run = env.run(&["db", "check", "--json"]).code(1);
     let report = run.json();
     assert_eq!(report["ok"], false);
@@ -81,6 +82,7 @@ fn check_reports_a_token_without_an_account_and_a_hash_that_is_not_argon2id() {
 
 #[test]
 fn check_describes_a_truncated_database_without_touching_it() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     for i in 0..30 {
         env.create(&format!("bot-{i}"));
@@ -113,6 +115,7 @@ fn check_and_backup_of_a_missing_database_create_nothing() {
 
 #[test]
 fn backup_writes_a_new_private_file_that_passes_check() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     env.create("ci-bot");
     let token = env.add_token("ci-bot", &[]);
@@ -134,6 +137,7 @@ fn backup_writes_a_new_private_file_that_passes_check() {
 
 #[test]
 fn backup_never_replaces_a_file_nor_lands_on_the_databases_files() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     env.create("ci-bot");
     let existing = env.root().join("old.db");
@@ -159,6 +163,7 @@ fn backup_never_replaces_a_file_nor_lands_on_the_databases_files() {
 
 #[test]
 fn backup_taken_while_four_processes_write_holds_everything_committed_before_it() {
+    crate::sqlite_only!();
     let env = Arc::new(TestEnv::new());
     env.create("first");
     let stop = Arc::new(AtomicBool::new(false));
@@ -221,6 +226,7 @@ fn check_leaves_nothing_beside_a_sound_database() {
 
 #[test]
 fn backup_of_a_database_with_a_damaged_page_fails_and_leaves_no_copy() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     for i in 0..40 {
         env.create(&format!("bot-{i}"));
@@ -245,6 +251,7 @@ fn backup_of_a_database_with_a_damaged_page_fails_and_leaves_no_copy() {
 
 #[test]
 fn backup_copies_an_older_schema_as_it_is() {
+    crate::sqlite_only!();
     // "Back up before upgrading" must leave a copy of the old version: backup does not
     // migrate the database it copies.
     let env = TestEnv::new();
@@ -277,13 +284,10 @@ fn check_walks_every_organizations_audit_chain() {
         chain["summary"],
         "2 events of 2 organization(s), each linked to the one before"
     );
-    rusqlite::Connection::open(env.db_path())
-        .unwrap()
-        .execute(
-            "UPDATE audit_events SET actor = 'mallory' WHERE org = 'acme'",
-            [],
-        )
-        .unwrap();
+    env.sql().execute(
+        "UPDATE audit_events SET actor = 'mallory' WHERE org = 'acme'",
+        &[],
+    );
     let run = env.run(&["db", "check", "--json"]).code(1);
     let report = run.json();
     assert_eq!(report["ok"], false);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sa::{Error, Identity, Rejection, TokenId, Verifier};
 
 use crate::support::TestEnv;
-use crate::tokens::{database, show, token_id};
+use crate::tokens::{show, token_id};
 
 /// An env with account `bot` (role editor) and one token for it.
 fn with_token(extra: &[&str]) -> (TestEnv, String) {
@@ -210,13 +210,10 @@ fn use_counts_stay_exact_after_ten_thousand_cached_hits_from_four_threads() {
     assert_eq!(use_count(&env, &token), 10_000, "nothing counted twice");
     let shown = show(&env, token_id(&token));
     assert_eq!(shown["last_used_source"], "billing-api");
-    let per_day: i64 = database(&env)
-        .query_row(
-            "SELECT sum(count) FROM token_usage_daily WHERE token_id = ?1",
-            [token_id(&token)],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let per_day = env.sql().int(
+        "SELECT CAST(sum(count) AS BIGINT) FROM token_usage_daily WHERE token_id = ?1",
+        &[token_id(&token).into()],
+    );
     assert_eq!(per_day, 10_000);
 }
 
@@ -226,13 +223,10 @@ fn a_verifier_uses_the_argon2_cost_of_the_database_not_its_own() {
     // the built-in defaults (19456 KiB) leaves the token's hash as it is.
     let (env, token) = with_token(&[]);
     let hash = || {
-        database(&env)
-            .query_row(
-                "SELECT hash FROM tokens WHERE id = ?1",
-                [token_id(&token)],
-                |r| r.get::<_, String>(0),
-            )
-            .unwrap()
+        env.sql().text(
+            "SELECT hash FROM tokens WHERE id = ?1",
+            &[token_id(&token).into()],
+        )
     };
     let verifier = Verifier::open(env.db_path())
         .and_then(|v| v.with_cache(Duration::ZERO, 0))

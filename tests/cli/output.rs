@@ -302,6 +302,7 @@ fn errors_stay_on_stderr_with_json() {
 
 #[test]
 fn storage_errors_are_one_line() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     std::fs::create_dir_all(env.root().join("data")).expect("data dir");
     std::fs::write(env.db_path(), "not a database\nsecond line\n").expect("write");
@@ -542,22 +543,20 @@ fn help_does_not_echo_environment_values() {
 /// into the database: more than the thousand rows a table is measured on, in a moment.
 fn insert_accounts<'a>(env: &TestEnv, accounts: impl Iterator<Item = (i64, &'a str)>) {
     env.init_db();
-    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
-    conn.execute(
+    let mut sql = env.sql();
+    sql.execute(
         "INSERT INTO orgs (name, created_at) VALUES ('default', '2026-11-01T00:00:00Z')
          ON CONFLICT DO NOTHING",
-        [],
-    )
-    .expect("org");
+        &[],
+    );
     for (n, (id, description)) in accounts.enumerate() {
-        conn.execute(
+        sql.execute(
             "INSERT INTO accounts (id, org, name, description, email, status, created_at,
                                    created_by, updated_at)
              VALUES (?1, 'default', ?2, ?3, ?2 || '@default.sa.local', 'active',
                      '2026-11-01T00:00:00Z', 't', '2026-11-01T00:00:00Z')",
-            rusqlite::params![id, format!("bot-{n:04}"), description],
-        )
-        .expect("account");
+            &[id.into(), format!("bot-{n:04}").into(), description.into()],
+        );
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::audit::{actions, events, only};
 use crate::output::assert_user_output;
 use crate::support::{Run, TestEnv};
-use crate::tokens::{database, expire, show as show_token, token_id};
+use crate::tokens::{expire, show as show_token, token_id};
 use crate::verify::{rejected, valid};
 
 /// An env with account `bot` holding the custom role `deployer` (`deploys:write`, `*:read`).
@@ -71,9 +71,7 @@ fn bot_with(env: &TestEnv, name: &str, permissions: &[&str]) -> String {
 }
 
 fn count(env: &TestEnv, sql: &str) -> i64 {
-    database(env)
-        .query_row(sql, [], |r| r.get(0))
-        .expect("a count")
+    env.sql().int(sql, &[])
 }
 
 // ---- effective permissions at verify time ---------------------------------------------------
@@ -1050,12 +1048,10 @@ fn a_rotation_under_a_token_narrows_inherited_scopes_to_what_the_bot_holds() {
 fn a_token_whose_stored_scopes_no_longer_parse_holds_nothing() {
     let env = with_deployer();
     let token = env.add_token("bot", &["--scope", "logs:read"]);
-    database(&env)
-        .execute(
-            "UPDATE token_scopes SET permission = 'Not A Scope' WHERE token_id = ?1",
-            [token_id(&token)],
-        )
-        .expect("edit the scope");
+    env.sql().execute(
+        "UPDATE token_scopes SET permission = 'Not A Scope' WHERE token_id = ?1",
+        &[token_id(&token).into()],
+    );
     assert_eq!(
         rejected(&env, &token, &["--permission", "logs:read"]),
         "forbidden"

@@ -74,6 +74,7 @@ fn assert_refused_untouched(env: &TestEnv, before: &[u8], text: &str) {
 
 #[test]
 fn database_is_created_on_first_use_with_private_modes() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     assert!(!env.db_path().exists());
     env.create("ci-bot");
@@ -123,6 +124,7 @@ fn creating_a_database_is_said_once_on_stderr() {
 
 #[test]
 fn sa_init_creates_the_database_and_says_so_once() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     let first = env.run(&["init"]).ok();
     assert!(
@@ -137,6 +139,7 @@ fn sa_init_creates_the_database_and_says_so_once() {
 
 #[test]
 fn database_uses_the_wal_journal() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     env.create("ci-bot");
     let conn = rusqlite::Connection::open(env.db_path()).expect("open");
@@ -148,6 +151,7 @@ fn database_uses_the_wal_journal() {
 
 #[test]
 fn a_read_only_command_on_a_missing_database_is_exit_3_and_creates_nothing() {
+    crate::sqlite_only!();
     // `SA_DB=typo sa token list --expiring-within 14d --exit-code` must not report all clear.
     let env = TestEnv::new();
     let reads: &[&[&str]] = &[
@@ -193,6 +197,7 @@ fn a_read_only_command_on_a_missing_database_is_exit_3_and_creates_nothing() {
 
 #[test]
 fn a_png_file_is_refused_untouched() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     png.extend((0..200u8).map(|i| i.wrapping_mul(37)));
@@ -202,6 +207,7 @@ fn a_png_file_is_refused_untouched() {
 
 #[test]
 fn a_text_file_is_refused_untouched() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     let before = plant_db(&env, b"these are my notes, not a database\n");
     assert_refused_untouched(&env, &before, "not a SQLite file");
@@ -209,6 +215,7 @@ fn a_text_file_is_refused_untouched() {
 
 #[test]
 fn a_truncated_sqlite_header_is_refused_untouched() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     let before = plant_db(&env, b"SQLite format 3\0short");
     assert_refused_untouched(&env, &before, "not an sa database");
@@ -216,6 +223,7 @@ fn a_truncated_sqlite_header_is_refused_untouched() {
 
 #[test]
 fn another_programs_sqlite_database_is_refused_untouched() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     std::fs::create_dir_all(env.root().join("data")).expect("data dir");
     let conn = rusqlite::Connection::open(env.db_path()).expect("open");
@@ -228,6 +236,7 @@ fn another_programs_sqlite_database_is_refused_untouched() {
 
 #[test]
 fn a_sqlite_file_with_another_application_id_is_refused_untouched() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     std::fs::create_dir_all(env.root().join("data")).expect("data dir");
     let conn = rusqlite::Connection::open(env.db_path()).expect("open");
@@ -240,6 +249,7 @@ fn a_sqlite_file_with_another_application_id_is_refused_untouched() {
 
 #[test]
 fn a_newer_schema_is_refused_untouched() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     env.create("ci-bot");
     set_schema_version_in_the_main_file(&env, 99);
@@ -252,6 +262,7 @@ fn a_newer_schema_is_refused_untouched() {
 
 #[test]
 fn an_empty_file_is_adopted_as_a_new_database() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     plant_db(&env, b"");
     use std::os::unix::fs::PermissionsExt;
@@ -268,6 +279,7 @@ fn an_empty_file_is_adopted_as_a_new_database() {
 
 #[test]
 fn an_empty_sqlite_database_is_adopted() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     std::fs::create_dir_all(env.root().join("data")).expect("data dir");
     let conn = rusqlite::Connection::open(env.db_path()).expect("open");
@@ -298,6 +310,7 @@ fn db_flag_beats_sa_db() {
 
 #[test]
 fn sa_db_beats_db_path_in_the_config() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     write_config_with_db_path(&env, "from-config.db");
     env.create("ci-bot");
@@ -354,6 +367,7 @@ fn default_database_falls_back_to_home_without_xdg_data_home() {
 
 #[test]
 fn a_directory_as_database_is_a_storage_error() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     std::fs::create_dir_all(env.db_path()).expect("a directory where the db goes");
     let run = env.run(&["list"]).code(3).error_contains("sa.db");
@@ -362,6 +376,7 @@ fn a_directory_as_database_is_a_storage_error() {
 
 #[test]
 fn an_unreadable_database_is_a_storage_error() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     env.create("ci-bot");
     std::fs::set_permissions(env.db_path(), std::fs::Permissions::from_mode(0o000)).expect("chmod");
@@ -452,6 +467,7 @@ fn concurrent_creates_from_several_processes_all_succeed() {
 
 #[test]
 fn concurrent_first_uses_create_and_migrate_the_database_once() {
+    crate::sqlite_only!();
     // One round loses a race only now and then (about one in twenty, before the marks were
     // read in one snapshot and the journal switch retried), so race a fresh database many
     // times; every other round, half the racers reach the file through a symlink.
@@ -489,6 +505,7 @@ fn concurrent_first_uses_create_and_migrate_the_database_once() {
 
 #[test]
 fn a_newer_schema_still_in_the_wal_is_refused_untouched() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     env.create("ci-bot");
     // A newer sa that changed the schema and was stopped before its WAL was checkpointed:
@@ -524,6 +541,7 @@ fn a_newer_schema_still_in_the_wal_is_refused_untouched() {
 
 #[test]
 fn a_first_use_killed_halfway_by_an_older_sa_is_recovered() {
+    crate::sqlite_only!();
     // sa 0.1 switched a new file to WAL under a rollback journal; killed in that instant, it
     // left a 4096-byte file and a hot -journal that every later command refused (exit 3,
     // "attempt to write a readonly database"). The fixture is such a pair.
@@ -546,6 +564,7 @@ fn a_first_use_killed_halfway_by_an_older_sa_is_recovered() {
 
 #[test]
 fn a_foreign_database_in_wal_mode_is_refused_without_sidecar_files() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     std::fs::create_dir_all(env.root().join("data")).expect("data dir");
     let conn = rusqlite::Connection::open(env.db_path()).expect("open");
@@ -561,6 +580,7 @@ fn a_foreign_database_in_wal_mode_is_refused_without_sidecar_files() {
 
 #[test]
 fn a_foreign_database_whose_tables_are_only_in_its_wal_is_refused_untouched() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     let live = env.root().join("live.db");
     let conn = rusqlite::Connection::open(&live).expect("open");
@@ -593,6 +613,7 @@ fn a_foreign_database_whose_tables_are_only_in_its_wal_is_refused_untouched() {
 
 #[test]
 fn a_truncated_sa_database_is_reported_as_damaged_and_left_untouched() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     for i in 0..40 {
         env.create(&format!("bot-{i}"));
@@ -613,6 +634,7 @@ fn a_truncated_sa_database_is_reported_as_damaged_and_left_untouched() {
 
 #[test]
 fn an_sa_database_with_tables_and_no_schema_version_gets_one_line() {
+    crate::sqlite_only!();
     let env = TestEnv::new();
     env.create("ci-bot");
     set_schema_version_in_the_main_file(&env, 0);

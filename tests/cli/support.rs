@@ -45,6 +45,88 @@ pub fn temp_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 
 pub struct TestEnv {
     dir: tempfile::TempDir,
+    /// The test's own PostgreSQL database, when the suite runs on PostgreSQL.
+    postgres: Option<PgDatabase>,
+}
+
+/// `$SA_TEST_PG`: the URL of a PostgreSQL database on a server where the tests may create
+/// databases (`scripts/pg-cluster.sh start` prints one). Set, every [`TestEnv`] gets a fresh
+/// database of its own there, and `sa` is pointed at it instead of a file.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("SA_TEST_PG")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Whether the suite runs on PostgreSQL.
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// Ends a test that is about SQLite's file (its bytes, its `-wal`, its locks) when the suite
+/// runs on PostgreSQL, saying so: there is no file there to test.
+#[macro_export]
+macro_rules! sqlite_only {
+    () => {
+        if $crate::support::on_postgres() {
+            eprintln!("skipped on PostgreSQL: this test is about the SQLite file");
+            return;
+        }
+    };
+}
+
+/// A database created for one test, dropped with it.
+struct PgDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create(server: &str) -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "sa_test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        );
+        let mut client =
+            postgres::Client::connect(server, postgres::NoTls).expect("connect to $SA_TEST_PG");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        PgDatabase {
+            server: server.to_string(),
+            url: with_database(server, &name),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.server, postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (before, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let (scheme, rest) = before.split_once("://").expect("a URL");
+    let authority = rest.split('/').next().unwrap_or("");
+    format!("{scheme}://{authority}/{name}{query}")
 }
 
 /// What one `sa` run left behind.
@@ -119,6 +201,7 @@ impl TestEnv {
     pub fn new() -> Self {
         let env = TestEnv {
             dir: tempfile::tempdir().expect("a temp dir"),
+            postgres: postgres_server().map(|server| PgDatabase::create(&server)),
         };
         std::fs::create_dir_all(env.home()).expect("HOME");
         env.write_config("");
@@ -139,8 +222,13 @@ impl TestEnv {
         self.root().join("home")
     }
 
+    /// Where the test's database is: a file in the temp dir, or the URL of its own
+    /// PostgreSQL database.
     pub fn db_path(&self) -> PathBuf {
-        self.root().join("data/sa.db")
+        match &self.postgres {
+            Some(db) => PathBuf::from(&db.url),
+            None => self.root().join("data/sa.db"),
+        }
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -274,4 +362,236 @@ pub fn strip_escapes(text: &str) -> String {
         }
     }
     out
+}
+
+/// A value bound to a placeholder of [`Sql`].
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Arg {
+    fn from(n: i64) -> Self {
+        Arg::Int(n)
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Self {
+        Arg::Text(s.to_string())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(s: String) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(s: &String) -> Self {
+        Arg::Text(s.clone())
+    }
+}
+
+/// A connection straight to the test's database, as another program would open it: how a
+/// test tampers with rows or reads what sa stored, on SQLite or PostgreSQL alike. Statements
+/// use `?N` placeholders and SQL both read.
+pub enum Sql {
+    Sqlite(rusqlite::Connection),
+    Postgres(postgres::Client),
+}
+
+impl Sql {
+    /// `?N` as PostgreSQL's `$N`.
+    fn postgres_text(sql: &str) -> String {
+        let mut out = String::with_capacity(sql.len());
+        let mut quoted = false;
+        for c in sql.chars() {
+            if c == '\'' {
+                quoted = !quoted;
+            }
+            out.push(if c == '?' && !quoted { '$' } else { c });
+        }
+        out
+    }
+
+    fn pg_args(args: &[Arg]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
+        args.iter()
+            .map(|a| -> Box<dyn postgres::types::ToSql + Sync> {
+                match a {
+                    Arg::Int(n) => Box::new(*n),
+                    Arg::Text(s) => Box::new(s.clone()),
+                }
+            })
+            .collect()
+    }
+
+    fn sqlite_args(args: &[Arg]) -> Vec<rusqlite::types::Value> {
+        args.iter()
+            .map(|a| match a {
+                Arg::Int(n) => rusqlite::types::Value::Integer(*n),
+                Arg::Text(s) => rusqlite::types::Value::Text(s.clone()),
+            })
+            .collect()
+    }
+
+    /// Runs one statement; how many rows it changed.
+    #[track_caller]
+    pub fn execute(&mut self, sql: &str, args: &[Arg]) -> u64 {
+        match self {
+            Sql::Sqlite(conn) => conn
+                .execute(sql, rusqlite::params_from_iter(Self::sqlite_args(args)))
+                .unwrap_or_else(|e| panic!("{sql}: {e}")) as u64,
+            Sql::Postgres(client) => {
+                let values = Self::pg_args(args);
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    values.iter().map(|b| b.as_ref()).collect();
+                client
+                    .execute(&Self::postgres_text(sql), &refs)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+        }
+    }
+
+    /// Runs statements without parameters; foreign keys are not enforced while they run, so
+    /// a test can leave a row pointing nowhere (as a hand edit of the file could).
+    #[track_caller]
+    pub fn tamper(&mut self, statements: &str) {
+        match self {
+            Sql::Sqlite(conn) => conn
+                .execute_batch(&format!("PRAGMA foreign_keys = OFF; {statements}"))
+                .unwrap_or_else(|e| panic!("{statements}: {e}")),
+            Sql::Postgres(client) => client
+                .batch_execute(&format!(
+                    "SET session_replication_role = replica; {statements}; SET session_replication_role = DEFAULT"
+                ))
+                .unwrap_or_else(|e| panic!("{statements}: {e}")),
+        }
+    }
+
+    /// The first column of the first row, as an integer (NULL is 0).
+    #[track_caller]
+    pub fn int(&mut self, sql: &str, args: &[Arg]) -> i64 {
+        match self {
+            Sql::Sqlite(conn) => conn
+                .query_row(
+                    sql,
+                    rusqlite::params_from_iter(Self::sqlite_args(args)),
+                    |r| r.get::<_, Option<i64>>(0),
+                )
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .unwrap_or(0),
+            Sql::Postgres(client) => {
+                let values = Self::pg_args(args);
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    values.iter().map(|b| b.as_ref()).collect();
+                let row = client
+                    .query_one(&Self::postgres_text(sql), &refs)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                row.get::<_, Option<i64>>(0).unwrap_or(0)
+            }
+        }
+    }
+
+    /// The first column of the first row, as text.
+    #[track_caller]
+    pub fn text(&mut self, sql: &str, args: &[Arg]) -> String {
+        match self {
+            Sql::Sqlite(conn) => conn
+                .query_row(
+                    sql,
+                    rusqlite::params_from_iter(Self::sqlite_args(args)),
+                    |r| r.get(0),
+                )
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            Sql::Postgres(client) => {
+                let values = Self::pg_args(args);
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    values.iter().map(|b| b.as_ref()).collect();
+                client
+                    .query_one(&Self::postgres_text(sql), &refs)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                    .get(0)
+            }
+        }
+    }
+}
+
+impl Sql {
+    /// Every row of every table of a PostgreSQL database as text, a table at a time: what a
+    /// file's bytes are on SQLite, for a search of what is stored.
+    #[track_caller]
+    pub fn dump(&mut self) -> Vec<(String, Vec<u8>)> {
+        let Sql::Postgres(client) = self else {
+            panic!("dump reads a PostgreSQL database");
+        };
+        let tables: Vec<String> = client
+            .query(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'sa' ORDER BY 1",
+                &[],
+            )
+            .expect("tables")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        tables
+            .into_iter()
+            .map(|table| {
+                let text: Option<String> = client
+                    .query_one(
+                        &format!("SELECT string_agg(t::text, E'\\n') FROM sa.{table} t"),
+                        &[],
+                    )
+                    .expect("rows")
+                    .get(0);
+                (table, text.unwrap_or_default().into_bytes())
+            })
+            .collect()
+    }
+}
+
+/// Holds the database's writer lock until dropped: a write command started meanwhile waits.
+pub struct WriteLock {
+    _holder: Sql,
+}
+
+impl TestEnv {
+    /// A connection straight to the test's database (see [`Sql`]).
+    pub fn sql(&self) -> Sql {
+        match &self.postgres {
+            Some(db) => {
+                let mut client = postgres::Client::connect(&db.url, postgres::NoTls)
+                    .expect("connect to the test database");
+                client
+                    .batch_execute("SET search_path = sa")
+                    .expect("search_path");
+                Sql::Postgres(client)
+            }
+            None => Sql::Sqlite(
+                rusqlite::Connection::open(self.db_path()).expect("open the test database"),
+            ),
+        }
+    }
+
+    /// Takes the writers' lock as another `sa` would, and holds it (see [`WriteLock`]).
+    pub fn hold_write_lock(&self) -> WriteLock {
+        match self.sql() {
+            Sql::Sqlite(conn) => {
+                conn.execute_batch("BEGIN IMMEDIATE").expect("lock");
+                WriteLock {
+                    _holder: Sql::Sqlite(conn),
+                }
+            }
+            Sql::Postgres(mut client) => {
+                client
+                    .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(1935736833)")
+                    .expect("lock");
+                WriteLock {
+                    _holder: Sql::Postgres(client),
+                }
+            }
+        }
+    }
 }

@@ -23,6 +23,7 @@ fn token_count(env: &TestEnv) -> usize {
 
 #[test]
 fn the_database_its_sidecars_and_the_config_are_never_replaced() {
+    crate::sqlite_only!();
     let env = with_bot();
     let db = env.db_path();
     let link = env.root().join("innocent.token");
@@ -185,10 +186,8 @@ fn replacing_a_file_keeps_its_owner_group_and_mode() {
 
 /// Holds the database's write lock, so that a `token add` started now waits (after it has
 /// prepared its token file, before it stores anything) until the lock is dropped.
-fn hold_write_lock(env: &TestEnv) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(env.db_path()).expect("open");
-    conn.execute_batch("BEGIN IMMEDIATE").expect("lock");
-    conn
+fn hold_write_lock(env: &TestEnv) -> crate::support::WriteLock {
+    env.hold_write_lock()
 }
 
 fn spawn_add(env: &TestEnv, target: &str, named_temp: bool) -> Child {
@@ -301,6 +300,7 @@ fn temp_files_a_killed_writer_left_over_a_minute_ago_are_removed_by_the_next_wri
 
 #[test]
 fn the_real_wal_of_a_symlinked_database_is_never_replaced() {
+    crate::sqlite_only!();
     let env = with_bot();
     let link = env.root().join("alias.db");
     std::os::unix::fs::symlink(env.db_path(), &link).expect("symlink");

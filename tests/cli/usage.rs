@@ -467,11 +467,7 @@ fn per_day_counters_older_than_the_retention_are_removed() {
     let token = mint_then(&env, 100, "ci-bot", 365);
     verify_then(&env, 90, &token, 1);
     verify_then(&env, 20, &token, 1);
-    let days = || -> i64 {
-        crate::tokens::database(&env)
-            .query_row("SELECT count(*) FROM token_usage_daily", [], |r| r.get(0))
-            .unwrap()
-    };
+    let days = || -> i64 { env.sql().int("SELECT count(*) FROM token_usage_daily", &[]) };
     assert_eq!(days(), 2);
     env.run(&["list"]).ok();
     assert_eq!(days(), 2, "400 days by default");
@@ -518,12 +514,10 @@ fn prune_removes_only_what_ended_long_enough_ago_after_a_look() {
     env.json(&["--org", "acme", "create", "--name", "far-bot"]);
     let elsewhere = env.add_token("far-bot", &["--org", "acme"]);
     revoke_then(&env, 0, &elsewhere, "acme");
-    crate::tokens::database(&env)
-        .execute(
-            "UPDATE tokens SET revoked_at = '2020-01-01T00:00:00Z' WHERE id = ?1",
-            [token_id(&elsewhere)],
-        )
-        .unwrap();
+    env.sql().execute(
+        "UPDATE tokens SET revoked_at = '2020-01-01T00:00:00Z' WHERE id = ?1",
+        &[token_id(&elsewhere).into()],
+    );
 
     let look = env
         .run(&[
@@ -553,11 +547,7 @@ fn prune_removes_only_what_ended_long_enough_ago_after_a_look() {
     env.run(&["token", "prune", "--older-than", "90d"])
         .code(2)
         .error_contains("needs confirmation");
-    let count = |sql: &str| -> i64 {
-        crate::tokens::database(&env)
-            .query_row(sql, [token_id(&revoked_long_ago)], |r| r.get(0))
-            .unwrap()
-    };
+    let count = |sql: &str| -> i64 { env.sql().int(sql, &[token_id(&revoked_long_ago).into()]) };
     assert_eq!(
         count("SELECT count(*) FROM token_usage_daily WHERE token_id = ?1"),
         1

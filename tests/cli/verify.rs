@@ -8,7 +8,7 @@ use argon2::{Argon2, PasswordVerifier};
 use serde_json::{Value, json};
 
 use crate::support::{BASE_CONFIG, Run, TestEnv};
-use crate::tokens::{database, expire, looks_like_token, secret_part, show, time, token_id};
+use crate::tokens::{expire, looks_like_token, secret_part, show, time, token_id};
 
 /// An env with account `bot` (role editor).
 fn with_bot() -> TestEnv {
@@ -50,13 +50,10 @@ pub(crate) fn rejected(env: &TestEnv, token: &str, args: &[&str]) -> String {
 
 /// The stored argon2 hash of a token.
 fn stored_hash(env: &TestEnv, token: &str) -> String {
-    database(env)
-        .query_row(
-            "SELECT hash FROM tokens WHERE id = ?1",
-            [token_id(token)],
-            |r| r.get(0),
-        )
-        .expect("the token's hash")
+    env.sql().text(
+        "SELECT hash FROM tokens WHERE id = ?1",
+        &[token_id(token).into()],
+    )
 }
 
 // ---- valid tokens --------------------------------------------------------------------------
@@ -461,6 +458,7 @@ fn a_source_holding_a_token_is_refused_and_not_stored() {
 
 #[test]
 fn the_wal_stays_bounded_when_only_verifications_write() {
+    crate::sqlite_only!();
     // A verification closes without a checkpoint; the next process, alone on the file,
     // cannot tell what was checkpointed, so without a bound a WAL written only by
     // verifications would grow forever and be reread on every open.

@@ -237,19 +237,15 @@ pub fn run(session: &Session<'_>, args: &ApplyArgs) -> Result<Outcome> {
         .iter()
         .flat_map(|o| &o.accounts)
         .any(|a| !a.tokens.is_empty());
-    if declares_tokens
-        && args.token_dir.is_none()
-        && !args.dry_run
-        && !session.config.db_path.exists()
-    {
+    let exists = crate::store::database_exists(&session.config.db_path);
+    if declares_tokens && args.token_dir.is_none() && !args.dry_run && !exists {
         return Err(no_token_dir());
     }
-    let db = &session.config.db_path;
-    let mut store = if args.dry_run && !db.exists() {
+    let mut store = if args.dry_run && !exists {
         // What a first apply would do, without making the database a dry run must not make.
         printer.note(&format!(
             "there is no sa database at `{}` yet: the plan is against an empty one",
-            db.display()
+            session.config.database_display()
         ));
         crate::store::Store::open_in_memory()?
     } else {

@@ -91,13 +91,14 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
         }
         ConfigCommand::Path => {
             let config_file = config.file.display().to_string();
-            let database = config.db_path.display().to_string();
+            let database = config.database_display();
+            let database_exists = crate::store::database_exists(&config.db_path);
             if printer.is_json() {
                 printer.json(&json!({
                     "config": config_file,
                     "config_exists": config.file_found,
                     "database": database,
-                    "database_exists": config.db_path.exists(),
+                    "database_exists": database_exists,
                 }))?;
             } else {
                 let exists = |found: bool| if found { "" } else { " (not found)" };
@@ -108,7 +109,7 @@ pub fn run(session: &Session<'_>, command: ConfigCommand) -> Result<Outcome> {
                     ),
                     (
                         "database",
-                        Cell::new(format!("{database}{}", exists(config.db_path.exists()))),
+                        Cell::new(format!("{database}{}", exists(database_exists))),
                     ),
                 ])?;
             }
