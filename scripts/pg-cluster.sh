@@ -2,7 +2,8 @@
 # A throwaway PostgreSQL cluster for the test suite: `start DIR` makes one in DIR (owned by an
 # unprivileged user when run as root: the server refuses to run as root), listening only on a
 # Unix socket in DIR, and prints the URL of its `postgres` database; `stop DIR` stops it.
-# Nothing is mocked: this is Debian's own server. Used by .ci/run; see README "Tests".
+# Nothing is mocked: this is Debian's own server. Used by scripts/test; `bin` prints where
+# the server's programs are.
 set -euo pipefail
 
 pg_bin() {
@@ -30,7 +31,12 @@ as_owner() {
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+if [ "$cmd" = bin ]; then
+    # Where the server's programs are (fails when there is no server).
+    pg_bin
+    exit
+fi
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR, or $0 bin" >&2; exit 2; }
 bin=$(pg_bin)
 
 case "$cmd" in

@@ -47,6 +47,8 @@ pub struct TestEnv {
     dir: tempfile::TempDir,
     /// The test's own PostgreSQL database, when the suite runs on PostgreSQL.
     postgres: Option<PgDatabase>,
+    /// More databases on that server, dropped with the test.
+    more: std::sync::Mutex<Vec<PgDatabase>>,
 }
 
 /// `$SA_TEST_PG`: the URL of a PostgreSQL database on a server where the tests may create
@@ -202,6 +204,7 @@ impl TestEnv {
         let env = TestEnv {
             dir: tempfile::tempdir().expect("a temp dir"),
             postgres: postgres_server().map(|server| PgDatabase::create(&server)),
+            more: Default::default(),
         };
         std::fs::create_dir_all(env.home()).expect("HOME");
         env.write_config("");
@@ -558,6 +561,15 @@ pub struct WriteLock {
 }
 
 impl TestEnv {
+    /// The URL of another, empty PostgreSQL database on `$SA_TEST_PG`'s server.
+    pub fn another_postgres_database(&self) -> String {
+        let server = postgres_server().expect("$SA_TEST_PG");
+        let db = PgDatabase::create(&server);
+        let url = db.url.clone();
+        self.more.lock().expect("a list").push(db);
+        url
+    }
+
     /// A connection straight to the test's database (see [`Sql`]).
     pub fn sql(&self) -> Sql {
         match &self.postgres {
