@@ -443,6 +443,15 @@ fn account_table_and_json_as_users_read_them() {
 fn token_table_as_users_read_it() {
     let env = TestEnv::new();
     env.json(&["create", "--name", "ci-bot", "--role", "editor"]);
+    // Minted and listed within one second, so that its 30 days left show as `in 30d`: stored
+    // times are whole seconds, and one more second would show `in 29d23h`.
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_millis())
+        > 100
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     env.add_token(
         "ci-bot",
         &["--name", "deploy", "--scope", "dashboards:read"],

@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::storage::std_command;
-use crate::support::{TestEnv, arg, file_mode, temp_files};
+use crate::support::{TestEnv, arg, file_mode, on_postgres, temp_files};
 
 fn with_bot() -> TestEnv {
     let env = TestEnv::new();
@@ -260,7 +260,15 @@ fn an_unnamed_temp_file_leaves_nothing_even_after_sigkill() {
     // It opens the database only after preparing its file: once it has, it is waiting on
     // the lock with its (unnamed) file made.
     wait_for("sa to open the database", || {
-        has_open(&child, &env.db_path())
+        if on_postgres() {
+            env.sql().int(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[],
+            ) > 0
+        } else {
+            has_open(&child, &env.db_path())
+        }
     });
     assert!(
         temp_files(env.root(), ".sa-token-").is_empty(),
