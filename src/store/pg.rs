@@ -888,5 +888,61 @@ mod tests {
             split_pgpass(r"db\:1:*:sa:me:pa\:ss:word"),
             ["db:1", "*", "sa", "me", "pa:ss:word"]
         );
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(
+            &file,
+            "# comment\nother:5432:*:me:no\ndb.example:5433:sa:me:yes\n*:*:*:*:fallback\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let target = parse("postgresql://me@db.example:5433/sa?password=").unwrap();
+        let mut config = target.config;
+        config.password(b"");
+        let found = password_from_file(&config, Some(file.clone())).unwrap();
+        assert_eq!(found.as_deref(), Some("yes"));
+        let other = parse("postgresql://you@elsewhere/x").unwrap().config;
+        assert_eq!(
+            password_from_file(&other, Some(file.clone())).unwrap().as_deref(),
+            Some("fallback")
+        );
+        // Readable by others: ignored, as libpq ignores it.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(password_from_file(&other, Some(file)).unwrap(), None);
+    }
+
+    #[test]
+    fn urls_are_read_as_libpq_reads_them() {
+        let target = parse(
+            "postgresql://me:pw@db.example:5433/sa?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=x",
+        )
+        .unwrap();
+        assert_eq!(target.ssl, SslMode::VerifyFull);
+        assert_eq!(target.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(target.config.get_user(), Some("me"));
+        assert_eq!(target.config.get_password(), Some(&b"pw"[..]));
+        assert_eq!(target.config.get_dbname(), Some("sa"));
+        assert_eq!(target.config.get_ports(), [5433]);
+        // tokio-postgres is asked to encrypt; sa's own verifier does the checking.
+        assert_eq!(
+            target.config.get_ssl_mode(),
+            postgres::config::SslMode::Require
+        );
+        // A Unix socket never uses TLS, whatever sslmode says.
+        let socket = parse("postgresql:///sa?host=/run/postgresql&user=me&sslmode=require")
+            .unwrap();
+        assert_eq!(socket.ssl, SslMode::Disable);
+        for bad in [
+            "postgresql://h/db?sslmode=sometimes",
+            "postgresql://h/db?sslmode",
+            "postgresql://h/db?host=%zz",
+        ] {
+            let err = parse(bad).err().expect("refused");
+            assert_eq!(err.exit_code(), 3, "{err}");
+        }
+        // A refusal never shows the password.
+        let err = parse("postgresql://me:s3cret@h/db?sslmode=x").err().unwrap();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 }

@@ -22,6 +22,7 @@ mod roles;
 mod scan;
 mod storage;
 mod tidy;
+mod tls;
 mod token_files;
 mod tokens;
 mod usage;

@@ -254,6 +254,12 @@ impl TestEnv {
             "SA_CONFIG",
             "XDG_CONFIG_HOME",
             "XDG_DATA_HOME",
+            // libpq's, which sa reads too: only a test sets them.
+            "PGPASSWORD",
+            "PGPASSFILE",
+            "PGUSER",
+            "PGHOST",
+            "PGDATABASE",
         ] {
             cmd.env_remove(var);
         }
