@@ -192,7 +192,7 @@ fn login_name() -> Option<String> {
         .or_else(|| std::env::var("LOGNAME").ok())
         .filter(|u| !u.is_empty())
         .or_else(|| {
-            // SAFETY-free: rustix reads the user database's answer for our uid from /etc/passwd.
+            // As libpq falls back to the user name of the process's uid.
             let uid = rustix::process::getuid().as_raw();
             std::fs::read_to_string("/etc/passwd").ok()?.lines().find_map(|line| {
                 let mut fields = line.split(':');
@@ -281,59 +281,20 @@ mod tls {
     use super::SslMode;
     use crate::error::{Error, Result};
 
+    /// libpq's `prefer`/`require` (no `chain`: any certificate will do) and `verify-ca` (the
+    /// chain is checked against the roots, the host name is not). The handshake's signatures
+    /// are checked either way: the connection is encrypted to whoever holds the key.
     #[derive(Debug)]
-    struct Unchecked(Arc<rustls::crypto::CryptoProvider>);
-
-    #[derive(Debug)]
-    struct ChainOnly(Arc<WebPkiServerVerifier>);
+    struct Lenient {
+        chain: Option<Arc<WebPkiServerVerifier>>,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    }
 
     fn provider() -> Arc<rustls::crypto::CryptoProvider> {
         Arc::new(rustls::crypto::ring::default_provider())
     }
 
-    impl ServerCertVerifier for Unchecked {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-
-    impl ServerCertVerifier for ChainOnly {
+    impl ServerCertVerifier for Lenient {
         fn verify_server_cert(
             &self,
             end_entity: &CertificateDer<'_>,
@@ -342,10 +303,10 @@ mod tls {
             ocsp: &[u8],
             now: UnixTime,
         ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-            match self
-                .0
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-            {
+            let Some(chain) = &self.chain else {
+                return Ok(ServerCertVerified::assertion());
+            };
+            match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
                 Err(rustls::Error::InvalidCertificate(
                     rustls::CertificateError::NotValidForName
                     | rustls::CertificateError::NotValidForNameContext { .. },
@@ -359,7 +320,12 @@ mod tls {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls12_signature(message, cert, dss)
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
         }
         fn verify_tls13_signature(
             &self,
@@ -367,10 +333,17 @@ mod tls {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls13_signature(message, cert, dss)
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
         }
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.supported_verify_schemes()
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
         }
     }
 
@@ -385,7 +358,10 @@ mod tls {
         if matches!(mode, SslMode::Prefer | SslMode::Require) {
             return Ok(builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Unchecked(provider())))
+                .with_custom_certificate_verifier(Arc::new(Lenient {
+                    chain: None,
+                    provider: provider(),
+                }))
                 .with_no_client_auth());
         }
         let mut roots = RootCertStore::empty();
@@ -416,14 +392,16 @@ mod tls {
             .map_err(|e| Error::database(format!("TLS: {e}")))?;
         Ok(builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
+            .with_custom_certificate_verifier(Arc::new(Lenient {
+                chain: Some(verifier),
+                provider: provider(),
+            }))
             .with_no_client_auth())
     }
 }
 
-/// Opens a connection: `search_path` is sa's schema, a lock is waited for at most as long as
-/// SQLite's busy timeout, and a write never waits on a verification's commit to disk when the
-/// caller asked for light commits (see [`Conn::count_uses_lightly`]).
+/// Opens a connection: `search_path` is sa's schema, and a lock is waited for at most as long
+/// as SQLite's busy timeout (then `Error::Busy`).
 pub(super) fn connect(url: &str) -> Result<Client> {
     let target = parse(url)?;
     let failed = |e: postgres::Error| Error::Database {

@@ -16,6 +16,7 @@ mod jq;
 mod library;
 mod migrations;
 mod output;
+mod postgres;
 mod prompts;
 mod readme;
 mod roles;

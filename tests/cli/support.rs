@@ -446,6 +446,17 @@ impl Sql {
             .collect()
     }
 
+    /// Runs `work` with `args` as the postgres crate's parameters.
+    fn with_pg_args<T>(
+        args: &[Arg],
+        work: impl FnOnce(&[&(dyn postgres::types::ToSql + Sync)]) -> T,
+    ) -> T {
+        let values = Self::pg_args(args);
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            values.iter().map(|b| b.as_ref()).collect();
+        work(&refs)
+    }
+
     /// Runs one statement; how many rows it changed.
     #[track_caller]
     pub fn execute(&mut self, sql: &str, args: &[Arg]) -> u64 {
@@ -453,14 +464,11 @@ impl Sql {
             Sql::Sqlite(conn) => conn
                 .execute(sql, rusqlite::params_from_iter(Self::sqlite_args(args)))
                 .unwrap_or_else(|e| panic!("{sql}: {e}")) as u64,
-            Sql::Postgres(client) => {
-                let values = Self::pg_args(args);
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    values.iter().map(|b| b.as_ref()).collect();
+            Sql::Postgres(client) => Self::with_pg_args(args, |params| {
                 client
-                    .execute(&Self::postgres_text(sql), &refs)
+                    .execute(&Self::postgres_text(sql), params)
                     .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
+            }),
         }
     }
 
@@ -480,33 +488,12 @@ impl Sql {
         }
     }
 
-    /// The first column of the first row, as an integer (NULL is 0).
+    /// The first column of the first row.
     #[track_caller]
-    pub fn int(&mut self, sql: &str, args: &[Arg]) -> i64 {
-        match self {
-            Sql::Sqlite(conn) => conn
-                .query_row(
-                    sql,
-                    rusqlite::params_from_iter(Self::sqlite_args(args)),
-                    |r| r.get::<_, Option<i64>>(0),
-                )
-                .unwrap_or_else(|e| panic!("{sql}: {e}"))
-                .unwrap_or(0),
-            Sql::Postgres(client) => {
-                let values = Self::pg_args(args);
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    values.iter().map(|b| b.as_ref()).collect();
-                let row = client
-                    .query_one(&Self::postgres_text(sql), &refs)
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-                row.get::<_, Option<i64>>(0).unwrap_or(0)
-            }
-        }
-    }
-
-    /// The first column of the first row, as text.
-    #[track_caller]
-    pub fn text(&mut self, sql: &str, args: &[Arg]) -> String {
+    fn first<T>(&mut self, sql: &str, args: &[Arg]) -> T
+    where
+        T: rusqlite::types::FromSql + for<'r> postgres::types::FromSql<'r>,
+    {
         match self {
             Sql::Sqlite(conn) => conn
                 .query_row(
@@ -515,20 +502,27 @@ impl Sql {
                     |r| r.get(0),
                 )
                 .unwrap_or_else(|e| panic!("{sql}: {e}")),
-            Sql::Postgres(client) => {
-                let values = Self::pg_args(args);
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                    values.iter().map(|b| b.as_ref()).collect();
+            Sql::Postgres(client) => Self::with_pg_args(args, |params| {
                 client
-                    .query_one(&Self::postgres_text(sql), &refs)
+                    .query_one(&Self::postgres_text(sql), params)
                     .unwrap_or_else(|e| panic!("{sql}: {e}"))
                     .get(0)
-            }
+            }),
         }
     }
-}
 
-impl Sql {
+    /// The first column of the first row, as an integer (NULL is 0).
+    #[track_caller]
+    pub fn int(&mut self, sql: &str, args: &[Arg]) -> i64 {
+        self.first::<Option<i64>>(sql, args).unwrap_or(0)
+    }
+
+    /// The first column of the first row, as text.
+    #[track_caller]
+    pub fn text(&mut self, sql: &str, args: &[Arg]) -> String {
+        self.first(sql, args)
+    }
+
     /// Every row of every table of a PostgreSQL database as text, a table at a time: what a
     /// file's bytes are on SQLite, for a search of what is stored.
     #[track_caller]
