@@ -37,11 +37,14 @@ fn ms(d: Duration) -> String {
 /// A new database on the bench server; its URL.
 fn new_database(server: &str, name: &str) -> String {
     let mut client = postgres::Client::connect(server, postgres::NoTls).expect("connect");
-    client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-        ))
-        .expect("create database");
+    // One statement each: several in one batch would run as one transaction, which
+    // CREATE DATABASE refuses.
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        client.batch_execute(&statement).expect("create database");
+    }
     let (before, query) = server.split_once('?').unwrap_or((server, ""));
     let (scheme, rest) = before.split_once("://").expect("a URL");
     let authority = rest.split('/').next().unwrap_or("");

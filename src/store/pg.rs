@@ -178,7 +178,10 @@ fn parse(url: &str) -> Result<Target> {
         config.ssl_mode(postgres::config::SslMode::Disable);
         ssl = SslMode::Disable;
     }
-    config.application_name("sa");
+    // What `pg_stat_activity` shows for sa's sessions, unless the URL names something else.
+    if config.get_application_name().is_none() {
+        config.application_name("sa");
+    }
     Ok(Target {
         config,
         ssl,
