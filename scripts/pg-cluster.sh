@@ -51,8 +51,11 @@ start)
     # (hostssl). `$dir/tls-url` then holds a URL for it (tests/cli/tls.rs).
     net="-c listen_addresses=''"
     if command -v openssl >/dev/null 2>&1; then
-        port=$((20000 + RANDOM % 20000))
+        # A port nobody listens on now (python3 asks the kernel for one), else a random one.
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
+            || echo $((20000 + RANDOM % 20000)))
         (
+            set -e
             cd "$dir"
             openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 2 \
                 -subj /CN=sa-test-ca -keyout ca.key -out ca.crt
@@ -75,7 +78,7 @@ start)
     durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     [ -n "${SA_PG_DURABLE:-}" ] && durability=""
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o \
-        "-k $dir $net $durability -c max_connections=200" \
+        "-k $dir $net $durability -c max_connections=300" \
         start >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
     if [ -n "${port:-}" ]; then

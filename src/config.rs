@@ -106,7 +106,7 @@ impl Default for Argon2Cost {
 }
 
 /// The effective configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// The config file that was (or would have been) read.
     pub file: PathBuf,
@@ -122,6 +122,24 @@ pub struct Config {
     pub argon2: Argon2Cost,
     pub verify: VerifyCache,
     sources: BTreeMap<&'static str, Source>,
+}
+
+/// By hand: a database URL's password must not reach a log through `{:?}`.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("file", &self.file)
+            .field("file_found", &self.file_found)
+            .field("db_path", &self.database_display())
+            .field("email_domain", &self.email_domain)
+            .field("limits", &self.limits)
+            .field("retention", &self.retention)
+            .field("tokens", &self.tokens)
+            .field("argon2", &self.argon2)
+            .field("verify", &self.verify)
+            .field("sources", &self.sources)
+            .finish()
+    }
 }
 
 /// OWASP's argon2id configurations (memory KiB, iterations), each as strong as the others:
@@ -319,7 +337,7 @@ impl Config {
 
     /// The database as messages print it: the path, or the URL with its password masked.
     pub fn database_display(&self) -> String {
-        crate::store::display_location(&self.db_path)
+        display_database(&self.db_path)
     }
 
     /// Where a key's value came from.
@@ -484,9 +502,10 @@ impl Config {
         }
         let db_path = db_path.map(|p| {
             let p = PathBuf::from(p);
-            // A relative db_path is relative to the config file, not to wherever sa runs.
+            // A relative db_path is relative to the config file, not to wherever sa runs; a
+            // URL is no path at all.
             match path.parent() {
-                Some(dir) if p.is_relative() => dir.join(p),
+                Some(dir) if p.is_relative() && !is_database_url(&p) => dir.join(p),
                 _ => p,
             }
         });
@@ -640,6 +659,53 @@ impl Config {
 
 /// The dotted key assigned on line `line` (1-based) of a TOML text, if that line is a plain
 /// `key = value` under a plain `[section]`: enough to name the key a value error is about.
+/// Whether a database location (`--db`, `$SA_DB`, `db_path`) is a PostgreSQL URL rather than
+/// a file path.
+pub fn is_database_url(location: &Path) -> bool {
+    location
+        .to_str()
+        .is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
+/// A database location as sa prints it anywhere: a path as it is, a URL with its password
+/// masked.
+pub fn display_database(location: &Path) -> String {
+    match location.to_str() {
+        Some(url) if is_database_url(location) => mask_url(url),
+        _ => location.display().to_string(),
+    }
+}
+
+/// `url` with every password in it replaced by `***`: a `password=` parameter's value, and
+/// the user part's after its `:`. The user part is taken to end at the last `@`, so a
+/// password holding an unencoded `/`, `?` or `@` is still masked whole (at worst a little
+/// more than the password is).
+pub fn mask_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(at) = rest.find("password=") {
+        let starts_param = at == 0 || matches!(rest.as_bytes()[at - 1], b'?' | b'&');
+        let value = at + "password=".len();
+        out.push_str(&rest[..value]);
+        rest = &rest[value..];
+        if starts_param {
+            out.push_str("***");
+            rest = &rest[rest.find('&').unwrap_or(rest.len())..];
+        }
+    }
+    out.push_str(rest);
+    let Some((scheme, after)) = out.split_once("://") else {
+        return out;
+    };
+    match after.rfind('@') {
+        Some(at) => match after[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***{}", &after[at..]),
+            None => out.clone(),
+        },
+        None => out.clone(),
+    }
+}
+
 fn key_at_line(text: &str, line: usize) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let (key, _) = lines.get(line.checked_sub(1)?)?.split_once('=')?;
@@ -772,6 +838,31 @@ impl FileReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_password_in_a_url_is_masked() {
+        for (url, shown) in [
+            (
+                "postgresql://sa:s3cret@db.example:5432/sa?sslmode=require",
+                "postgresql://sa:***@db.example:5432/sa?sslmode=require",
+            ),
+            (
+                "postgres:///sa?host=/run/postgresql&password=x&user=me",
+                "postgres:///sa?host=/run/postgresql&password=***&user=me",
+            ),
+            ("postgresql://me@h/db", "postgresql://me@h/db"),
+            ("postgresql://me:pa/ss?w@rd@h:5432/db", "postgresql://me:***@h:5432/db"),
+            ("postgresql://h/db?password=a@b&user=me", "postgresql://h/db?password=***&user=me"),
+            ("postgresql://h/db?mypassword=x", "postgresql://h/db?mypassword=x"),
+        ] {
+            assert_eq!(mask_url(url), shown, "{url}");
+        }
+        assert_eq!(
+            display_database(Path::new("postgresql://u:pw@h/d")),
+            "postgresql://u:***@h/d"
+        );
+        assert_eq!(display_database(Path::new("/var/lib/sa.db")), "/var/lib/sa.db");
+    }
 
     fn load(text: &str) -> Result<Config> {
         let mut config = Config::with_db_path("/tmp/x.db");

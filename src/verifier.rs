@@ -309,7 +309,7 @@ impl Drop for Verifier {
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("db_path", &self.config.db_path)
+            .field("db_path", &self.config.database_display())
             .field("org", &self.org.as_str())
             .field("source", &self.source)
             .field("cached", &self.cache.is_some())

@@ -344,7 +344,7 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         &[
             (
                 "Move the SQLite file onto a PostgreSQL server",
-                "sa db copy --to 'postgresql://sa@db.internal/sa?sslmode=verify-full'",
+                "sa db copy --to 'postgresql://sa@db.internal/sa?sslmode=verify-full&sslrootcert=system'",
             ),
             (
                 "A PostgreSQL store back into an SQLite file",

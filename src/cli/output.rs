@@ -915,14 +915,11 @@ pub struct CheckReportView {
     pub checks: Vec<CheckView>,
 }
 
-pub fn print_check_report(
-    printer: &Printer,
-    database: &std::path::Path,
-    report: &CheckReport,
-) -> Result<()> {
+/// `database` as sa prints it (`Config::database_display`: a URL's password masked).
+pub fn print_check_report(printer: &Printer, database: &str, report: &CheckReport) -> Result<()> {
     if printer.is_json() {
         return printer.json(&CheckReportView {
-            database: database.display().to_string(),
+            database: database.to_string(),
             schema_version: report.schema_version,
             ok: report.passed(),
             checks: report

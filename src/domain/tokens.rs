@@ -965,8 +965,12 @@ pub fn disable_unused(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
     }
     store.write(|tx| {
         let idle = tx.idle_tokens(cutoff, ctx.now)?;
+        let mut paused = 0;
         for token in &idle {
-            tx.set_token_paused(&token.id, true, ctx.now, POLICY_ACTOR)?;
+            if !tx.pause_idle_token(&token.id, cutoff, ctx.now, POLICY_ACTOR)? {
+                continue;
+            }
+            paused += 1;
             let event_ctx = Context {
                 org: crate::domain::names::OrgName::parse(&token.org)?,
                 actor: POLICY_ACTOR.to_string(),
@@ -993,7 +997,7 @@ pub fn disable_unused(store: &mut Store, ctx: &Context<'_>) -> Result<usize> {
                 &details,
             )?;
         }
-        Ok(idle.len())
+        Ok(paused)
     })
 }
 

@@ -154,13 +154,7 @@ impl Backend {
     }
 }
 
-/// Whether `location` (`--db`, `$SA_DB`, `db_path`) names a PostgreSQL database by URL
-/// rather than a file.
-pub fn is_url(location: &Path) -> bool {
-    location
-        .to_str()
-        .is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
-}
+pub use crate::config::{display_database as display_location, is_database_url as is_url};
 
 /// Whether there is an sa database at `location` (a file, or a schema `sa` on a server; a
 /// server that cannot be reached counts as one, so that opening it says why).
@@ -168,16 +162,14 @@ pub fn database_exists(location: &Path) -> bool {
     if !is_url(location) {
         return location.exists();
     }
-    !matches!(Store::open_existing(location), Err(Error::NoDatabase(_)))
-}
-
-/// `location` as errors and `sa config show` print it: a URL's password masked.
-pub fn display_location(location: &Path) -> String {
-    match location.to_str() {
-        #[cfg(feature = "postgres")]
-        Some(url) if is_url(location) => pg::mask(url),
-        _ => location.display().to_string(),
-    }
+    // Looked at, never migrated: `config path` and a dry run change nothing.
+    #[cfg(feature = "postgres")]
+    return !matches!(
+        Store::open_postgres_as(location, false, false),
+        Err(Error::NoDatabase(_))
+    );
+    #[cfg(not(feature = "postgres"))]
+    true
 }
 
 /// A WAL larger than this is checkpointed and truncated when a light connection closes.

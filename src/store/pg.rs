@@ -15,39 +15,8 @@ use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Statement, Transaction};
 
 use super::sql::{Cell, Column, Param, Value};
+use crate::config::mask_url as mask;
 use crate::error::{Error, Result};
-
-/// The URL with its password (in the user part or a `password=` parameter) replaced by
-/// `***`: what `sa config show`, errors and audit events print.
-pub fn mask(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    let authority_end = before_query.find('/').unwrap_or(before_query.len());
-    let (authority, path) = before_query.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{hosts}"),
-            None => authority.to_string(),
-        },
-        None => authority.to_string(),
-    };
-    let mut out = format!("{scheme}://{authority}{path}");
-    if let Some(query) = query {
-        let masked: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some(("password", _)) => "password=***".to_string(),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&masked.join("&"));
-    }
-    out
-}
 
 /// libpq's `sslmode`, of which tokio-postgres knows only the first three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +32,15 @@ enum SslMode {
 struct Target {
     config: postgres::Config,
     ssl: SslMode,
-    root_cert: Option<PathBuf>,
+    root_cert: Option<Roots>,
+}
+
+/// What a server certificate must chain to: `sslrootcert`'s file, or with
+/// `sslrootcert=system` the public web's roots (webpki-roots).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Roots {
+    File(PathBuf),
+    System,
 }
 
 fn percent_decode(text: &str) -> Result<String> {
@@ -75,7 +52,7 @@ fn percent_decode(text: &str) -> Result<String> {
             let hex = text
                 .get(i + 1..i + 3)
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::database(format!("bad percent-encoding in `{}`", mask(text))))?;
+                .ok_or_else(|| Error::database("a database URL has a bad percent-encoding"))?;
             out.push(hex);
             i += 3;
         } else {
@@ -83,7 +60,8 @@ fn percent_decode(text: &str) -> Result<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| Error::database(format!("`{}` is not UTF-8 once decoded", mask(text))))
+    String::from_utf8(out)
+        .map_err(|_| Error::database("a database URL has a value that is not UTF-8 once decoded"))
 }
 
 /// Parses `url` as libpq would: the URL's own parts, then `$PGPASSWORD` or the password file
@@ -98,7 +76,7 @@ fn parse(url: &str) -> Result<Target> {
         Some((b, q)) => (b, q),
         None => (rest, ""),
     };
-    let mut ssl = SslMode::Prefer;
+    let mut ssl = None;
     let mut root_cert = None;
     let mut passfile = None;
     let mut kept = Vec::new();
@@ -108,25 +86,38 @@ fn parse(url: &str) -> Result<Target> {
             .ok_or_else(|| bad(format!("parameter `{pair}` has no value")))?;
         let value = percent_decode(value)?;
         match key {
-            "sslmode" => {
-                ssl = match value.as_str() {
-                    "disable" => SslMode::Disable,
-                    "allow" | "prefer" => SslMode::Prefer,
-                    "require" => SslMode::Require,
-                    "verify-ca" => SslMode::VerifyCa,
-                    "verify-full" => SslMode::VerifyFull,
-                    other => {
-                        return Err(bad(format!(
-                            "unknown sslmode `{other}` (disable, prefer, require, verify-ca or verify-full)"
-                        )));
-                    }
-                }
-            }
+            "sslmode" => ssl = Some(ssl_mode(&value).map_err(&bad)?),
             "sslrootcert" => root_cert = Some(PathBuf::from(value)),
             "passfile" => passfile = Some(PathBuf::from(value)),
             _ => kept.push(pair.to_string()),
         }
     }
+    // libpq's environment, for what the URL does not say.
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if ssl.is_none()
+        && let Some(mode) = env("PGSSLMODE")
+    {
+        ssl = Some(ssl_mode(&mode).map_err(&bad)?);
+    }
+    let root_cert = root_cert
+        .or_else(|| env("PGSSLROOTCERT").map(PathBuf::from))
+        .map(|path| {
+            if path.as_os_str() == "system" {
+                Roots::System
+            } else {
+                Roots::File(path)
+            }
+        })
+        .or_else(|| {
+            let default = Path::new(&env("HOME")?).join(".postgresql/root.crt");
+            default.is_file().then_some(Roots::File(default))
+        });
+    let mut ssl = match (ssl, &root_cert) {
+        // As libpq 16: the public roots are for checking the host name too.
+        (None, Some(Roots::System)) => SslMode::VerifyFull,
+        (None, _) => SslMode::Prefer,
+        (Some(mode), _) => mode,
+    };
     // tokio-postgres verifies nothing itself: sa's TLS connector does (see `tls`).
     kept.push(
         match ssl {
@@ -138,6 +129,14 @@ fn parse(url: &str) -> Result<Target> {
     );
     let rebuilt = format!("postgresql://{before_query}?{}", kept.join("&"));
     let mut config: postgres::Config = rebuilt.parse().map_err(|e| bad(format!("{e}")))?;
+    if config.get_ports().is_empty()
+        && let Some(port) = env("PGPORT")
+    {
+        config.port(
+            port.parse()
+                .map_err(|_| bad(format!("$PGPORT `{port}` is not a port")))?,
+        );
+    }
 
     if config.get_user().is_none() {
         let user = std::env::var("PGUSER")
@@ -178,6 +177,21 @@ fn parse(url: &str) -> Result<Target> {
         config.ssl_mode(postgres::config::SslMode::Disable);
         ssl = SslMode::Disable;
     }
+    match (ssl, &root_cert) {
+        // As libpq: `require` with a root certificate at hand checks the chain.
+        (SslMode::Require, Some(Roots::File(_))) => ssl = SslMode::VerifyCa,
+        (SslMode::VerifyCa | SslMode::VerifyFull, None) => {
+            return Err(bad(
+                "sslmode=verify-ca and verify-full need a root certificate to check the server's against: sslrootcert=FILE (or a file at ~/.postgresql/root.crt), or sslrootcert=system for the public web's roots".into(),
+            ));
+        }
+        (mode, Some(Roots::System)) if mode != SslMode::VerifyFull && mode != SslMode::Disable => {
+            return Err(bad(
+                "sslrootcert=system checks the host name too: it needs sslmode=verify-full".into(),
+            ));
+        }
+        _ => {}
+    }
     // What `pg_stat_activity` shows for sa's sessions, unless the URL names something else.
     if config.get_application_name().is_none() {
         config.application_name("sa");
@@ -187,6 +201,20 @@ fn parse(url: &str) -> Result<Target> {
         ssl,
         root_cert,
     })
+}
+
+/// libpq's `sslmode` values.
+fn ssl_mode(value: &str) -> std::result::Result<SslMode, String> {
+    match value {
+        "disable" => Ok(SslMode::Disable),
+        "allow" | "prefer" => Ok(SslMode::Prefer),
+        "require" => Ok(SslMode::Require),
+        "verify-ca" => Ok(SslMode::VerifyCa),
+        "verify-full" => Ok(SslMode::VerifyFull),
+        other => Err(format!(
+            "unknown sslmode `{other}` (disable, prefer, require, verify-ca or verify-full)"
+        )),
+    }
 }
 
 fn login_name() -> Option<String> {
@@ -281,7 +309,7 @@ mod tls {
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
     use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-    use super::SslMode;
+    use super::{Roots, SslMode};
     use crate::error::{Error, Result};
 
     /// libpq's `prefer`/`require` (no `chain`: any certificate will do) and `verify-ca` (the
@@ -350,11 +378,8 @@ mod tls {
         }
     }
 
-    /// The client config for `mode`; `root_cert` is `sslrootcert` (else the web's roots).
-    pub(super) fn config(
-        mode: SslMode,
-        root_cert: Option<&std::path::Path>,
-    ) -> Result<ClientConfig> {
+    /// The client config for `mode`, checking against `roots` where the mode checks.
+    pub(super) fn config(mode: SslMode, roots: Option<&Roots>) -> Result<ClientConfig> {
         let builder = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::database(format!("TLS: {e}")))?;
@@ -367,9 +392,9 @@ mod tls {
                 }))
                 .with_no_client_auth());
         }
-        let mut roots = RootCertStore::empty();
-        match root_cert {
-            Some(path) => {
+        let mut store = RootCertStore::empty();
+        match roots {
+            Some(Roots::File(path)) => {
                 let bad = |why: String| {
                     Error::database(format!("sslrootcert `{}`: {why}", path.display()))
                 };
@@ -381,12 +406,14 @@ mod tls {
                     return Err(bad("holds no certificate".into()));
                 }
                 for cert in certs {
-                    roots.add(cert).map_err(|e| bad(e.to_string()))?;
+                    store.add(cert).map_err(|e| bad(e.to_string()))?;
                 }
             }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            Some(Roots::System) => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            // `parse` refuses a checking mode without roots.
+            None => return Err(Error::database("TLS: no root certificate to check against")),
         }
-        let roots = Arc::new(roots);
+        let roots = Arc::new(store);
         if mode == SslMode::VerifyFull {
             return Ok(builder.with_root_certificates(roots).with_no_client_auth());
         }
@@ -414,7 +441,7 @@ pub(super) fn connect(url: &str) -> Result<Client> {
     let mut client = if target.ssl == SslMode::Disable {
         target.config.connect(postgres::NoTls).map_err(failed)?
     } else {
-        let tls = tls::config(target.ssl, target.root_cert.as_deref())?;
+        let tls = tls::config(target.ssl, target.root_cert.as_ref())?;
         let connector = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
         target.config.connect(connector).map_err(failed)?
     };
@@ -851,19 +878,6 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            mask("postgresql://sa:s3cret@db.example:5432/sa?sslmode=require"),
-            "postgresql://sa:***@db.example:5432/sa?sslmode=require"
-        );
-        assert_eq!(
-            mask("postgres:///sa?host=/run/postgresql&password=x&user=me"),
-            "postgres:///sa?host=/run/postgresql&password=***&user=me"
-        );
-        assert_eq!(mask("postgresql://me@h/db"), "postgresql://me@h/db");
-    }
-
-    #[test]
     fn the_password_file_is_read_as_libpq_reads_it() {
         assert_eq!(
             split_pgpass(r"db\:1:*:sa:me:pa\:ss:word"),
@@ -900,7 +914,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(target.ssl, SslMode::VerifyFull);
-        assert_eq!(target.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(
+            target.root_cert,
+            Some(Roots::File(PathBuf::from("/etc/ca.pem")))
+        );
         assert_eq!(target.config.get_user(), Some("me"));
         assert_eq!(target.config.get_password(), Some(&b"pw"[..]));
         assert_eq!(target.config.get_dbname(), Some("sa"));
@@ -910,6 +927,13 @@ mod tests {
             target.config.get_ssl_mode(),
             postgres::config::SslMode::Require
         );
+        // As libpq: `require` with a root certificate checks the chain; the public roots
+        // are only for checking the host name too.
+        let checked = parse("postgresql://h/db?sslmode=require&sslrootcert=/etc/ca.pem").unwrap();
+        assert_eq!(checked.ssl, SslMode::VerifyCa);
+        let system = parse("postgresql://h/db?sslrootcert=system").unwrap();
+        assert_eq!((system.ssl, system.root_cert), (SslMode::VerifyFull, Some(Roots::System)));
+        assert!(parse("postgresql://h/db?sslmode=verify-ca&sslrootcert=system").is_err());
         // A Unix socket never uses TLS, whatever sslmode says.
         let socket = parse("postgresql:///sa?host=/run/postgresql&user=me&sslmode=require")
             .unwrap();

@@ -483,6 +483,23 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The stale-token policy's pause: only while the token is still active and still idle
+    /// since before `cutoff`, so a use counted since it was read (by a verifier, which does
+    /// not wait for the writers' lock) keeps it active. Whether it was paused.
+    pub fn pause_idle_token(
+        &self,
+        id: &str,
+        cutoff: DateTime<Utc>,
+        at: DateTime<Utc>,
+        by: &str,
+    ) -> Result<bool> {
+        Ok(self.tx.execute(
+            "UPDATE tokens SET status = 'disabled', paused_at = ?2, paused_by = ?3
+             WHERE id = ?1 AND status = 'active' AND idle_since < ?4",
+            params![id, format_timestamp(at), by, format_timestamp(cutoff)],
+        )? == 1)
+    }
+
     /// Revokes every token of an account that is not revoked yet; returns their ids.
     pub fn revoke_account_tokens(
         &self,

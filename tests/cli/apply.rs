@@ -560,7 +560,7 @@ fn exit_code_reports_drift_and_dry_run_needs_the_database() {
         run.stderr.contains("the plan is against an empty one"),
         "{run}"
     );
-    assert!(!empty.db_path().exists());
+    assert!(!empty.database_exists());
 }
 
 #[test]
@@ -583,7 +583,7 @@ fn several_organizations_export_and_apply_under_orgs() {
     apply(&fresh, &file, &[])
         .code(2)
         .error_contains("--token-dir");
-    assert!(!fresh.db_path().exists());
+    assert!(!fresh.database_exists());
     let dir = fresh.root().join("secrets");
     let run = apply(
         &fresh,

@@ -105,7 +105,7 @@ fn config_show_does_not_create_the_database() {
     let env = TestEnv::new();
     env.run(&["config", "show"]).ok();
     env.run(&["config", "path"]).ok();
-    assert!(!env.db_path().exists());
+    assert!(!env.database_exists());
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn config_flag_pointing_to_a_missing_file_is_refused() {
         .code(3)
         .error_contains("nope.toml")
         .error_contains("named by --config");
-    assert!(!env.db_path().exists());
+    assert!(!env.database_exists());
 }
 
 #[test]
@@ -369,7 +369,7 @@ fn a_fifo_as_the_config_file_is_refused_at_once() {
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a regular file"), "{stderr}");
-    assert!(!env.db_path().exists());
+    assert!(!env.database_exists());
 }
 
 #[test]

@@ -109,7 +109,7 @@ fn check_and_backup_of_a_missing_database_create_nothing() {
     env.run(&["db", "backup", "copy.db"])
         .code(3)
         .error_contains("no sa database");
-    assert!(!env.db_path().exists());
+    assert!(!env.database_exists());
     assert!(!env.root().join("copy.db").exists());
 }
 

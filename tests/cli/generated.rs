@@ -79,7 +79,7 @@ fn sa_completions_prints_the_committed_script() {
         assert_eq!(run.stdout, committed, "{shell}");
     }
     env.run(&["completions", "tcsh"]).code(2);
-    assert!(!env.db_path().exists(), "completions need no database");
+    assert!(!env.database_exists(), "completions need no database");
 }
 
 /// A directory holding the built `sa`, to put first on a shell's PATH as the scripts call
@@ -160,7 +160,7 @@ fn completion_on_a_missing_database_offers_nothing_and_creates_nothing() {
         "{out:?}"
     );
     assert!(out.stderr.is_empty(), "{out:?}");
-    assert!(!env.db_path().exists());
+    assert!(!env.database_exists());
 }
 
 #[test]

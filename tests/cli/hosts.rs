@@ -86,12 +86,12 @@ fn several_hosts_mint_verify_rotate_and_revoke_at_once() {
                 }
             });
         }
-        // A rotator and a revoker racing for the same first tokens.
+        // Two rotators racing each other for the same first tokens, and a revoker.
         {
             let (env, seen, first) = (&env, &seen, &first);
-            scope.spawn(move || {
-                for token in first {
-                    for _ in 0..2 {
+            for _ in 0..2 {
+                scope.spawn(move || {
+                    for token in first {
                         let run = env.run(&["token", "rotate", token_id(token), "--grace", "1h"]);
                         if run.code == 0 {
                             let new = run.stdout.trim_end().to_string();
@@ -101,8 +101,8 @@ fn several_hosts_mint_verify_rotate_and_revoke_at_once() {
                             seen.minted.push(new);
                         }
                     }
-                }
-            });
+                });
+            }
             scope.spawn(move || {
                 for token in first.iter().rev() {
                     let run = env.run(&["token", "revoke", token_id(token), "--yes"]);

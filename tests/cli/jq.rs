@@ -181,7 +181,7 @@ fn a_bad_expression_is_refused_before_the_command_runs() {
         .code(2)
         .error_contains("error: invalid --jq expression: expected a closing bracket");
     assert_eq!(run.stdout, "");
-    assert!(!env.db_path().exists(), "{run}");
+    assert!(!env.database_exists(), "{run}");
     env.create("bot");
     let events = env.json(&["audit"]).as_array().map(Vec::len);
     for (args, expr) in [

@@ -326,7 +326,7 @@ fn unknown_flag_is_a_one_line_usage_error() {
 fn missing_required_flag_is_a_one_line_usage_error() {
     let env = TestEnv::new();
     assert_one_line_error(env.run(&["create"]), 2, "--name");
-    assert!(!env.db_path().exists(), "a usage error opened the database");
+    assert!(!env.database_exists(), "a usage error opened the database");
 }
 
 #[test]
@@ -383,7 +383,7 @@ fn help_and_version_exit_0_on_stdout() {
     env.run(&["-V"]).ok();
     env.run(&["create", "--help"]).ok();
     env.run(&["help", "create"]).ok();
-    assert!(!env.db_path().exists(), "help opened the database");
+    assert!(!env.database_exists(), "help opened the database");
 }
 
 #[test]

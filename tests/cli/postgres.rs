@@ -174,3 +174,31 @@ fn an_unreachable_server_is_one_line_exit_3() {
         assert_eq!(run.stderr.trim_end().lines().count(), 1, "{run}");
     }
 }
+
+#[test]
+fn a_backup_of_a_postgresql_store_is_an_sqlite_file_holding_all_of_it() {
+    postgres_only!();
+    let env = TestEnv::new();
+    env.create("ci-bot");
+    let token = env.add_token("ci-bot", &["--expires", "30d"]);
+    env.run_with_stdin(&["token", "verify", "-q"], &format!("{token}\n"))
+        .ok();
+    let before = env.run(&["export"]).ok().stdout;
+    let tokens = env.json(&["token", "list"]);
+    let file = env.root().join("backup.db");
+    let run = env.run(&["db", "backup", crate::support::arg(&file)]).ok();
+    assert!(run.stderr.contains("backed up"), "{run}");
+    let on_file = |args: &[&str]| {
+        let mut all = vec!["--db", crate::support::arg(&file)];
+        all.extend_from_slice(args);
+        env.run(&all).ok()
+    };
+    assert_eq!(on_file(&["export"]).stdout, before);
+    assert_eq!(on_file(&["token", "list", "--json"]).json(), tokens);
+    on_file(&["audit", "verify"]);
+    on_file(&["db", "check"]);
+    // A backup never replaces a file.
+    env.run(&["db", "backup", crate::support::arg(&file)])
+        .code(1)
+        .error_contains("never replaces");
+}

@@ -361,7 +361,7 @@ fn nothing_to_pick_from_is_the_usage_error_with_a_hint() {
     // No database: exit 3 as the command, and none is created.
     let (rest, status, _) = finish(spawn(&env, &["show"], ""));
     assert_eq!(exited(status), Some(3), "{rest:?}");
-    assert!(!env.db_path().exists());
+    assert!(!env.database_exists());
     env.init_db();
     let (rest, status, _) = finish(spawn(&env, &["show"], ""));
     assert_eq!(exited(status), Some(2), "{rest:?}");

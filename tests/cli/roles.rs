@@ -212,7 +212,7 @@ fn bad_permissions_are_usage_errors_that_state_the_rule() {
         .code(2)
         .error_contains("--permission");
     assert!(
-        !env.db_path().exists() || count(&env, "SELECT count(*) FROM roles") == 0,
+        !env.database_exists() || count(&env, "SELECT count(*) FROM roles") == 0,
         "nothing stored"
     );
 }
@@ -789,7 +789,7 @@ fn acting_with_no_database_does_not_create_one() {
     run_as(&env, &bot, &["list"])
         .code(3)
         .error_contains("there is no sa database");
-    assert!(!env.db_path().exists());
+    assert!(!env.database_exists());
 }
 
 #[test]

@@ -517,7 +517,7 @@ fn a_missing_database_is_exit_3_and_no_paths_on_a_terminal_is_not_a_wait() {
     let env = TestEnv::new();
     let run = env.run(&["scan", "."]).code(3);
     assert!(run.stderr.contains("no sa database"), "{run}");
-    assert!(!env.db_path().exists(), "scan creates no database");
+    assert!(!env.database_exists(), "scan creates no database");
     // Stdin a terminal and no PATH: a usage error at once, not a wait for typed text.
     let (rest, status, _) = finish(spawn(&env, &["scan"], ""));
     assert_eq!(exited(status), Some(2), "{rest}");

@@ -259,7 +259,10 @@ impl TestEnv {
             "PGPASSFILE",
             "PGUSER",
             "PGHOST",
+            "PGPORT",
             "PGDATABASE",
+            "PGSSLMODE",
+            "PGSSLROOTCERT",
         ] {
             cmd.env_remove(var);
         }
@@ -561,6 +564,20 @@ pub struct WriteLock {
 }
 
 impl TestEnv {
+    /// Whether sa's database is there: the file, or on PostgreSQL the schema `sa` in the
+    /// test's database (which itself always exists).
+    pub fn database_exists(&self) -> bool {
+        match &self.postgres {
+            Some(_) => {
+                self.sql().int(
+                    "SELECT count(*) FROM pg_namespace WHERE nspname = 'sa'",
+                    &[],
+                ) > 0
+            }
+            None => self.db_path().exists(),
+        }
+    }
+
     /// The URL of another, empty PostgreSQL database on `$SA_TEST_PG`'s server.
     pub fn another_postgres_database(&self) -> String {
         let server = postgres_server().expect("$SA_TEST_PG");

@@ -14,6 +14,13 @@ fn tls_url() -> Option<String> {
         .ok()
         .filter(|u| !u.is_empty());
     if url.is_none() {
+        // On the PostgreSQL run of .ci/run the listener must be there: a skip would pass
+        // tests that never ran.
+        assert!(
+            !(crate::support::on_postgres()
+                && std::env::var_os("SA_TEST_TOOLS_REQUIRED").is_some()),
+            "no TLS listener on the PostgreSQL run ($SA_TEST_PG_TLS; is openssl installed?)"
+        );
         eprintln!("skipped: no TLS listener ($SA_TEST_PG_TLS; scripts/test sets it)");
     }
     url
@@ -88,9 +95,26 @@ fn each_sslmode_checks_what_libpq_checks() {
         &[],
     )
     .unwrap();
-    // Without the test CA, the web's roots do not know it.
-    let unknown = connects(&env, &at("localhost", "sslmode=verify-full"), &[]).unwrap_err();
+    // Checking with nothing to check against is refused, not done against the web's roots...
+    let rootless = connects(&env, &at("localhost", "sslmode=verify-ca"), &[]).unwrap_err();
+    assert!(rootless.contains("need a root certificate"), "{rootless}");
+    // ...which, asked for, do not know the test CA.
+    let unknown = connects(&env, &at("localhost", "sslrootcert=system"), &[]).unwrap_err();
     assert!(unknown.contains("UnknownIssuer"), "{unknown}");
+    // `require` with a root certificate checks the chain, as libpq's does.
+    connects(
+        &env,
+        &at("127.0.0.1", &format!("sslmode=require&sslrootcert={ca}")),
+        &[],
+    )
+    .unwrap();
+    // $PGSSLROOTCERT stands for sslrootcert, as in libpq.
+    connects(
+        &env,
+        &at("localhost", "sslmode=verify-full"),
+        &[("PGSSLROOTCERT", ca.as_str())],
+    )
+    .unwrap();
     // Encrypted, nothing checked; the listener refuses plain TCP, so this was TLS.
     connects(&env, &at("localhost", "sslmode=require"), &[]).unwrap();
     connects(&env, &at("localhost", "sslmode=prefer"), &[]).unwrap();

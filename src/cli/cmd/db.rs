@@ -41,7 +41,7 @@ pub fn run(session: &Session<'_>, command: DbCommand) -> Result<Outcome> {
     match command {
         DbCommand::Check => {
             let report = database::check(db)?;
-            print_check_report(printer, db, &report)?;
+            print_check_report(printer, &shown, &report)?;
             if !report.passed() {
                 let problems: usize = report.checks.iter().map(|c| c.problems.len()).sum();
                 printer.note(&format!(
