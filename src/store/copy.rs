@@ -244,6 +244,14 @@ impl Tx<'_> {
                 "the copy's account counts differ from the source's; nothing was copied",
             ));
         }
+        // A bulk load leaves PostgreSQL's planner without statistics until autovacuum comes
+        // round, and it then plans a million-row table as if it were empty.
+        if target.tx.is_postgres() {
+            let tables: Vec<&str> = TABLES.iter().map(|(table, _, _)| *table).collect();
+            target
+                .tx
+                .execute_batch(&format!("ANALYZE {}", tables.join(", ")))?;
+        }
         Ok(CopyCounts { tables })
     }
 }
