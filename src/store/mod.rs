@@ -335,7 +335,12 @@ impl Store {
             pg::Found::Ours { version } => version,
             _ => 0,
         };
-        let created = migrate && pg::migrate(&mut client, url)? == Some(0);
+        // Current already (every open but the first): no second look, no transaction.
+        let current = found
+            == pg::Found::Ours {
+                version: pg::PG_SCHEMA_VERSION,
+            };
+        let created = migrate && !current && pg::migrate(&mut client, url)? == Some(0);
         Ok(Store {
             backend: Backend::Pg(Box::new(pg::Conn {
                 client,
