@@ -364,29 +364,25 @@ impl Store {
 
     /// The SQLite connection, for what only SQLite has (its file, pragmas, backup API).
     fn sqlite(&self) -> Result<&Connection> {
-        match &self.backend {
-            Backend::Sqlite(conn) => Ok(conn),
-            #[cfg(feature = "postgres")]
-            Backend::Pg(_) => Err(Error::database(format!(
+        self.backend.sqlite().ok_or_else(|| {
+            Error::database(format!(
                 "`{}`: not possible on PostgreSQL",
                 self.path.display()
-            ))),
-        }
+            ))
+        })
     }
 
     /// The SQLite connection itself, for the query-plan test's trace hook.
     #[cfg(test)]
     fn sqlite_mut(&mut self) -> &mut Connection {
-        match &mut self.backend {
-            Backend::Sqlite(conn) => conn,
-            #[cfg(feature = "postgres")]
-            Backend::Pg(_) => panic!("a test of SQLite's plans opened PostgreSQL"),
-        }
+        self.backend
+            .sqlite_mut()
+            .expect("a test of SQLite's plans opened an SQLite database")
     }
 
     /// Whether this store is a PostgreSQL database.
     pub fn is_postgres(&self) -> bool {
-        !matches!(self.backend, Backend::Sqlite(_))
+        self.backend.sqlite().is_none()
     }
 
     /// Opens a private in-memory database: for unit tests and embedding.
